@@ -1,0 +1,281 @@
+//! Entities and matching: golden records with members and lineage, fuzzy search, the match
+//! probe and the review queue.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{blocking, ApiError};
+use super::AppState;
+use crate::config::{Format, Mapping, Source};
+use crate::engine::Engine;
+use crate::ingest::{self, profile, Position, RawRecord};
+use crate::store::{Entity, EntityState};
+
+/// Default and largest page size of lists.
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 1000;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/entities/{id}", get(get_entity))
+        .route("/v1/search", get(search))
+        .route("/v1/match", post(probe))
+        .route("/v1/review", get(review))
+}
+
+/// JSON view of an entity: golden values with lineage and the member records.
+pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
+    let mut members = Vec::new();
+    for id in &e.members {
+        if let Some(r) = engine.store.record(*id)? {
+            members.push(json!({
+                "record_id": id,
+                "source": r.source,
+                "key": r.key,
+                "values": r.values,
+                "updated_at": r.updated_at,
+                "ingested_at": r.ingested_at,
+            }));
+        }
+    }
+    Ok(json!({
+        "id": e.id,
+        "version": e.version,
+        "state": "active",
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
+        "golden": e.golden,
+        "members": members,
+    }))
+}
+
+async fn get_entity(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: u64 = id.parse().map_err(|_| {
+        ApiError::bad_request("invalid_id", format!("entity ids are integers, got {id:?}"))
+    })?;
+    blocking(move || {
+        let e = s
+            .engine
+            .store
+            .entity(id)?
+            .ok_or_else(|| ApiError::not_found("entity_not_found", format!("no entity {id}")))?;
+        Ok(match e.state {
+            EntityState::Active => Json(view(&s.engine, &e)?).into_response(),
+            EntityState::Merged { .. } => {
+                let live = s.engine.store.resolve(id)?.map_or(0, |e| e.id);
+                (
+                    StatusCode::PERMANENT_REDIRECT,
+                    [(header::LOCATION, format!("/v1/entities/{live}"))],
+                    Json(json!({"code": "entity_merged", "message": format!("entity {id} was merged into {live}"), "id": id, "merged_into": live})),
+                )
+                    .into_response()
+            }
+            EntityState::Deleted => (
+                StatusCode::GONE,
+                Json(json!({"code": "entity_deleted", "message": format!("entity {id} was deleted"), "id": id, "deleted_at": e.updated_at})),
+            )
+                .into_response(),
+        })
+    })
+    .await
+}
+
+/// A pseudo-source reading attributes by their own names, with default formats.
+fn attribute_source(engine: &Engine, region: Option<String>) -> Source {
+    let c = &engine.config;
+    let formats = c
+        .sources
+        .values()
+        .next()
+        .map(|s| s.date_formats.clone())
+        .unwrap_or_default();
+    Source {
+        name: "probe".into(),
+        format: Format::Json,
+        key: "__probe_key".into(),
+        default_region: region
+            .or_else(|| c.sources.values().find_map(|s| s.default_region.clone())),
+        date_formats: if formats.is_empty() {
+            crate::config::raw::default_date_formats()
+        } else {
+            formats
+        },
+        updated_at: None,
+        updated_at_formats: Vec::new(),
+        fields: c
+            .attributes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (i, Mapping::Path(a.name.clone())))
+            .collect(),
+        priority: usize::MAX,
+    }
+}
+
+/// Normalizes a probe record, read either through a configured source or by attribute names.
+fn probe_profile(
+    engine: &Engine,
+    source: Option<&str>,
+    mut raw: RawRecord,
+    region: Option<String>,
+) -> Result<profile::Profile, ApiError> {
+    let src = match source {
+        Some(name) => engine.config.sources.get(name).cloned().ok_or_else(|| {
+            ApiError::not_found("unknown_source", format!("unknown source {name:?}"))
+        })?,
+        None => attribute_source(engine, region),
+    };
+    if !raw.contains_key(&src.key) {
+        raw.insert(src.key.clone(), Value::String("probe".into()));
+    }
+    let rec = ingest::map_record(&engine.config, &src, Position::Index(0), &raw)
+        .map_err(|e| ApiError::bad_request("invalid_record", e.to_string()))?;
+    profile::build(&engine.config, &src, &rec).map_err(|f| {
+        ApiError::bad_request(
+            "invalid_record",
+            format!("field {:?}: {}", f.field, f.reason),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+struct ProbeBody {
+    /// Read `record` through this source's mapping; without it, keys are attribute names.
+    source: Option<String>,
+    record: RawRecord,
+    region: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn probe(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: ProbeBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_payload",
+            format!("expected {{\"source\"?, \"record\": {{...}}}}: {e}"),
+        )
+    })?;
+    let limit = body.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    blocking(move || {
+        let p = probe_profile(&s.engine, body.source.as_deref(), body.record, body.region)?;
+        let matches = s.engine.probe(&p, limit)?;
+        Ok(Json(json!({ "candidates": matches })))
+    })
+    .await
+}
+
+async fn search(
+    State(s): State<AppState>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = match q.get("limit") {
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("limit must be a number, got {l:?}"),
+                )
+            })?
+            .clamp(1, MAX_LIMIT),
+        None => DEFAULT_LIMIT,
+    };
+    let region = q.get("region").cloned();
+    let mut raw = RawRecord::new();
+    for (k, v) in &q {
+        if s.engine.config.attr(k).is_some() {
+            raw.insert(k.clone(), Value::String(v.clone()));
+        } else if k != "limit" && k != "region" {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!(
+                    "unknown search parameter {k:?}: use attribute names ({})",
+                    s.engine
+                        .config
+                        .attributes
+                        .iter()
+                        .map(|a| a.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    if raw.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            "give at least one attribute to search by",
+        ));
+    }
+    blocking(move || {
+        let p = probe_profile(&s.engine, None, raw, region)?;
+        let matches = s.engine.probe(&p, limit)?;
+        let mut results = Vec::new();
+        for m in matches {
+            if let Some(e) = s.engine.store.resolve(m.entity)? {
+                results.push(json!({
+                    "entity_id": e.id,
+                    "match_probability": m.explanation.match_probability,
+                    "match_weight": m.explanation.match_weight,
+                    "golden": e.golden.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect::<BTreeMap<_, _>>(),
+                }));
+            }
+        }
+        Ok(Json(json!({ "results": results })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+async fn review(State(s): State<AppState>, Query(p): Query<Page>) -> Result<Json<Value>, ApiError> {
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let offset = p.offset.unwrap_or(0);
+    blocking(move || {
+        let store = &s.engine.store;
+        let mut items = Vec::new();
+        let mut open = 0usize;
+        for item in store.review_items() {
+            let item = item?;
+            // Items settled since they were queued (records gone or now together) are skipped.
+            let (Some(a), Some(b)) = (store.record(item.a)?, store.record(item.b)?) else { continue };
+            if a.entity == b.entity {
+                continue;
+            }
+            open += 1;
+            if open <= offset || items.len() >= limit {
+                continue;
+            }
+            let explanation = s.engine.model.explain(&a.profile, &b.profile);
+            let side = |id: crate::ingest::RecordId, r: &crate::store::StoredRecord| {
+                json!({"record_id": id, "source": r.source, "key": r.key, "entity_id": r.entity, "values": r.values})
+            };
+            items.push(json!({
+                "a": side(item.a, &a),
+                "b": side(item.b, &b),
+                "reason": item.reason,
+                "queued_at": item.queued_at,
+                "explanation": explanation,
+            }));
+        }
+        Ok(Json(json!({"total": open, "offset": offset, "items": items})))
+    })
+    .await
+}

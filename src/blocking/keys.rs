@@ -1,0 +1,165 @@
+//! Blocking keys: short strings derived from a profile such that records which might describe
+//! the same customer share at least one of them.
+//!
+//! A rule's key is the combination of one fragment per part (`name.family+birth_date` ->
+//! `n:SM0+d:19800304`). Fragments are prefixed by what they hold, not by the rule, so a given
+//! name in one record meets the same string as a family name in another: swapped name order
+//! still shares keys. A rule whose part has no value yields no key (a null never matches).
+
+use crate::config::{AttrKind, BlockingRule, Config, NamePart};
+use crate::ingest::profile::{NameNorm, Norm, Profile};
+use crate::normalize;
+
+/// At most this many keys per rule, so a name with many readings cannot flood the index.
+const MAX_KEYS_PER_RULE: usize = 12;
+
+/// All blocking keys of a profile, sorted and deduplicated.
+pub fn keys(config: &Config, profile: &Profile) -> Vec<String> {
+    let mut out = Vec::new();
+    for rule in &config.matching.blocking {
+        rule_keys(config, rule, profile, &mut out);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn rule_keys(config: &Config, rule: &BlockingRule, profile: &Profile, out: &mut Vec<String>) {
+    let mut combos: Vec<String> = vec![String::new()];
+    for part in &rule.parts {
+        let Some(Some(value)) = profile.attrs.get(part.attr) else {
+            return;
+        };
+        let frags = fragments(
+            config.attributes[part.attr].kind,
+            part.attr,
+            part.part,
+            value,
+        );
+        if frags.is_empty() {
+            return;
+        }
+        let mut next = Vec::new();
+        for c in &combos {
+            for f in &frags {
+                if next.len() >= MAX_KEYS_PER_RULE {
+                    break;
+                }
+                next.push(if c.is_empty() {
+                    f.clone()
+                } else {
+                    format!("{c}+{f}")
+                });
+            }
+        }
+        combos = next;
+    }
+    out.extend(combos.into_iter().filter(|c| !c.is_empty()));
+}
+
+/// Phonetic code of a name token; short codes (pinyin syllables, "li") keep the token itself,
+/// which is more selective than a one-letter code.
+pub fn name_code(token: &str) -> String {
+    let code = normalize::metaphone(token);
+    if code.len() < 2 {
+        token.to_string()
+    } else {
+        code
+    }
+}
+
+fn given_codes(n: &NameNorm) -> Vec<String> {
+    let Some(first) = n.given.first() else {
+        return Vec::new();
+    };
+    let mut codes = vec![name_code(first)];
+    for root in normalize::nickname_roots(first) {
+        codes.push(name_code(root));
+    }
+    if n.given.len() > 1 {
+        codes.push(name_code(&n.given.concat()));
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
+
+fn family_codes(n: &NameNorm) -> Vec<String> {
+    let mut codes: Vec<String> = n
+        .family
+        .iter()
+        .chain(&n.alt)
+        .map(|t| name_code(t))
+        .collect();
+    if n.family.len() > 1 {
+        codes.push(name_code(&n.family.concat()));
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
+
+fn fragments(kind: AttrKind, attr: usize, part: Option<NamePart>, value: &Norm) -> Vec<String> {
+    match (value, part) {
+        (Norm::Name(n), Some(NamePart::Given)) => given_codes(n)
+            .into_iter()
+            .map(|c| format!("n:{c}"))
+            .collect(),
+        (Norm::Name(n), Some(NamePart::Family)) => family_codes(n)
+            .into_iter()
+            .map(|c| format!("n:{c}"))
+            .collect(),
+        (Norm::Name(n), None) => {
+            let given = given_codes(n);
+            let family = family_codes(n);
+            let mut v = Vec::new();
+            match (given.is_empty(), family.is_empty()) {
+                (false, false) => {
+                    for g in &given {
+                        for f in &family {
+                            let (x, y) = if g <= f { (g, f) } else { (f, g) };
+                            v.push(format!("nn:{x}~{y}"));
+                        }
+                    }
+                    // Initial plus family name: "J. Smith" meets "John Smith".
+                    let initial = &n.given[0][..n.given[0]
+                        .char_indices()
+                        .nth(1)
+                        .map_or(n.given[0].len(), |(i, _)| i)];
+                    for f in &family {
+                        v.push(format!("ni:{f}~{initial}"));
+                    }
+                }
+                (true, false) => v.extend(family.iter().map(|f| format!("n:{f}"))),
+                (false, true) => v.extend(given.iter().map(|g| format!("n:{g}"))),
+                (true, true) => {}
+            }
+            v
+        }
+        (Norm::Str(s), _) => match kind {
+            AttrKind::Email => vec![format!("e:{s}")],
+            AttrKind::Phone => {
+                let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+                let tail = &digits[digits.len().saturating_sub(8)..];
+                if tail.len() >= 7 {
+                    vec![format!("p:{tail}")]
+                } else {
+                    Vec::new()
+                }
+            }
+            AttrKind::Date => vec![format!("d:{}", s.replace('-', ""))],
+            AttrKind::Postcode => vec![format!("z:{s}")],
+            AttrKind::Identifier => vec![format!("i{attr}:{s}")],
+            _ => vec![format!("t{attr}:{s}")],
+        },
+        (Norm::Tokens(t), _) => {
+            let number = t.iter().find(|x| x.bytes().any(|c| c.is_ascii_digit()));
+            let word = t.iter().find(|x| !x.bytes().any(|c| c.is_ascii_digit()));
+            match (kind, number, word) {
+                (AttrKind::Address, Some(n), Some(w)) => vec![format!("a:{n}~{w}")],
+                (_, _, Some(w)) => vec![format!("w{attr}:{w}")],
+                _ => Vec::new(),
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Entity membership for one batch: which nodes (incoming records and the existing entities
+//! they touch) end up together.
+//!
+//! Scored links at or above the link weight are taken strongest first. Two clusters join only
+//! when the whole of one agrees with the whole of the other: the mean weight over every cross
+//! pair must reach the review weight, so a single strong pair cannot chain two unlike groups
+//! (namesakes, family members sharing a phone). Refused links and pairs between the review and
+//! link weights that end in different clusters become review items. Sorting the links makes the
+//! result independent of the order records arrived in within the batch.
+
+use std::collections::HashMap;
+
+/// Largest number of cross pairs scored for one merge check; bigger clusters are sampled.
+const MAX_CHECK_SIDE: usize = 48;
+
+/// A scored pair of nodes.
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    /// One node.
+    pub a: usize,
+    /// The other node.
+    pub b: usize,
+    /// Match weight.
+    pub weight: f64,
+}
+
+/// Outcome of clustering.
+#[derive(Debug)]
+pub struct Clusters {
+    /// Cluster representative of every node.
+    pub root: Vec<usize>,
+    /// Pairs a steward should look at: review-band pairs left apart and refused links.
+    pub review: Vec<(Edge, &'static str)>,
+}
+
+/// Clusters `n` nodes. `initial` lists groups of nodes that start together (existing
+/// entities); `weight` scores any two nodes (called for merge checks, cached by the caller).
+pub fn cluster(
+    n: usize,
+    initial: &[Vec<usize>],
+    edges: &[Edge],
+    link_weight: f64,
+    review_weight: f64,
+    mut weight: impl FnMut(usize, usize) -> f64,
+) -> Clusters {
+    let mut parent: Vec<usize> = (0..n).collect();
+    let mut members: HashMap<usize, Vec<usize>> = (0..n).map(|i| (i, vec![i])).collect();
+    for group in initial {
+        let Some(&first) = group.first() else {
+            continue;
+        };
+        for &x in &group[1..] {
+            union(&mut parent, &mut members, first, x);
+        }
+    }
+    let mut links: Vec<Edge> = edges
+        .iter()
+        .copied()
+        .filter(|e| e.weight >= link_weight)
+        .collect();
+    links.sort_by(|x, y| {
+        y.weight
+            .total_cmp(&x.weight)
+            .then(x.a.min(x.b).cmp(&y.a.min(y.b)))
+            .then(x.a.max(x.b).cmp(&y.a.max(y.b)))
+    });
+    let mut review = Vec::new();
+    for e in links {
+        let (ra, rb) = (find(&mut parent, e.a), find(&mut parent, e.b));
+        if ra == rb {
+            continue;
+        }
+        let (ma, mb) = (&members[&ra], &members[&rb]);
+        let (sa, sb) = (sample(ma), sample(mb));
+        let mut total = 0.0;
+        for &x in &sa {
+            for &y in &sb {
+                total += if (x == e.a && y == e.b) || (x == e.b && y == e.a) {
+                    e.weight
+                } else {
+                    weight(x, y)
+                };
+            }
+        }
+        let mean = total / (sa.len() * sb.len()) as f64;
+        if mean >= review_weight {
+            union(&mut parent, &mut members, ra, rb);
+        } else {
+            review.push((e, "conflicts_with_entity"));
+        }
+    }
+    for e in edges {
+        if e.weight >= review_weight
+            && e.weight < link_weight
+            && find(&mut parent, e.a) != find(&mut parent, e.b)
+        {
+            review.push((*e, "below_link_threshold"));
+        }
+    }
+    let root = (0..n).map(|i| find(&mut parent, i)).collect();
+    Clusters { root, review }
+}
+
+fn sample(m: &[usize]) -> Vec<usize> {
+    if m.len() <= MAX_CHECK_SIDE {
+        return m.to_vec();
+    }
+    let step = m.len() as f64 / MAX_CHECK_SIDE as f64;
+    (0..MAX_CHECK_SIDE)
+        .map(|i| m[(i as f64 * step) as usize])
+        .collect()
+}
+
+fn find(parent: &mut [usize], mut x: usize) -> usize {
+    while parent[x] != x {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    x
+}
+
+fn union(parent: &mut [usize], members: &mut HashMap<usize, Vec<usize>>, a: usize, b: usize) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra == rb {
+        return;
+    }
+    // Keep the smaller root so representatives are deterministic.
+    let (keep, gone) = if ra < rb { (ra, rb) } else { (rb, ra) };
+    parent[gone] = keep;
+    let moved = members.remove(&gone).unwrap_or_default();
+    members.entry(keep).or_default().extend(moved);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(a: usize, b: usize, weight: f64) -> Edge {
+        Edge { a, b, weight }
+    }
+
+    #[test]
+    fn strong_links_join_and_weak_ones_go_to_review() {
+        let edges = [edge(0, 1, 20.0), edge(1, 2, 2.0)];
+        let c = cluster(3, &[], &edges, 10.0, 0.0, |_, _| 20.0);
+        assert_eq!(c.root[0], c.root[1]);
+        assert_ne!(c.root[1], c.root[2]);
+        assert_eq!(c.review.len(), 1);
+        assert_eq!(c.review[0].1, "below_link_threshold");
+    }
+
+    #[test]
+    fn a_single_strong_pair_does_not_chain_unlike_groups() {
+        // 0-1 and 2-3 are tight pairs; 1-2 links strongly but 0 and 3 disagree with the other side.
+        let edges = [edge(0, 1, 30.0), edge(2, 3, 30.0), edge(1, 2, 12.0)];
+        let w = |x: usize, y: usize| match (x.min(y), x.max(y)) {
+            (0, 1) | (2, 3) => 30.0,
+            (1, 2) => 12.0,
+            _ => -25.0,
+        };
+        let c = cluster(4, &[], &edges, 10.0, 0.0, w);
+        assert_eq!(c.root[0], c.root[1]);
+        assert_eq!(c.root[2], c.root[3]);
+        assert_ne!(c.root[0], c.root[2]);
+        assert_eq!(c.review[0].1, "conflicts_with_entity");
+    }
+
+    #[test]
+    fn outcome_does_not_depend_on_edge_order() {
+        let mut edges = vec![
+            edge(0, 1, 15.0),
+            edge(1, 2, 14.0),
+            edge(2, 3, 16.0),
+            edge(3, 4, 11.0),
+        ];
+        let w = |x: usize, y: usize| if x.abs_diff(y) <= 1 { 15.0 } else { -1.0 };
+        let first = cluster(5, &[], &edges, 10.0, 0.0, w).root;
+        edges.reverse();
+        assert_eq!(first, cluster(5, &[], &edges, 10.0, 0.0, w).root);
+    }
+
+    #[test]
+    fn initial_groups_stay_together() {
+        let c = cluster(3, &[vec![0, 2]], &[], 10.0, 0.0, |_, _| 0.0);
+        assert_eq!(c.root[0], c.root[2]);
+        assert_ne!(c.root[0], c.root[1]);
+    }
+}

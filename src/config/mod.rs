@@ -1,0 +1,792 @@
+//! Configuration: the TOML file ([`raw`]) turned into a validated [`Config`].
+//!
+//! Loading is two-staged: serde reads [`raw::RawConfig`] (unknown keys are errors), then
+//! [`Config::from_raw`] checks every cross-field rule and resolves names (attributes, sources,
+//! rules) into typed values, with errors that name the offending key.
+
+pub mod raw;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use raw::{RawConfig, RawMapping};
+
+/// Records per group commit in bulk loads: large enough to amortise the sled flush and the
+/// tantivy commit, small enough to keep a batch's working set in a few hundred MB.
+pub const DEFAULT_BATCH_SIZE: usize = 20_000;
+/// Memory budget of the tantivy writer; tantivy needs at least 15 MB per indexing thread.
+pub const DEFAULT_INDEX_MEMORY_MB: usize = 200;
+/// Match probability at or above which a record joins an entity.
+pub const DEFAULT_LINK_THRESHOLD: f64 = 0.95;
+/// Match probability at or above which (and below the link threshold) a pair is queued for review.
+pub const DEFAULT_REVIEW_THRESHOLD: f64 = 0.5;
+/// Prior probability that two records taken at random describe the same customer.
+pub const DEFAULT_PRIOR: f64 = 1e-4;
+/// Candidate records retrieved from the blocking index per incoming record.
+pub const DEFAULT_MAX_CANDIDATES: usize = 40;
+/// Configuration file used when none is given on the command line.
+pub const DEFAULT_CONFIG_PATH: &str = "config/goldrec.toml";
+
+/// A configuration error; `key` is the dotted path of the offending setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Io {
+        /// File that failed.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, has an unknown key or a value of the wrong type.
+    #[error("invalid config: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// A value is well-formed but not allowed.
+    #[error("invalid config: {key}: {reason}")]
+    Invalid {
+        /// Dotted key, e.g. `sources.crm.fields.phone`.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// What an attribute holds; decides its normalization, default comparison and blocking keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttrKind {
+    /// A whole person name, split into given and family parts.
+    PersonName,
+    /// A given (first) name on its own.
+    GivenName,
+    /// A family (last) name on its own.
+    FamilyName,
+    /// An email address.
+    Email,
+    /// A phone number, normalized to E.164.
+    Phone,
+    /// A calendar date such as a date of birth, normalized to ISO 8601.
+    Date,
+    /// A street address, compared as a token set.
+    Address,
+    /// A postal code.
+    Postcode,
+    /// A company name.
+    Company,
+    /// Short free text such as a city, compared as a string.
+    Text,
+    /// An identifier such as a national id or loyalty number.
+    Identifier,
+}
+
+impl AttrKind {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "person_name" => Self::PersonName,
+            "given_name" => Self::GivenName,
+            "family_name" => Self::FamilyName,
+            "email" => Self::Email,
+            "phone" => Self::Phone,
+            "date" => Self::Date,
+            "address" => Self::Address,
+            "postcode" => Self::Postcode,
+            "company" => Self::Company,
+            "text" => Self::Text,
+            "identifier" => Self::Identifier,
+            _ => return None,
+        })
+    }
+
+    const NAMES: &'static str = "person_name, given_name, family_name, email, phone, date, address, postcode, company, text, identifier";
+}
+
+/// One configured customer attribute.
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    /// Attribute name, as used in mappings, rules and golden records.
+    pub name: String,
+    /// What it holds.
+    pub kind: AttrKind,
+}
+
+/// Index of an attribute in [`Config::attributes`].
+pub type AttrId = usize;
+
+/// File or payload format of a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// Where an attribute's value comes from in a source record. Paths are dotted (`contact.phone`);
+/// a CSV column whose header contains a dot is found by its full name first.
+#[derive(Debug, Clone)]
+pub enum Mapping {
+    /// One field.
+    Path(String),
+    /// Several fields joined with a space, empty ones skipped.
+    Join(Vec<String>),
+    /// Person name parts.
+    Name {
+        /// Field holding the whole name.
+        full: Option<String>,
+        /// Field holding the given name.
+        given: Option<String>,
+        /// Field holding the family name.
+        family: Option<String>,
+    },
+}
+
+/// One configured source system.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Source name, unique.
+    pub name: String,
+    /// Format of its files.
+    pub format: Format,
+    /// Field holding the record key, unique within the source.
+    pub key: String,
+    /// ISO 3166 region for national phone numbers.
+    pub default_region: Option<String>,
+    /// Date formats (chrono strftime) tried in order.
+    pub date_formats: Vec<String>,
+    /// Field holding the record's last-update time in the source system, if any.
+    pub updated_at: Option<String>,
+    /// Formats tried for `updated_at` (RFC 3339 is always accepted).
+    pub updated_at_formats: Vec<String>,
+    /// Attribute mappings, in attribute order.
+    pub fields: Vec<(AttrId, Mapping)>,
+    /// Rank in `survivorship.source_priority` (0 is most trusted; unlisted sources rank last).
+    pub priority: usize,
+}
+
+/// Part of a person name a comparison or blocking key looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamePart {
+    /// Given names.
+    Given,
+    /// Family names.
+    Family,
+}
+
+/// Similarity method of a comparison; each has a fixed, documented list of levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Name tokens: exact, nickname/initial, Jaro-Winkler levels.
+    Name,
+    /// Email: exact, same local part, similar local part.
+    Email,
+    /// Phone: same E.164, same last 8 digits, same last 7 digits.
+    Phone,
+    /// Date: exact, day/month swapped, one character off, same year.
+    Date,
+    /// Address token sets after abbreviation folding.
+    Address,
+    /// Postcode: exact, one edit.
+    Postcode,
+    /// Whole string Jaro-Winkler levels.
+    Text,
+    /// Token sets (company names, stemmed free text).
+    Tokens,
+    /// Identifier: exact, one edit or transposition.
+    Identifier,
+}
+
+impl Method {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "name" => Self::Name,
+            "email" => Self::Email,
+            "phone" => Self::Phone,
+            "date" => Self::Date,
+            "address" => Self::Address,
+            "postcode" => Self::Postcode,
+            "text" => Self::Text,
+            "tokens" => Self::Tokens,
+            "identifier" => Self::Identifier,
+            _ => return None,
+        })
+    }
+
+    /// The method used when a comparison names none.
+    pub fn default_for(kind: AttrKind) -> Self {
+        match kind {
+            AttrKind::PersonName | AttrKind::GivenName | AttrKind::FamilyName => Self::Name,
+            AttrKind::Email => Self::Email,
+            AttrKind::Phone => Self::Phone,
+            AttrKind::Date => Self::Date,
+            AttrKind::Address => Self::Address,
+            AttrKind::Postcode => Self::Postcode,
+            AttrKind::Company => Self::Tokens,
+            AttrKind::Text => Self::Text,
+            AttrKind::Identifier => Self::Identifier,
+        }
+    }
+
+    /// Whether the method can compare values of this kind.
+    fn accepts(self, kind: AttrKind) -> bool {
+        use AttrKind as K;
+        match self {
+            Self::Name => matches!(kind, K::PersonName | K::GivenName | K::FamilyName),
+            Self::Email => kind == K::Email,
+            Self::Phone => kind == K::Phone,
+            Self::Date => kind == K::Date,
+            Self::Address => matches!(kind, K::Address | K::Company | K::Text),
+            Self::Postcode => matches!(kind, K::Postcode | K::Identifier),
+            Self::Text => !matches!(kind, K::PersonName | K::Date),
+            Self::Tokens => matches!(kind, K::Company | K::Text | K::Address),
+            Self::Identifier => matches!(kind, K::Identifier | K::Postcode),
+        }
+    }
+}
+
+/// One comparison of the match model.
+#[derive(Debug, Clone)]
+pub struct ComparisonConfig {
+    /// Attribute compared.
+    pub attr: AttrId,
+    /// Name part, for person names.
+    pub part: Option<NamePart>,
+    /// Similarity method.
+    pub method: Method,
+    /// `[m, u]` per level overriding the defaults, if configured.
+    pub levels: Option<Vec<[f64; 2]>>,
+}
+
+/// One element of a blocking rule: an attribute, or a part of a person name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPart {
+    /// Attribute the key is derived from.
+    pub attr: AttrId,
+    /// Name part, for person names; `None` means the whole name.
+    pub part: Option<NamePart>,
+}
+
+/// A blocking rule: records sharing the derived key of every part become candidates.
+#[derive(Debug, Clone)]
+pub struct BlockingRule {
+    /// Rule as written, e.g. `name.family+birth_date`; tags the keys it produces.
+    pub label: String,
+    /// The parts, combined.
+    pub parts: Vec<KeyPart>,
+}
+
+/// `[matching]`, validated.
+#[derive(Debug, Clone)]
+pub struct MatchingConfig {
+    /// Match probability at or above which a record joins an entity.
+    pub link_threshold: f64,
+    /// Match probability at or above which a pair is queued for review.
+    pub review_threshold: f64,
+    /// Prior match probability of a random pair.
+    pub prior: f64,
+    /// Candidates retrieved per record.
+    pub max_candidates: usize,
+    /// Blocking rules.
+    pub blocking: Vec<BlockingRule>,
+    /// Comparisons.
+    pub comparisons: Vec<ComparisonConfig>,
+}
+
+/// Survivorship rule picking the golden value of one attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The value from the most trusted source (`survivorship.source_priority`).
+    SourcePriority,
+    /// The most recently updated value.
+    MostRecent,
+    /// The value most member records agree on (after normalization).
+    MostFrequent,
+    /// The longest (most complete) value.
+    Longest,
+    /// The value of the earliest ingested record.
+    FirstNonEmpty,
+}
+
+impl Rule {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "source_priority" => Self::SourcePriority,
+            "most_recent" => Self::MostRecent,
+            "most_frequent" => Self::MostFrequent,
+            "longest" => Self::Longest,
+            "first_non_empty" => Self::FirstNonEmpty,
+            _ => return None,
+        })
+    }
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Directory of the sled database and the tantivy index.
+    pub data_dir: PathBuf,
+    /// Records per group commit in bulk loads.
+    pub batch_size: usize,
+    /// Memory budget of the tantivy writer, in MB.
+    pub index_memory_mb: usize,
+    /// Attributes, sorted by name; [`AttrId`] indexes this.
+    pub attributes: Vec<Attribute>,
+    /// Sources by name.
+    pub sources: BTreeMap<String, Source>,
+    /// Matching settings.
+    pub matching: MatchingConfig,
+    /// Survivorship rule per attribute (indexed by [`AttrId`]).
+    pub rules: Vec<Rule>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)?;
+        Self::from_raw(raw)
+    }
+
+    /// Attribute id by name.
+    pub fn attr(&self, name: &str) -> Option<AttrId> {
+        self.attributes.iter().position(|a| a.name == name)
+    }
+
+    /// Checks cross-field rules and resolves names.
+    pub fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = raw
+            .server
+            .listen
+            .parse()
+            .map_err(|e| invalid("server.listen", format!("{e}: {:?}", raw.server.listen)))?;
+        if raw.server.data_dir.trim().is_empty() {
+            return Err(invalid("server.data_dir", "must not be empty"));
+        }
+        if raw.ingest.batch_size == 0 {
+            return Err(invalid("ingest.batch_size", "must be at least 1"));
+        }
+        if raw.ingest.index_memory_mb < 15 {
+            return Err(invalid("ingest.index_memory_mb", "must be at least 15"));
+        }
+        check_date_formats("ingest.date_formats", &raw.ingest.date_formats)?;
+
+        if raw.attributes.is_empty() {
+            return Err(invalid("attributes", "at least one attribute is required"));
+        }
+        let mut attributes = Vec::new();
+        for (name, a) in &raw.attributes {
+            let key = format!("attributes.{name}");
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(invalid(key, "attribute names use a-z, 0-9 and _ only"));
+            }
+            let kind = AttrKind::parse(&a.kind).ok_or_else(|| {
+                invalid(
+                    format!("{key}.kind"),
+                    format!(
+                        "unknown kind {:?}, expected one of {}",
+                        a.kind,
+                        AttrKind::NAMES
+                    ),
+                )
+            })?;
+            attributes.push(Attribute {
+                name: name.clone(),
+                kind,
+            });
+        }
+        let find_attr = |key: &str, name: &str| -> Result<AttrId, ConfigError> {
+            attributes
+                .iter()
+                .position(|a| a.name == name)
+                .ok_or_else(|| invalid(key, format!("unknown attribute {name:?}")))
+        };
+
+        // Sources.
+        if raw.sources.is_empty() {
+            return Err(invalid("sources", "at least one source is required"));
+        }
+        for (i, s) in raw.survivorship.source_priority.iter().enumerate() {
+            if !raw.sources.contains_key(s) {
+                return Err(invalid(
+                    format!("survivorship.source_priority[{i}]"),
+                    format!("unknown source {s:?}"),
+                ));
+            }
+        }
+        let mut sources = BTreeMap::new();
+        for (name, s) in raw.sources {
+            let key = format!("sources.{name}");
+            if name.is_empty() || name.contains(['/', '\0', ' ']) {
+                return Err(invalid(
+                    key,
+                    "source names must be non-empty, without '/' or spaces",
+                ));
+            }
+            let format = match s.format.as_str() {
+                "csv" => Format::Csv,
+                "ndjson" => Format::Ndjson,
+                "json" => Format::Json,
+                other => {
+                    return Err(invalid(
+                        format!("{key}.format"),
+                        format!("unknown format {other:?}, expected csv, ndjson or json"),
+                    ))
+                }
+            };
+            if s.key.trim().is_empty() {
+                return Err(invalid(
+                    format!("{key}.key"),
+                    "must name the record-key field",
+                ));
+            }
+            if let Some(region) = &s.default_region {
+                if region.len() != 2 || !region.chars().all(|c| c.is_ascii_uppercase()) {
+                    return Err(invalid(
+                        format!("{key}.default_region"),
+                        format!("expected a two-letter ISO 3166 code like \"US\", got {region:?}"),
+                    ));
+                }
+                if region.parse::<phonenumber::country::Id>().is_err() {
+                    return Err(invalid(
+                        format!("{key}.default_region"),
+                        format!("unknown region {region:?}"),
+                    ));
+                }
+            }
+            let date_formats = s
+                .date_formats
+                .unwrap_or_else(|| raw.ingest.date_formats.clone());
+            check_date_formats(&format!("{key}.date_formats"), &date_formats)?;
+            let updated_at_formats = s.updated_at_formats.unwrap_or_default();
+            if s.fields.is_empty() {
+                return Err(invalid(
+                    format!("{key}.fields"),
+                    "map at least one attribute",
+                ));
+            }
+            let mut fields = Vec::new();
+            for (attr_name, m) in s.fields {
+                let fkey = format!("{key}.fields.{attr_name}");
+                let attr = find_attr(&fkey, &attr_name)?;
+                let mapping = match m {
+                    RawMapping::Path(p) if !p.trim().is_empty() => Mapping::Path(p),
+                    RawMapping::Path(_) => return Err(invalid(fkey, "empty field path")),
+                    RawMapping::Join(ps) if !ps.is_empty() => Mapping::Join(ps),
+                    RawMapping::Join(_) => return Err(invalid(fkey, "empty list of fields")),
+                    RawMapping::Name(n) => {
+                        if attributes[attr].kind != AttrKind::PersonName {
+                            return Err(invalid(
+                                fkey,
+                                "name parts (full/given/family) map only person_name attributes",
+                            ));
+                        }
+                        if n.full.is_none() && n.given.is_none() && n.family.is_none() {
+                            return Err(invalid(fkey, "give at least one of full, given, family"));
+                        }
+                        Mapping::Name {
+                            full: n.full,
+                            given: n.given,
+                            family: n.family,
+                        }
+                    }
+                };
+                fields.push((attr, mapping));
+            }
+            fields.sort_by_key(|(a, _)| *a);
+            let priority = raw
+                .survivorship
+                .source_priority
+                .iter()
+                .position(|p| p == &name)
+                .unwrap_or(usize::MAX);
+            sources.insert(
+                name.clone(),
+                Source {
+                    name,
+                    format,
+                    key: s.key,
+                    default_region: s.default_region,
+                    date_formats,
+                    updated_at: s.updated_at,
+                    updated_at_formats,
+                    fields,
+                    priority,
+                },
+            );
+        }
+
+        // Matching.
+        let m = raw.matching;
+        for (k, v) in [
+            ("matching.link_threshold", m.link_threshold),
+            ("matching.review_threshold", m.review_threshold),
+            ("matching.prior", m.prior),
+        ] {
+            if !(v > 0.0 && v < 1.0) {
+                return Err(invalid(
+                    k,
+                    format!("must be a probability strictly between 0 and 1, got {v}"),
+                ));
+            }
+        }
+        if m.review_threshold > m.link_threshold {
+            return Err(invalid(
+                "matching.review_threshold",
+                format!(
+                    "must not exceed matching.link_threshold ({} > {})",
+                    m.review_threshold, m.link_threshold
+                ),
+            ));
+        }
+        if m.max_candidates == 0 {
+            return Err(invalid("matching.max_candidates", "must be at least 1"));
+        }
+        let parse_part = |key: &str,
+                          attr: AttrId,
+                          part: Option<&str>|
+         -> Result<Option<NamePart>, ConfigError> {
+            match part {
+                None => Ok(None),
+                Some(p) => {
+                    if attributes[attr].kind != AttrKind::PersonName {
+                        return Err(invalid(
+                            key,
+                            "a name part applies only to person_name attributes",
+                        ));
+                    }
+                    match p {
+                        "given" => Ok(Some(NamePart::Given)),
+                        "family" => Ok(Some(NamePart::Family)),
+                        other => Err(invalid(
+                            key,
+                            format!("unknown name part {other:?}, expected given or family"),
+                        )),
+                    }
+                }
+            }
+        };
+        let mut comparisons = Vec::new();
+        for (i, c) in m.comparisons.iter().enumerate() {
+            let key = format!("matching.comparisons[{i}]");
+            let attr = find_attr(&format!("{key}.attribute"), &c.attribute)?;
+            let kind = attributes[attr].kind;
+            let part = parse_part(&format!("{key}.part"), attr, c.part.as_deref())?;
+            if kind == AttrKind::PersonName && part.is_none() {
+                return Err(invalid(
+                    format!("{key}.part"),
+                    "person_name comparisons need part = \"given\" or \"family\"",
+                ));
+            }
+            let method = match &c.method {
+                None => Method::default_for(kind),
+                Some(s) => Method::parse(s).ok_or_else(|| {
+                    invalid(format!("{key}.method"), format!("unknown method {s:?}"))
+                })?,
+            };
+            if !method.accepts(kind) {
+                return Err(invalid(
+                    format!("{key}.method"),
+                    format!("method {method:?} cannot compare {kind:?} attributes"),
+                ));
+            }
+            if let Some(levels) = &c.levels {
+                for (j, [mp, up]) in levels.iter().enumerate() {
+                    if !(*mp > 0.0 && *mp <= 1.0 && *up > 0.0 && *up <= 1.0) {
+                        return Err(invalid(
+                            format!("{key}.levels[{j}]"),
+                            "m and u must be in (0, 1]",
+                        ));
+                    }
+                }
+            }
+            comparisons.push(ComparisonConfig {
+                attr,
+                part,
+                method,
+                levels: c.levels.clone(),
+            });
+        }
+        if comparisons.is_empty() {
+            comparisons = default_comparisons(&attributes);
+        }
+        let mut blocking = Vec::new();
+        for (i, rule) in m.blocking.iter().enumerate() {
+            let key = format!("matching.blocking[{i}]");
+            let mut parts = Vec::new();
+            for p in rule.split('+').map(str::trim) {
+                let (name, part) = match p.split_once('.') {
+                    Some((n, part)) => (n, Some(part)),
+                    None => (p, None),
+                };
+                let attr = find_attr(&key, name)?;
+                let part = parse_part(&key, attr, part)?;
+                parts.push(KeyPart { attr, part });
+            }
+            blocking.push(BlockingRule {
+                label: rule.replace(' ', ""),
+                parts,
+            });
+        }
+        if blocking.is_empty() {
+            blocking = default_blocking(&attributes);
+        }
+
+        // Survivorship.
+        let default_rule = match &raw.survivorship.default {
+            None => Rule::MostFrequent,
+            Some(s) => Rule::parse(s)
+                .ok_or_else(|| invalid("survivorship.default", format!("unknown rule {s:?}")))?,
+        };
+        let mut rules = vec![default_rule; attributes.len()];
+        for (name, r) in &raw.survivorship.rules {
+            let key = format!("survivorship.rules.{name}");
+            let attr = find_attr(&key, name)?;
+            rules[attr] = Rule::parse(r).ok_or_else(|| {
+                invalid(
+                    &key,
+                    format!("unknown rule {r:?}, expected source_priority, most_recent, most_frequent, longest or first_non_empty"),
+                )
+            })?;
+        }
+        if rules.contains(&Rule::SourcePriority) && raw.survivorship.source_priority.is_empty() {
+            return Err(invalid(
+                "survivorship.source_priority",
+                "the source_priority rule needs a list of sources, most trusted first",
+            ));
+        }
+
+        Ok(Self {
+            listen,
+            data_dir: PathBuf::from(raw.server.data_dir),
+            batch_size: raw.ingest.batch_size,
+            index_memory_mb: raw.ingest.index_memory_mb,
+            attributes,
+            sources,
+            matching: MatchingConfig {
+                link_threshold: m.link_threshold,
+                review_threshold: m.review_threshold,
+                prior: m.prior,
+                max_candidates: m.max_candidates,
+                blocking,
+                comparisons,
+            },
+            rules,
+        })
+    }
+}
+
+fn check_date_formats(key: &str, formats: &[String]) -> Result<(), ConfigError> {
+    if formats.is_empty() {
+        return Err(invalid(key, "give at least one date format"));
+    }
+    for (i, f) in formats.iter().enumerate() {
+        let items: Vec<_> = chrono::format::StrftimeItems::new(f).collect();
+        if items
+            .iter()
+            .any(|it| matches!(it, chrono::format::Item::Error))
+        {
+            return Err(invalid(
+                format!("{key}[{i}]"),
+                format!("bad strftime format {f:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One comparison per attribute (two for person names) with the kind's default method.
+fn default_comparisons(attributes: &[Attribute]) -> Vec<ComparisonConfig> {
+    let mut out = Vec::new();
+    for (attr, a) in attributes.iter().enumerate() {
+        let parts: &[Option<NamePart>] = if a.kind == AttrKind::PersonName {
+            &[Some(NamePart::Given), Some(NamePart::Family)]
+        } else {
+            &[None]
+        };
+        for &part in parts {
+            out.push(ComparisonConfig {
+                attr,
+                part,
+                method: Method::default_for(a.kind),
+                levels: None,
+            });
+        }
+    }
+    out
+}
+
+/// Blocking rules that catch typical duplicates: exact contact keys, the name alone, and the
+/// name's parts combined with a date, a postcode or each other.
+fn default_blocking(attributes: &[Attribute]) -> Vec<BlockingRule> {
+    let of = |k: AttrKind| attributes.iter().position(|a| a.kind == k);
+    let mut rules: Vec<Vec<KeyPart>> = Vec::new();
+    let whole = |attr| KeyPart { attr, part: None };
+    for k in [AttrKind::Email, AttrKind::Phone, AttrKind::Identifier] {
+        for (attr, a) in attributes.iter().enumerate() {
+            if a.kind == k {
+                rules.push(vec![whole(attr)]);
+            }
+        }
+    }
+    if let Some(name) = of(AttrKind::PersonName) {
+        let family = KeyPart {
+            attr: name,
+            part: Some(NamePart::Family),
+        };
+        let given = KeyPart {
+            attr: name,
+            part: Some(NamePart::Given),
+        };
+        rules.push(vec![whole(name)]);
+        for k in [AttrKind::Date, AttrKind::Postcode] {
+            if let Some(a) = of(k) {
+                rules.push(vec![family, whole(a)]);
+                rules.push(vec![given, whole(a)]);
+            }
+        }
+    }
+    if let (Some(d), Some(p)) = (of(AttrKind::Date), of(AttrKind::Postcode)) {
+        rules.push(vec![whole(d), whole(p)]);
+    }
+    rules
+        .into_iter()
+        .map(|parts| BlockingRule {
+            label: parts
+                .iter()
+                .map(|p| match p.part {
+                    None => attributes[p.attr].name.clone(),
+                    Some(NamePart::Given) => format!("{}.given", attributes[p.attr].name),
+                    Some(NamePart::Family) => format!("{}.family", attributes[p.attr].name),
+                })
+                .collect::<Vec<_>>()
+                .join("+"),
+            parts,
+        })
+        .collect()
+}

@@ -1,0 +1,208 @@
+//! The configuration file as written: serde types that mirror the TOML one to one.
+//!
+//! Every table denies unknown keys, so a typo is an error that names the key instead of a
+//! setting silently ignored. Cross-field rules are checked in [`super::Config::from_raw`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// Root of `goldrec.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub ingest: RawIngest,
+    pub attributes: BTreeMap<String, RawAttribute>,
+    pub sources: BTreeMap<String, RawSource>,
+    #[serde(default)]
+    pub matching: RawMatching,
+    #[serde(default)]
+    pub survivorship: RawSurvivorship,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_data_dir() -> String {
+    "data".into()
+}
+
+/// `[ingest]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIngest {
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_date_formats")]
+    pub date_formats: Vec<String>,
+    #[serde(default = "default_index_memory_mb")]
+    pub index_memory_mb: usize,
+}
+
+impl Default for RawIngest {
+    fn default() -> Self {
+        Self {
+            batch_size: default_batch_size(),
+            date_formats: default_date_formats(),
+            index_memory_mb: default_index_memory_mb(),
+        }
+    }
+}
+
+fn default_batch_size() -> usize {
+    super::DEFAULT_BATCH_SIZE
+}
+
+fn default_index_memory_mb() -> usize {
+    super::DEFAULT_INDEX_MEMORY_MB
+}
+
+/// Date formats tried when a source names none: ISO first, then compact, then day-first.
+pub fn default_date_formats() -> Vec<String> {
+    ["%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%d.%m.%Y"]
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// `[attributes.<name>]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttribute {
+    pub kind: String,
+}
+
+/// `[sources.<name>]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub format: String,
+    pub key: String,
+    #[serde(default)]
+    pub default_region: Option<String>,
+    #[serde(default)]
+    pub date_formats: Option<Vec<String>>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub updated_at_formats: Option<Vec<String>>,
+    pub fields: BTreeMap<String, RawMapping>,
+}
+
+/// How an attribute is read from a source record: one path, several paths joined with a space,
+/// or the parts of a person name.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawMapping {
+    Path(String),
+    Join(Vec<String>),
+    Name(RawNameMapping),
+}
+
+/// Parts of a person name spread over several source fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNameMapping {
+    #[serde(default)]
+    pub full: Option<String>,
+    #[serde(default)]
+    pub given: Option<String>,
+    #[serde(default)]
+    pub family: Option<String>,
+}
+
+/// `[matching]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatching {
+    #[serde(default = "default_link")]
+    pub link_threshold: f64,
+    #[serde(default = "default_review")]
+    pub review_threshold: f64,
+    #[serde(default = "default_prior")]
+    pub prior: f64,
+    #[serde(default = "default_max_candidates")]
+    pub max_candidates: usize,
+    #[serde(default)]
+    pub blocking: Vec<String>,
+    #[serde(default)]
+    pub comparisons: Vec<RawComparison>,
+}
+
+impl Default for RawMatching {
+    fn default() -> Self {
+        Self {
+            link_threshold: default_link(),
+            review_threshold: default_review(),
+            prior: default_prior(),
+            max_candidates: default_max_candidates(),
+            blocking: Vec::new(),
+            comparisons: Vec::new(),
+        }
+    }
+}
+
+fn default_link() -> f64 {
+    super::DEFAULT_LINK_THRESHOLD
+}
+
+fn default_review() -> f64 {
+    super::DEFAULT_REVIEW_THRESHOLD
+}
+
+fn default_prior() -> f64 {
+    super::DEFAULT_PRIOR
+}
+
+fn default_max_candidates() -> usize {
+    super::DEFAULT_MAX_CANDIDATES
+}
+
+/// `[[matching.comparisons]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawComparison {
+    pub attribute: String,
+    #[serde(default)]
+    pub part: Option<String>,
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Optional `[m, u]` per level, overriding the method's defaults, in level order.
+    #[serde(default)]
+    pub levels: Option<Vec<[f64; 2]>>,
+}
+
+/// `[survivorship]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSurvivorship {
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub source_priority: Vec<String>,
+    #[serde(default)]
+    pub rules: BTreeMap<String, String>,
+}

@@ -1,0 +1,928 @@
+//! The one place that orchestrates a batch: ingest -> block -> score -> cluster -> survive ->
+//! store -> index.
+//!
+//! [`Engine::prepare`] maps and normalizes raw records (in parallel, outside any lock);
+//! [`Engine::apply`] takes the prepared changes of one batch under the writer lock, finds
+//! candidates (committed ones in tantivy, the batch's own through a [`BatchIndex`]), scores
+//! them in parallel, clusters, recomputes the touched golden records and commits everything in
+//! one sled transaction and one flush, then one tantivy commit. [`Committer`] groups concurrent
+//! HTTP writes into such batches.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{mpsc, Arc, Mutex};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::blocking::{keys, BatchIndex, BlockingIndex, IndexError};
+use crate::cluster::{self, Edge};
+use crate::config::Config;
+use crate::ingest::profile::{self, Profile};
+use crate::ingest::{self, Position, RawRecord, RecordError, RecordId, SourceRecord};
+use crate::matching::{Explanation, Model};
+use crate::store::{
+    Entity, EntityId, EntityState, ReviewItem, Store, StoreError, StoredRecord, WriteSet,
+};
+use crate::survivorship;
+
+/// Engine failure: storage or index trouble (bad input is reported per record instead).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// sled failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// tantivy failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The named source is not configured.
+    #[error("unknown source {0:?}")]
+    UnknownSource(String),
+    /// The writer thread is gone (server shutting down).
+    #[error("the writer is shutting down")]
+    Closed,
+}
+
+/// One change of a batch.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Insert or update a record.
+    Upsert(SourceRecord, Profile),
+    /// Delete a record.
+    Delete(RecordId),
+}
+
+/// What happened to one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// New record.
+    Inserted,
+    /// Changed record, re-matched.
+    Updated,
+    /// Same content as stored: nothing done.
+    Unchanged,
+    /// Record deleted.
+    Deleted,
+    /// Delete of a record that does not exist.
+    NotFound,
+    /// A later change to the same record in the same batch replaced this one.
+    Superseded,
+}
+
+/// Result of one change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeOutcome {
+    /// Record id.
+    pub record: RecordId,
+    /// What happened.
+    pub status: Status,
+    /// Entity the record belongs to afterwards (`None` once deleted).
+    pub entity: Option<EntityId>,
+}
+
+/// Per-batch counts, as reported by the CLI and the HTTP API.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// New records.
+    pub inserted: usize,
+    /// Changed records.
+    pub updated: usize,
+    /// Records identical to what was stored.
+    pub unchanged: usize,
+    /// Deleted records.
+    pub deleted: usize,
+    /// Deletes of unknown records.
+    pub not_found: usize,
+    /// Records replaced by a later version in the same batch.
+    pub superseded: usize,
+    /// Rejected records (see `errors`).
+    pub rejected: usize,
+}
+
+impl Summary {
+    /// Counts outcomes.
+    pub fn add(&mut self, outcomes: &[ChangeOutcome]) {
+        for o in outcomes {
+            match o.status {
+                Status::Inserted => self.inserted += 1,
+                Status::Updated => self.updated += 1,
+                Status::Unchanged => self.unchanged += 1,
+                Status::Deleted => self.deleted += 1,
+                Status::NotFound => self.not_found += 1,
+                Status::Superseded => self.superseded += 1,
+            }
+        }
+    }
+}
+
+/// A candidate entity for a probe record, best record pair explained.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeMatch {
+    /// Entity id.
+    pub entity: EntityId,
+    /// Member record that scored best.
+    pub record: RecordId,
+    /// Its source and key.
+    pub source: String,
+    /// Its key.
+    pub key: String,
+    /// Decision the engine would take: `link`, `review` or `distinct`.
+    pub decision: &'static str,
+    /// Score and per-comparison breakdown.
+    pub explanation: Explanation,
+}
+
+/// The goldrec engine: configuration, model, store and blocking index.
+pub struct Engine {
+    /// Validated configuration.
+    pub config: Arc<Config>,
+    /// Scoring model.
+    pub model: Arc<Model>,
+    /// Durable state.
+    pub store: Store,
+    /// Blocking index (derived from the store).
+    pub index: BlockingIndex,
+    write_lock: Mutex<()>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Engine {
+    /// Opens the data directory; rebuilds the blocking index when it does not reflect sled.
+    pub fn open(config: Config) -> Result<Self, EngineError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| IndexError::Io {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let store = Store::open(&config.data_dir.join("sled"))?;
+        let index = BlockingIndex::open(&config.data_dir.join("index"), config.index_memory_mb)?;
+        let model = Arc::new(Model::from_config(&config));
+        let engine = Self {
+            config: Arc::new(config),
+            model,
+            store,
+            index,
+            write_lock: Mutex::new(()),
+        };
+        let seq = engine.store.batch_seq()?;
+        if engine.index.committed_seq() != seq {
+            tracing::warn!(
+                index_seq = engine.index.committed_seq(),
+                store_seq = seq,
+                "blocking index does not reflect the store, rebuilding"
+            );
+            engine.reindex()?;
+        }
+        Ok(engine)
+    }
+
+    /// Rebuilds the blocking index (and every record's profile) from sled.
+    pub fn reindex(&self) -> Result<usize, EngineError> {
+        let _guard = self.write_lock.lock().expect("writer lock");
+        self.index.clear()?;
+        let mut n = 0;
+        for r in self.store.records() {
+            let (id, rec) = r?;
+            self.index
+                .upsert(id, &keys::keys(&self.config, &rec.profile))?;
+            n += 1;
+        }
+        self.index.commit(self.store.batch_seq()?)?;
+        Ok(n)
+    }
+
+    /// Maps and normalizes raw records of a source (in parallel). Failures come back per record.
+    pub fn prepare(
+        &self,
+        source: &str,
+        items: Vec<(Position, Result<RawRecord, String>)>,
+    ) -> Result<Vec<(Position, Result<Change, RecordError>)>, EngineError> {
+        let src = self
+            .config
+            .sources
+            .get(source)
+            .ok_or_else(|| EngineError::UnknownSource(source.to_string()))?;
+        let config = &self.config;
+        Ok(items
+            .into_par_iter()
+            .map(|(position, raw)| {
+                let raw = match raw {
+                    Ok(r) => r,
+                    Err(reason) => {
+                        return (
+                            position,
+                            Err(RecordError {
+                                position,
+                                key: None,
+                                field: None,
+                                reason,
+                            }),
+                        )
+                    }
+                };
+                let rec = match ingest::map_record(config, src, position, &raw) {
+                    Ok(r) => r,
+                    Err(e) => return (position, Err(e)),
+                };
+                match profile::build(config, src, &rec) {
+                    Ok(p) => (position, Ok(Change::Upsert(rec, p))),
+                    Err(f) => (
+                        position,
+                        Err(RecordError {
+                            position,
+                            key: Some(rec.key),
+                            field: Some(f.field),
+                            reason: f.reason,
+                        }),
+                    ),
+                }
+            })
+            .collect())
+    }
+
+    /// Applies one batch of changes atomically and durably; outcomes are in input order.
+    pub fn apply(&self, changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, EngineError> {
+        let _guard = self.write_lock.lock().expect("writer lock");
+        let now = now_ms();
+        let config = &self.config;
+        let model = &self.model;
+
+        // 1. Classify: last change per record wins; unchanged content is a no-op.
+        let mut last: HashMap<RecordId, usize> = HashMap::new();
+        for (i, c) in changes.iter().enumerate() {
+            let id = match c {
+                Change::Upsert(r, _) => r.id(),
+                Change::Delete(id) => *id,
+            };
+            last.insert(id, i);
+        }
+        let mut outcomes: Vec<Option<ChangeOutcome>> = vec![None; changes.len()];
+        let mut next_seq = self.store.next_record_seq()?;
+        let mut next_entity = self.store.next_entity()?;
+        // Records entering matching (inserted or updated), and deleted ones.
+        let mut incoming: Vec<(usize, RecordId, StoredRecord, Option<StoredRecord>)> = Vec::new();
+        let mut deleted: Vec<(usize, RecordId, StoredRecord)> = Vec::new();
+        for (i, c) in changes.into_iter().enumerate() {
+            let id = match &c {
+                Change::Upsert(r, _) => r.id(),
+                Change::Delete(id) => *id,
+            };
+            if last[&id] != i {
+                outcomes[i] = Some(ChangeOutcome {
+                    record: id,
+                    status: Status::Superseded,
+                    entity: None,
+                });
+                continue;
+            }
+            let existing = self.store.record(id)?;
+            match c {
+                Change::Upsert(rec, profile) => {
+                    let hash = hex(&rec.content_hash());
+                    if let Some(old) = &existing {
+                        if old.hash == hash {
+                            outcomes[i] = Some(ChangeOutcome {
+                                record: id,
+                                status: Status::Unchanged,
+                                entity: Some(old.entity),
+                            });
+                            continue;
+                        }
+                    }
+                    let stored = StoredRecord {
+                        source: rec.source,
+                        key: rec.key,
+                        values: rec.values,
+                        updated_at: rec.updated_at,
+                        hash,
+                        entity: 0,
+                        seq: existing.as_ref().map_or_else(
+                            || {
+                                next_seq += 1;
+                                next_seq - 1
+                            },
+                            |o| o.seq,
+                        ),
+                        ingested_at: existing.as_ref().map_or(now, |o| o.ingested_at),
+                        changed_at: now,
+                        profile,
+                    };
+                    incoming.push((i, id, stored, existing));
+                }
+                Change::Delete(_) => match existing {
+                    Some(old) => deleted.push((i, id, old)),
+                    None => {
+                        outcomes[i] = Some(ChangeOutcome {
+                            record: id,
+                            status: Status::NotFound,
+                            entity: None,
+                        })
+                    }
+                },
+            }
+        }
+
+        // 2. Working set of touched entities, with members minus the records that move.
+        let mut work = Work::new(&self.store);
+        let moving: HashSet<RecordId> = incoming
+            .iter()
+            .map(|x| x.1)
+            .chain(deleted.iter().map(|x| x.1))
+            .collect();
+        for (_, id, old) in &deleted {
+            work.load(old.entity)?;
+            work.remove_member(old.entity, *id);
+        }
+        for (_, id, _, old) in &incoming {
+            if let Some(old) = old {
+                work.load(old.entity)?;
+                work.remove_member(old.entity, *id);
+            }
+        }
+        let _ = &moving;
+
+        // 3. Candidates: committed records through tantivy, batch records through the side index.
+        let batch_keys: Vec<Vec<String>> = incoming
+            .par_iter()
+            .map(|x| keys::keys(config, &x.2.profile))
+            .collect();
+        let batch_index = BatchIndex::build(&batch_keys);
+        let limit = config.matching.max_candidates;
+        let found: Vec<Result<(Vec<RecordId>, Vec<u32>), IndexError>> = (0..incoming.len())
+            .into_par_iter()
+            .map(|i| {
+                let committed = self
+                    .index
+                    .candidates(&batch_keys[i], limit + 1)?
+                    .into_iter()
+                    .map(|(r, _)| r)
+                    .filter(|r| !moving.contains(r))
+                    .take(limit)
+                    .collect();
+                Ok((
+                    committed,
+                    batch_index.candidates(i as u32, &batch_keys[i], limit),
+                ))
+            })
+            .collect();
+        let found: Vec<(Vec<RecordId>, Vec<u32>)> = found.into_iter().collect::<Result<_, _>>()?;
+
+        // 4. Nodes: batch records first, then every existing record met as a candidate.
+        let mut nodes: Vec<Node> = incoming.iter().map(|x| Node::Batch(x.1)).collect();
+        let mut node_of: HashMap<RecordId, usize> =
+            incoming.iter().enumerate().map(|(i, x)| (x.1, i)).collect();
+        let mut needed: BTreeSet<RecordId> = BTreeSet::new();
+        for (committed, _) in &found {
+            needed.extend(committed.iter().copied());
+        }
+        let fetched: Vec<(RecordId, Option<StoredRecord>)> = needed
+            .into_par_iter()
+            .map(|id| (id, self.store.record(id).ok().flatten()))
+            .collect();
+        let mut existing: HashMap<RecordId, StoredRecord> = HashMap::new();
+        for (id, r) in fetched {
+            if let Some(r) = r {
+                existing.insert(id, r);
+            }
+        }
+        let profile_of = |n: usize,
+                          nodes: &[Node],
+                          existing: &HashMap<RecordId, StoredRecord>,
+                          work: &Work|
+         -> Option<Profile> {
+            match nodes[n] {
+                Node::Batch(_) => Some(incoming[n].2.profile.clone()),
+                Node::Existing(id) => existing
+                    .get(&id)
+                    .map(|r| r.profile.clone())
+                    .or_else(|| work.member(id).map(|r| r.profile.clone())),
+            }
+        };
+
+        // 5. Score candidate pairs in parallel.
+        let pairs: Vec<(usize, Candidate)> = found
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (committed, batch))| {
+                committed
+                    .iter()
+                    .map(move |r| (i, Candidate::Existing(*r)))
+                    .chain(
+                        batch
+                            .iter()
+                            .filter(move |&&j| (j as usize) > i)
+                            .map(move |&j| (i, Candidate::Batch(j as usize))),
+                    )
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        let pairs: Vec<(usize, Candidate)> = pairs
+            .into_iter()
+            .filter(|(i, c)| match c {
+                Candidate::Batch(j) => seen.insert((*i.min(j), *i.max(j))),
+                Candidate::Existing(_) => true,
+            })
+            .collect();
+        let scored: Vec<(usize, Candidate, f64)> = pairs
+            .into_par_iter()
+            .filter_map(|(i, c)| {
+                let a = &incoming[i].2.profile;
+                let w = match c {
+                    Candidate::Batch(j) => model.weight(a, &incoming[j].2.profile),
+                    Candidate::Existing(r) => model.weight(a, &existing.get(&r)?.profile),
+                };
+                Some((i, c, w))
+            })
+            .collect();
+        let review_weight = model.review_weight();
+        let link_weight = model.link_weight();
+        let mut edges = Vec::new();
+        for (i, c, w) in scored {
+            if w < review_weight {
+                continue;
+            }
+            let b = match c {
+                Candidate::Batch(j) => j,
+                Candidate::Existing(r) => {
+                    let entity = existing[&r].entity;
+                    work.load(entity)?;
+                    *node_of.entry(r).or_insert_with(|| {
+                        nodes.push(Node::Existing(r));
+                        nodes.len() - 1
+                    })
+                }
+            };
+            edges.push(Edge { a: i, b, weight: w });
+        }
+        // Every member of a touched entity is a node, so clusters start from whole entities.
+        let mut initial: Vec<Vec<usize>> = Vec::new();
+        let mut entity_of_group: Vec<EntityId> = Vec::new();
+        for (&eid, ent) in &work.entities {
+            let mut group = Vec::new();
+            for id in ent.members.keys() {
+                let n = *node_of.entry(*id).or_insert_with(|| {
+                    nodes.push(Node::Existing(*id));
+                    nodes.len() - 1
+                });
+                group.push(n);
+            }
+            initial.push(group);
+            entity_of_group.push(eid);
+        }
+        // An updated record stays in its entity when it still agrees with the rest of it (or is
+        // its only member), so ids do not churn on edits.
+        for (i, (_, id, _, old)) in incoming.iter().enumerate() {
+            let Some(old) = old else { continue };
+            let Some(gi) = entity_of_group.iter().position(|e| *e == old.entity) else {
+                continue;
+            };
+            let stays = {
+                let ent = &work.entities[&old.entity];
+                if ent.members.is_empty() {
+                    true
+                } else {
+                    let ws: Vec<f64> = ent
+                        .members
+                        .values()
+                        .map(|m| model.weight(&incoming[i].2.profile, &m.profile))
+                        .collect();
+                    let max = ws.iter().copied().fold(f64::MIN, f64::max);
+                    let mean = ws.iter().sum::<f64>() / ws.len() as f64;
+                    max >= link_weight && mean >= review_weight
+                }
+            };
+            if stays {
+                initial[gi].push(i);
+                work.keep_id_for.insert(*id, old.entity);
+            }
+        }
+
+        // 6. Cluster.
+        let mut cache: HashMap<(usize, usize), f64> = HashMap::new();
+        let profiles: Vec<Option<Profile>> = (0..nodes.len())
+            .map(|n| profile_of(n, &nodes, &existing, &work))
+            .collect();
+        let clusters = cluster::cluster(
+            nodes.len(),
+            &initial,
+            &edges,
+            link_weight,
+            review_weight,
+            |x, y| {
+                *cache.entry((x.min(y), x.max(y))).or_insert_with(|| {
+                    match (&profiles[x], &profiles[y]) {
+                        (Some(a), Some(b)) => model.weight(a, b),
+                        _ => f64::MIN / 4.0,
+                    }
+                })
+            },
+        );
+
+        // 7. Resolve clusters into entities: a cluster keeps the oldest entity id it contains;
+        // the other entities in it are merged into that one.
+        let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (n, &r) in clusters.root.iter().enumerate() {
+            by_root.entry(r).or_default().push(n);
+        }
+        let mut node_entity: Vec<EntityId> = vec![0; nodes.len()];
+        let mut entity_members: BTreeMap<EntityId, Vec<usize>> = BTreeMap::new();
+        let mut merged_away: Vec<(EntityId, EntityId)> = Vec::new();
+        for group in by_root.values() {
+            let mut ids: BTreeSet<EntityId> = BTreeSet::new();
+            for &n in group {
+                match nodes[n] {
+                    Node::Existing(id) => {
+                        if let Some(e) = work.entity_of(id) {
+                            ids.insert(e);
+                        }
+                    }
+                    Node::Batch(id) => {
+                        if let Some(&e) = work.keep_id_for.get(&id) {
+                            ids.insert(e);
+                        }
+                    }
+                }
+            }
+            // Skip clusters that only hold untouched existing records.
+            if !group.iter().any(|&n| matches!(nodes[n], Node::Batch(_))) && ids.len() <= 1 {
+                continue;
+            }
+            let survivor = match ids.first() {
+                Some(&e) => e,
+                None => {
+                    next_entity += 1;
+                    next_entity - 1
+                }
+            };
+            for &other in ids.iter().skip(1) {
+                merged_away.push((other, survivor));
+            }
+            for &n in group {
+                node_entity[n] = survivor;
+            }
+            entity_members.insert(survivor, group.clone());
+        }
+
+        // 8. Build the write set.
+        let mut ws = WriteSet::default();
+        let mut changed_entities: BTreeMap<EntityId, Entity> = BTreeMap::new();
+        let mut records_out: HashMap<RecordId, StoredRecord> = HashMap::new();
+        for (eid, group) in &entity_members {
+            let mut members: Vec<(RecordId, StoredRecord)> = Vec::new();
+            for &n in group {
+                match nodes[n] {
+                    Node::Batch(id) => {
+                        let mut r = incoming[n].2.clone();
+                        r.entity = *eid;
+                        members.push((id, r));
+                    }
+                    Node::Existing(id) => {
+                        let r = work
+                            .member(id)
+                            .cloned()
+                            .or_else(|| existing.get(&id).cloned());
+                        if let Some(mut r) = r {
+                            if r.entity != *eid {
+                                r.entity = *eid;
+                                records_out.insert(id, r.clone());
+                            }
+                            members.push((id, r));
+                        }
+                    }
+                }
+            }
+            members.sort_by_key(|(id, _)| *id);
+            let prev = work.entities.get(eid).map(|w| w.entity.clone());
+            let entity = build_entity(config, *eid, prev, &members, now);
+            for (id, r) in members {
+                if matches!(nodes[node_of[&id]], Node::Batch(_)) {
+                    records_out.insert(id, r);
+                }
+            }
+            changed_entities.insert(*eid, entity);
+        }
+        for (gone, into) in &merged_away {
+            if let Some(w) = work.entities.get(gone) {
+                let mut e = w.entity.clone();
+                e.state = EntityState::Merged { into: *into };
+                e.version += 1;
+                e.members.clear();
+                e.golden.clear();
+                e.updated_at = now;
+                changed_entities.insert(*gone, e);
+            }
+        }
+        // Entities that lost members but were not rebuilt above (all members gone, or only
+        // removals happened).
+        for (eid, w) in &work.entities {
+            if changed_entities.contains_key(eid) {
+                continue;
+            }
+            let members: Vec<(RecordId, StoredRecord)> =
+                w.members.iter().map(|(k, v)| (*k, v.clone())).collect();
+            let mut e = build_entity(config, *eid, Some(w.entity.clone()), &members, now);
+            if members.is_empty() {
+                e.state = EntityState::Deleted;
+            }
+            if e.members != w.entity.members || e.golden != w.entity.golden {
+                changed_entities.insert(*eid, e);
+            }
+        }
+        for (i, id, old) in &deleted {
+            let _ = old;
+            outcomes[*i] = Some(ChangeOutcome {
+                record: *id,
+                status: Status::Deleted,
+                entity: None,
+            });
+            ws.deleted_records.push(*id);
+        }
+        for (n, (i, id, _, old)) in incoming.iter().enumerate() {
+            outcomes[*i] = Some(ChangeOutcome {
+                record: *id,
+                status: if old.is_some() {
+                    Status::Updated
+                } else {
+                    Status::Inserted
+                },
+                entity: Some(node_entity[n]),
+            });
+        }
+        let now_ms = now;
+        for (e, reason) in &clusters.review {
+            let (a, b) = (nodes[e.a].id(), nodes[e.b].id());
+            ws.review.push(ReviewItem {
+                a,
+                b,
+                match_probability: crate::matching::probability(e.weight),
+                match_weight: e.weight,
+                reason: reason.to_string(),
+                queued_at: now_ms,
+            });
+        }
+        for (_, id, _) in &deleted {
+            records_out.remove(id);
+        }
+        ws.records = records_out.into_iter().collect();
+        ws.records.sort_by_key(|(id, _)| *id);
+        ws.entities = changed_entities.into_values().collect();
+        ws.next_entity = next_entity;
+        ws.next_record_seq = next_seq;
+
+        // 9. Commit: sled first (the truth), then the derived index tagged with the batch seq.
+        let seq = self.store.commit(&ws)?;
+        for (i, (_, id, _, _)) in incoming.iter().enumerate() {
+            self.index.upsert(*id, &batch_keys[i])?;
+        }
+        for (_, id, _) in &deleted {
+            self.index.delete(*id);
+        }
+        self.index.commit(seq)?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every change has an outcome"))
+            .collect())
+    }
+
+    /// Scores a record against the stored entities without storing anything: candidate entities
+    /// with the best-scoring member pair explained, best first.
+    pub fn probe(&self, profile: &Profile, limit: usize) -> Result<Vec<ProbeMatch>, EngineError> {
+        let keys = keys::keys(&self.config, profile);
+        let cands = self
+            .index
+            .candidates(&keys, self.config.matching.max_candidates.max(limit))?;
+        let mut best: HashMap<EntityId, ProbeMatch> = HashMap::new();
+        for (id, _) in cands {
+            let Some(r) = self.store.record(id)? else {
+                continue;
+            };
+            let explanation = self.model.explain(profile, &r.profile);
+            let decision = if explanation.decision_probability >= self.model.link_threshold {
+                "link"
+            } else if explanation.decision_probability >= self.model.review_threshold {
+                "review"
+            } else {
+                "distinct"
+            };
+            let m = ProbeMatch {
+                entity: r.entity,
+                record: id,
+                source: r.source.clone(),
+                key: r.key.clone(),
+                decision,
+                explanation,
+            };
+            match best.get(&r.entity) {
+                Some(b) if b.explanation.match_weight >= m.explanation.match_weight => {}
+                _ => {
+                    best.insert(r.entity, m);
+                }
+            }
+        }
+        let mut out: Vec<ProbeMatch> = best.into_values().collect();
+        out.sort_by(|a, b| {
+            b.explanation
+                .match_weight
+                .total_cmp(&a.explanation.match_weight)
+                .then(a.entity.cmp(&b.entity))
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+/// Builds an entity from its members: golden record by survivorship, version bumped.
+fn build_entity(
+    config: &Config,
+    id: EntityId,
+    prev: Option<Entity>,
+    members: &[(RecordId, StoredRecord)],
+    now: i64,
+) -> Entity {
+    let refs: Vec<(RecordId, &StoredRecord)> = members.iter().map(|(id, r)| (*id, r)).collect();
+    let golden = survivorship::golden(config, &refs);
+    let ids: Vec<RecordId> = members.iter().map(|(id, _)| *id).collect();
+    match prev {
+        Some(mut e) => {
+            e.version += 1;
+            e.state = EntityState::Active;
+            e.members = ids;
+            e.golden = golden;
+            e.updated_at = now;
+            e
+        }
+        None => Entity {
+            id,
+            version: 1,
+            state: EntityState::Active,
+            members: ids,
+            golden,
+            created_at: now,
+            updated_at: now,
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Node {
+    Batch(RecordId),
+    Existing(RecordId),
+}
+
+impl Node {
+    fn id(&self) -> RecordId {
+        match self {
+            Self::Batch(id) | Self::Existing(id) => *id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Candidate {
+    Batch(usize),
+    Existing(RecordId),
+}
+
+/// Touched entities of a batch, loaded with their member records.
+struct Work<'a> {
+    store: &'a Store,
+    entities: BTreeMap<EntityId, WorkEntity>,
+    member_entity: HashMap<RecordId, EntityId>,
+    /// Updated records that stay in their entity.
+    keep_id_for: HashMap<RecordId, EntityId>,
+}
+
+struct WorkEntity {
+    entity: Entity,
+    members: BTreeMap<RecordId, StoredRecord>,
+}
+
+impl<'a> Work<'a> {
+    fn new(store: &'a Store) -> Self {
+        Self {
+            store,
+            entities: BTreeMap::new(),
+            member_entity: HashMap::new(),
+            keep_id_for: HashMap::new(),
+        }
+    }
+
+    fn load(&mut self, id: EntityId) -> Result<(), StoreError> {
+        if self.entities.contains_key(&id) {
+            return Ok(());
+        }
+        let Some(entity) = self.store.entity(id)? else {
+            return Ok(());
+        };
+        let mut members = BTreeMap::new();
+        for rid in &entity.members {
+            if let Some(r) = self.store.record(*rid)? {
+                self.member_entity.insert(*rid, id);
+                members.insert(*rid, r);
+            }
+        }
+        self.entities.insert(id, WorkEntity { entity, members });
+        Ok(())
+    }
+
+    fn remove_member(&mut self, entity: EntityId, id: RecordId) {
+        if let Some(w) = self.entities.get_mut(&entity) {
+            w.members.remove(&id);
+        }
+        self.member_entity.remove(&id);
+    }
+
+    fn member(&self, id: RecordId) -> Option<&StoredRecord> {
+        self.entities
+            .get(self.member_entity.get(&id)?)?
+            .members
+            .get(&id)
+    }
+
+    fn entity_of(&self, id: RecordId) -> Option<EntityId> {
+        self.member_entity.get(&id).copied()
+    }
+}
+
+/// A write job for the [`Committer`].
+struct Job {
+    changes: Vec<Change>,
+    reply: mpsc::SyncSender<Result<Vec<ChangeOutcome>, String>>,
+}
+
+/// Group commit for concurrent writers: jobs queue on a channel and a single thread applies all
+/// queued jobs as one batch (one sled flush, one tantivy commit), then answers each.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Committer {
+    /// Starts the writer thread.
+    pub fn start(engine: Arc<Engine>) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("goldrec-writer".into())
+            .spawn(move || {
+                let max = engine.config.batch_size;
+                while let Ok(first) = rx.recv() {
+                    let mut jobs = vec![first];
+                    let mut n = jobs[0].changes.len();
+                    while n < max {
+                        match rx.try_recv() {
+                            Ok(j) => {
+                                n += j.changes.len();
+                                jobs.push(j);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let sizes: Vec<usize> = jobs.iter().map(|j| j.changes.len()).collect();
+                    let mut all = Vec::with_capacity(n);
+                    let mut replies = Vec::new();
+                    for j in jobs {
+                        all.extend(j.changes);
+                        replies.push(j.reply);
+                    }
+                    match engine.apply(all) {
+                        Ok(outcomes) => {
+                            let mut it = outcomes.into_iter();
+                            for (size, reply) in sizes.into_iter().zip(replies) {
+                                let _ = reply.send(Ok(it.by_ref().take(size).collect()));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "batch failed");
+                            for reply in replies {
+                                let _ = reply.send(Err(e.to_string()));
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("spawning the writer thread");
+        Self { tx }
+    }
+
+    /// Submits changes and waits (blocking) until they are durable.
+    pub fn submit(&self, changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, EngineError> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.tx
+            .send(Job { changes, reply })
+            .map_err(|_| EngineError::Closed)?;
+        match rx.recv() {
+            Ok(Ok(o)) => Ok(o),
+            Ok(Err(msg)) => Err(EngineError::Store(StoreError::Corrupt {
+                tree: "batch",
+                reason: msg,
+            })),
+            Err(_) => Err(EngineError::Closed),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Normalization of a mapped [`SourceRecord`] into a [`Profile`]: the comparable form of every
+//! attribute that blocking and scoring work on.
+//!
+//! The per-kind rules live in [`crate::normalize`]; this module applies them by attribute kind,
+//! with the source's date formats and phone region, and turns failures into field errors.
+
+use serde::{Deserialize, Serialize};
+
+use super::SourceRecord;
+use crate::config::{AttrKind, Config, Mapping, Source};
+use crate::normalize::{self, PersonName};
+
+/// A normalized person name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NameNorm {
+    /// Given-name tokens (lowercase ASCII; pinyin for Hanzi).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub given: Vec<String>,
+    /// Family-name tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub family: Vec<String>,
+    /// The name in Hanzi, when it was written so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub han: Option<String>,
+    /// Other pinyin readings of a polyphonic Han family name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alt: Vec<String>,
+}
+
+impl From<PersonName> for NameNorm {
+    fn from(p: PersonName) -> Self {
+        Self {
+            given: p.given,
+            family: p.family,
+            han: p.han,
+            alt: p.family_alternatives,
+        }
+    }
+}
+
+/// The normalized value of one attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    /// A person name.
+    Name(NameNorm),
+    /// A single canonical string: email, E.164 phone, ISO date, postcode, identifier, text.
+    Str(String),
+    /// A token list: address, company.
+    Tokens(Vec<String>),
+}
+
+/// Comparable form of a record: one optional normalized value per attribute ([`crate::config::AttrId`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Profile {
+    /// Normalized values indexed by attribute id.
+    pub attrs: Vec<Option<Norm>>,
+}
+
+impl Profile {
+    /// The person name of attribute `attr`, if present.
+    pub fn name(&self, attr: usize) -> Option<&NameNorm> {
+        match self.attrs.get(attr)? {
+            Some(Norm::Name(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The string form of attribute `attr`, if it has one.
+    pub fn str(&self, attr: usize) -> Option<&str> {
+        match self.attrs.get(attr)? {
+            Some(Norm::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The tokens of attribute `attr`, if it has them.
+    pub fn tokens(&self, attr: usize) -> Option<&[String]> {
+        match self.attrs.get(attr)? {
+            Some(Norm::Tokens(t)) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// A value that failed normalization: the source field (or attribute) and the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    /// Source field path, or the attribute name when several fields feed it.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Normalizes every attribute of a record.
+pub fn build(config: &Config, source: &Source, rec: &SourceRecord) -> Result<Profile, FieldError> {
+    let mut attrs = vec![None; config.attributes.len()];
+    for (attr, mapping) in &source.fields {
+        let a = &config.attributes[*attr];
+        let field = match mapping {
+            Mapping::Path(p) => p.as_str(),
+            _ => a.name.as_str(),
+        };
+        let fail = |reason: String| FieldError {
+            field: field.to_string(),
+            reason,
+        };
+        let Some(value) = rec.values.get(&a.name) else {
+            continue;
+        };
+        attrs[*attr] = normalize_value(
+            a.kind,
+            value,
+            rec.values
+                .get(&format!("{}.given", a.name))
+                .map(String::as_str),
+            rec.values
+                .get(&format!("{}.family", a.name))
+                .map(String::as_str),
+            source,
+        )
+        .map_err(fail)?;
+    }
+    Ok(Profile { attrs })
+}
+
+/// Normalizes one value of the given kind; `Ok(None)` when nothing comparable is left.
+pub fn normalize_value(
+    kind: AttrKind,
+    value: &str,
+    given: Option<&str>,
+    family: Option<&str>,
+    source: &Source,
+) -> Result<Option<Norm>, String> {
+    let non_empty_str = |s: String| (!s.is_empty()).then_some(Norm::Str(s));
+    let non_empty_tokens = |t: Vec<String>| (!t.is_empty()).then_some(Norm::Tokens(t));
+    Ok(match kind {
+        AttrKind::PersonName => {
+            let parsed = if given.is_some() || family.is_some() {
+                normalize::person_name_from_parts(given, family)
+            } else {
+                normalize::parse_person_name(value)
+            };
+            parsed.map(|p| Norm::Name(p.into()))
+        }
+        AttrKind::GivenName => {
+            let given = normalize::name_tokens(value);
+            (!given.is_empty()).then(|| {
+                Norm::Name(NameNorm {
+                    given,
+                    ..NameNorm::default()
+                })
+            })
+        }
+        AttrKind::FamilyName => {
+            let family = normalize::name_tokens(value);
+            (!family.is_empty()).then(|| {
+                Norm::Name(NameNorm {
+                    family,
+                    ..NameNorm::default()
+                })
+            })
+        }
+        AttrKind::Email => {
+            non_empty_str(normalize::normalize_email(value).map_err(|e| e.to_string())?)
+        }
+        AttrKind::Phone => non_empty_str(
+            normalize::normalize_phone(value, source.default_region.as_deref())
+                .map_err(|e| e.to_string())?,
+        ),
+        AttrKind::Date => non_empty_str(
+            normalize::normalize_date(value, &source.date_formats).map_err(|e| e.to_string())?,
+        ),
+        AttrKind::Address => non_empty_tokens(normalize::address_tokens(value)),
+        AttrKind::Postcode => non_empty_str(normalize::normalize_postcode(value)),
+        AttrKind::Company => non_empty_tokens(normalize::company_tokens(value)),
+        AttrKind::Text => non_empty_str(normalize::ascii_fold(value)),
+        AttrKind::Identifier => non_empty_str(normalize::normalize_identifier(value)),
+    })
+}

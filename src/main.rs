@@ -1,0 +1,320 @@
+//! The `goldrec` command line: serve, ingest, export, reindex, eval.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use goldrec::config::{Config, DEFAULT_CONFIG_PATH};
+use goldrec::engine::{Change, Engine, Summary};
+use goldrec::ingest::{self, RecordError};
+use goldrec::store::EntityState;
+
+/// goldrec: source feeds in, golden customer records with lineage out.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, short, global = true, default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    /// Data directory (overrides `server.data_dir`).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve {
+        /// Listen address (overrides `server.listen`).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Load files of one source (CSV, NDJSON or JSON as the source's format says).
+    Ingest {
+        /// Source name, as configured.
+        #[arg(long, short)]
+        source: String,
+        /// Files to load.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Write all golden records.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
+        format: ExportFormat,
+        /// Include lineage of every golden value (NDJSON only).
+        #[arg(long)]
+        lineage: bool,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Rebuild the blocking index from the store.
+    Reindex,
+    /// Pairwise precision, recall and F1 of the stored entities against true pairs.
+    Eval {
+        /// CSV of true pairs (two record keys per row, header first).
+        #[arg(long)]
+        truth: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Ndjson,
+    Csv,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "goldrec=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut config =
+        Config::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
+    if let Some(d) = cli.data_dir {
+        config.data_dir = d;
+    }
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(l) = listen {
+                config.listen = l.parse().with_context(|| format!("--listen {l:?}"))?;
+            }
+            serve(config)
+        }
+        Command::Ingest {
+            source,
+            files,
+            quiet,
+        } => ingest_files(config, &source, &files, quiet),
+        Command::Export {
+            format,
+            lineage,
+            out,
+        } => export(config, format, lineage, out),
+        Command::Reindex => {
+            let engine = open(config)?;
+            let t = Instant::now();
+            let n = engine.reindex()?;
+            eprintln!("reindexed {n} records in {:.1}s", t.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Eval { truth } => {
+            let engine = open(config)?;
+            let pairs = goldrec::eval::read_truth_pairs(&truth)?;
+            let s = goldrec::eval::pairwise(&engine.store, &pairs)?;
+            println!("{}", serde_json::to_string_pretty(&s)?);
+            Ok(())
+        }
+    }
+}
+
+fn open(config: Config) -> anyhow::Result<Engine> {
+    let dir = config.data_dir.clone();
+    Engine::open(config).with_context(|| format!("opening data directory {}", dir.display()))
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let engine = Arc::new(open(config)?);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "goldrec listening");
+        axum::serve(listener, goldrec::api::router(engine.clone()))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        engine.store.flush()?;
+        Ok(())
+    })
+}
+
+fn ingest_files(
+    config: Config,
+    source: &str,
+    files: &[PathBuf],
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let Some(src) = config.sources.get(source) else {
+        bail!(
+            "unknown source {source:?}; configured: {}",
+            config
+                .sources
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let format = src.format;
+    let batch = config.batch_size;
+    let engine = open(config)?;
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    let mut errors: Vec<RecordError> = Vec::new();
+    for path in files {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bar = if quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(len).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {elapsed} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            )
+        };
+        bar.set_message(path.display().to_string());
+        let mut items = ingest::read_payload(format, bar.wrap_read(file));
+        loop {
+            let chunk: Vec<_> = items.by_ref().take(batch).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let mut changes: Vec<Change> = Vec::with_capacity(chunk.len());
+            for (_, r) in engine.prepare(source, chunk)? {
+                match r {
+                    Ok(c) => changes.push(c),
+                    Err(e) => errors.push(e),
+                }
+            }
+            let outcomes = engine.apply(changes)?;
+            summary.add(&outcomes);
+        }
+        bar.finish_and_clear();
+        let stderr = std::io::stderr();
+        let mut out = stderr.lock();
+        for e in errors.iter().take(50) {
+            writeln!(out, "{}: rejected {e}", path.display())?;
+        }
+        if errors.len() > 50 {
+            writeln!(
+                out,
+                "{}: ... and {} more rejected records",
+                path.display(),
+                errors.len() - 50
+            )?;
+        }
+        summary.rejected += errors.len();
+        errors.clear();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let total = summary.inserted + summary.updated + summary.unchanged + summary.rejected;
+    eprintln!(
+        "ingested {total} records in {secs:.2}s ({:.0} records/s): {} inserted, {} updated, {} unchanged, {} rejected",
+        total as f64 / secs.max(1e-9),
+        summary.inserted,
+        summary.updated,
+        summary.unchanged,
+        summary.rejected
+    );
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}
+
+fn export(
+    config: Config,
+    format: ExportFormat,
+    lineage: bool,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let attrs: Vec<String> = config.attributes.iter().map(|a| a.name.clone()).collect();
+    let engine = open(config)?;
+    let sink: Box<dyn Write> = match &out {
+        Some(p) => {
+            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = std::io::BufWriter::new(sink);
+    let mut csv_out =
+        matches!(format, ExportFormat::Csv).then(|| csv::Writer::from_writer(Vec::new()));
+    if let Some(c) = &mut csv_out {
+        let mut header = vec!["entity_id".to_string(), "version".to_string()];
+        header.extend(attrs.iter().cloned());
+        header.push("members".into());
+        c.write_record(&header)?;
+    }
+    for e in engine.store.entities() {
+        let e = e?;
+        if e.state != EntityState::Active {
+            continue;
+        }
+        let mut members = Vec::new();
+        for id in &e.members {
+            if let Some(r) = engine.store.record(*id)? {
+                members.push((r.source, r.key));
+            }
+        }
+        match csv_out.take() {
+            Some(mut c) => {
+                let mut row = vec![e.id.to_string(), e.version.to_string()];
+                for a in &attrs {
+                    row.push(e.golden.get(a).map(|g| g.value.clone()).unwrap_or_default());
+                }
+                row.push(
+                    members
+                        .iter()
+                        .map(|(s, k)| format!("{s}:{k}"))
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                );
+                c.write_record(&row)?;
+                let buf = c.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+                w.write_all(&buf)?;
+                let mut fresh = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(Vec::new());
+                fresh.flush()?;
+                csv_out = Some(fresh);
+            }
+            None => {
+                let golden: serde_json::Value = if lineage {
+                    serde_json::to_value(&e.golden)?
+                } else {
+                    serde_json::to_value(
+                        e.golden
+                            .iter()
+                            .map(|(k, v)| (k, &v.value))
+                            .collect::<std::collections::BTreeMap<_, _>>(),
+                    )?
+                };
+                let line = serde_json::json!({
+                    "entity_id": e.id,
+                    "version": e.version,
+                    "golden": golden,
+                    "members": members.iter().map(|(s, k)| serde_json::json!({"source": s, "key": k})).collect::<Vec<_>>(),
+                });
+                serde_json::to_writer(&mut w, &line)?;
+                w.write_all(b"\n")?;
+            }
+        }
+    }
+    if let Some(c) = csv_out {
+        let buf = c.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+        w.write_all(&buf)?;
+    }
+    w.flush()?;
+    Ok(())
+}

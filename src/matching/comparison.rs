@@ -1,0 +1,327 @@
+//! Comparisons and their ordered levels.
+//!
+//! A comparison looks at one attribute (or one part of a person name) of two profiles and
+//! returns the index of the first level the pair reaches, best first, or `None` (the null
+//! level, no weight) when either side has no value. Each [`Method`] has a fixed list of levels
+//! named in [`level_names`]; their m and u probabilities live in the model.
+
+use crate::config::{Method, NamePart};
+use crate::ingest::profile::{NameNorm, Norm, Profile};
+
+use super::similarity::{best_jw, dl, jw, name_level, names_swapped, soft_token_overlap};
+
+/// The names of a method's levels, best first; the last is "else".
+pub fn level_names(method: Method) -> &'static [&'static str] {
+    match method {
+        Method::Name => &[
+            "exact",
+            "equivalent",
+            "jaro_winkler_0.92_or_one_edit",
+            "jaro_winkler_0.8_or_initial",
+            "else",
+        ],
+        Method::Email => &[
+            "exact",
+            "same_local_part",
+            "local_part_jaro_winkler_0.88",
+            "else",
+        ],
+        Method::Phone => &[
+            "exact_e164",
+            "same_last_8_digits",
+            "same_last_7_digits",
+            "else",
+        ],
+        Method::Date => &[
+            "exact",
+            "day_month_swapped",
+            "one_edit",
+            "same_year",
+            "else",
+        ],
+        Method::Address => &[
+            "same_tokens",
+            "token_overlap_0.75",
+            "token_overlap_0.5",
+            "else",
+        ],
+        Method::Postcode => &["exact", "one_edit", "else"],
+        Method::Text => &["exact", "jaro_winkler_0.92", "jaro_winkler_0.8", "else"],
+        Method::Tokens => &["same_tokens", "token_overlap_0.6", "else"],
+        Method::Identifier => &["exact", "one_edit_or_transposition", "else"],
+    }
+}
+
+/// Default `[m, u]` per level before any training: m is the share of true matches reaching the
+/// level, u the share of non-matches. Chosen from typical customer data, not from one data set.
+pub fn default_levels(method: Method, part: Option<NamePart>) -> &'static [[f64; 2]] {
+    match (method, part) {
+        (Method::Name, Some(NamePart::Family)) => &[
+            [0.80, 0.004],
+            [0.04, 0.001],
+            [0.08, 0.003],
+            [0.03, 0.02],
+            [0.05, 0.972],
+        ],
+        (Method::Name, _) => &[
+            [0.78, 0.01],
+            [0.05, 0.002],
+            [0.08, 0.005],
+            [0.04, 0.03],
+            [0.05, 0.953],
+        ],
+        (Method::Email, _) => &[
+            [0.85, 0.0001],
+            [0.05, 0.0005],
+            [0.03, 0.002],
+            [0.07, 0.9974],
+        ],
+        (Method::Phone, _) => &[
+            [0.80, 0.0001],
+            [0.07, 0.0002],
+            [0.03, 0.001],
+            [0.10, 0.9987],
+        ],
+        (Method::Date, _) => &[
+            [0.82, 0.0005],
+            [0.02, 0.0005],
+            [0.10, 0.008],
+            [0.02, 0.02],
+            [0.04, 0.971],
+        ],
+        (Method::Address, _) => &[[0.70, 0.0005], [0.15, 0.002], [0.07, 0.01], [0.08, 0.9875]],
+        (Method::Postcode, _) => &[[0.85, 0.003], [0.08, 0.03], [0.07, 0.967]],
+        (Method::Text, _) => &[[0.80, 0.005], [0.08, 0.005], [0.04, 0.03], [0.08, 0.96]],
+        (Method::Tokens, _) => &[[0.80, 0.001], [0.10, 0.01], [0.10, 0.989]],
+        (Method::Identifier, _) => &[[0.85, 0.00001], [0.08, 0.0001], [0.07, 0.99989]],
+    }
+}
+
+/// Level reached by two profiles on one comparison, or `None` when either value is missing.
+pub fn level(
+    method: Method,
+    attr: usize,
+    part: Option<NamePart>,
+    a: &Profile,
+    b: &Profile,
+) -> Option<u8> {
+    let (va, vb) = (a.attrs.get(attr)?.as_ref()?, b.attrs.get(attr)?.as_ref()?);
+    Some(match (method, va, vb) {
+        (Method::Name, Norm::Name(x), Norm::Name(y)) => return name_part_level(x, y, part),
+        (Method::Email, Norm::Str(x), Norm::Str(y)) => email_level(x, y),
+        (Method::Phone, Norm::Str(x), Norm::Str(y)) => phone_level(x, y),
+        (Method::Date, Norm::Str(x), Norm::Str(y)) => date_level(x, y),
+        (Method::Address | Method::Tokens, x, y) => {
+            let (tx, ty) = (tokens(x), tokens(y));
+            if tx.is_empty() || ty.is_empty() {
+                return None;
+            }
+            let overlap = soft_token_overlap(&tx, &ty);
+            let cuts: &[f64] = if method == Method::Address {
+                &[0.999, 0.75, 0.5]
+            } else {
+                &[0.999, 0.6]
+            };
+            cuts.iter()
+                .position(|&c| overlap >= c)
+                .unwrap_or(cuts.len()) as u8
+        }
+        (Method::Postcode | Method::Identifier, Norm::Str(x), Norm::Str(y)) => {
+            if x == y {
+                0
+            } else if dl(x, y) <= 1 {
+                1
+            } else {
+                2
+            }
+        }
+        (Method::Text, x, y) => {
+            let (sx, sy) = (text(x), text(y));
+            if sx == sy {
+                0
+            } else {
+                let s = jw(&sx, &sy);
+                if s >= 0.92 {
+                    1
+                } else if s >= 0.8 {
+                    2
+                } else {
+                    3
+                }
+            }
+        }
+        _ => return None,
+    })
+}
+
+fn tokens(n: &Norm) -> Vec<String> {
+    match n {
+        Norm::Tokens(t) => t.clone(),
+        Norm::Str(s) => s.split_whitespace().map(String::from).collect(),
+        Norm::Name(n) => n.given.iter().chain(&n.family).cloned().collect(),
+    }
+}
+
+fn text(n: &Norm) -> String {
+    match n {
+        Norm::Str(s) => s.clone(),
+        Norm::Tokens(t) => t.join(" "),
+        Norm::Name(n) => n
+            .given
+            .iter()
+            .chain(&n.family)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// Level of one part of two person names, after lining the names up (swapped order counts as
+/// agreement). Names written in the same Hanzi agree exactly on both parts.
+fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option<u8> {
+    if let (Some(ha), Some(hb)) = (&a.han, &b.han) {
+        if ha == hb {
+            return Some(0);
+        }
+    }
+    let swapped = names_swapped(a, b);
+    let (x, y, alt_x, alt_y) = match (part, swapped) {
+        (Some(NamePart::Given), false) => (&a.given, &b.given, &[][..], &[][..]),
+        (Some(NamePart::Family), false) => (&a.family, &b.family, &a.alt[..], &b.alt[..]),
+        (Some(NamePart::Given), true) => (&a.given, &b.family, &[][..], &b.alt[..]),
+        (Some(NamePart::Family), true) => (&a.family, &b.given, &a.alt[..], &[][..]),
+        // A given_name or family_name attribute keeps its tokens in one of the two lists.
+        (None, _) => {
+            let ta: Vec<String> = a.given.iter().chain(&a.family).cloned().collect();
+            let tb: Vec<String> = b.given.iter().chain(&b.family).cloned().collect();
+            if ta.is_empty() || tb.is_empty() {
+                return None;
+            }
+            return Some(name_level(&ta, &tb, &a.alt, &b.alt));
+        }
+    };
+    if x.is_empty() || y.is_empty() {
+        return None;
+    }
+    Some(name_level(x, y, alt_x, alt_y))
+}
+
+fn email_level(a: &str, b: &str) -> u8 {
+    if a == b {
+        return 0;
+    }
+    let la = a.split('@').next().unwrap_or(a);
+    let lb = b.split('@').next().unwrap_or(b);
+    if la == lb {
+        1
+    } else if jw(la, lb) >= 0.88 {
+        2
+    } else {
+        3
+    }
+}
+
+fn phone_level(a: &str, b: &str) -> u8 {
+    if a == b {
+        return 0;
+    }
+    let da: Vec<u8> = a.bytes().filter(u8::is_ascii_digit).collect();
+    let db: Vec<u8> = b.bytes().filter(u8::is_ascii_digit).collect();
+    let tail_eq =
+        |n: usize| da.len() >= n && db.len() >= n && da[da.len() - n..] == db[db.len() - n..];
+    if tail_eq(8) {
+        1
+    } else if tail_eq(7) {
+        2
+    } else {
+        3
+    }
+}
+
+/// Dates are ISO `YYYY-MM-DD`.
+fn date_level(a: &str, b: &str) -> u8 {
+    if a == b {
+        return 0;
+    }
+    let (Some((ya, ma, da)), Some((yb, mb, db))) = (split_date(a), split_date(b)) else {
+        return if dl(a, b) <= 1 { 2 } else { 4 };
+    };
+    if ya == yb && ma == db && da == mb {
+        1
+    } else if dl(a, b) <= 1 {
+        2
+    } else if ya == yb {
+        3
+    } else {
+        4
+    }
+}
+
+fn split_date(s: &str) -> Option<(&str, &str, &str)> {
+    let mut it = s.split('-');
+    Some((it.next()?, it.next()?, it.next()?))
+}
+
+/// Best Jaro-Winkler of two names over all tokens, for search ranking.
+pub fn name_similarity(a: &NameNorm, b: &NameNorm) -> f64 {
+    let ta: Vec<String> = a.given.iter().chain(&a.family).cloned().collect();
+    let tb: Vec<String> = b.given.iter().chain(&b.family).cloned().collect();
+    best_jw(&ta, &tb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_reach_their_levels() {
+        assert_eq!(date_level("1980-03-04", "1980-03-04"), 0);
+        assert_eq!(date_level("1980-03-04", "1980-04-03"), 1);
+        assert_eq!(date_level("1980-03-04", "1980-03-05"), 2);
+        assert_eq!(date_level("1980-03-04", "1980-11-25"), 3);
+        assert_eq!(date_level("1980-03-04", "1975-11-25"), 4);
+    }
+
+    #[test]
+    fn phones_agree_on_trailing_digits() {
+        assert_eq!(phone_level("+16502530000", "+16502530000"), 0);
+        assert_eq!(phone_level("+16502530000", "+?2530000"), 2);
+        assert_eq!(phone_level("+16502530000", "+442072530000"), 1);
+        assert_eq!(phone_level("+16502530000", "+16502539999"), 3);
+    }
+
+    #[test]
+    fn emails_compare_local_parts() {
+        assert_eq!(email_level("a.b@x.com", "a.b@x.com"), 0);
+        assert_eq!(email_level("a.b@x.com", "a.b@y.org"), 1);
+        assert_eq!(email_level("jonathan@x.com", "jonathon@y.org"), 2);
+        assert_eq!(email_level("ann@x.com", "zed@x.com"), 3);
+    }
+
+    #[test]
+    fn every_method_has_matching_defaults() {
+        for m in [
+            Method::Name,
+            Method::Email,
+            Method::Phone,
+            Method::Date,
+            Method::Address,
+            Method::Postcode,
+            Method::Text,
+            Method::Tokens,
+            Method::Identifier,
+        ] {
+            for part in [None, Some(NamePart::Family)] {
+                let levels = default_levels(m, part);
+                assert_eq!(levels.len(), level_names(m).len(), "{m:?}");
+                let (sm, su): (f64, f64) = levels
+                    .iter()
+                    .fold((0.0, 0.0), |(a, b), l| (a + l[0], b + l[1]));
+                assert!(
+                    (sm - 1.0).abs() < 1e-9 && (su - 1.0).abs() < 1e-9,
+                    "{m:?} sums {sm} {su}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Scoring candidate pairs: a Fellegi-Sunter model over configured comparisons.
+//!
+//! Each comparison reaches one of its ordered levels (see [`comparison`]); a level carries m
+//! (probability of the level among true matches) and u (among non-matches), and contributes
+//! the weight `log2(m / u)`. The match weight of a pair is the prior's log-odds plus the sum of
+//! its level weights; its match probability is `1 / (1 + 2^-weight)`. A missing value reaches
+//! the null level, which weighs nothing.
+//!
+//! Household evidence is not independent evidence: family members share a family name, an
+//! address and often a phone, and adding those weights would link them. So a pair whose
+//! *personal* comparisons (given name, birth date, email, identifiers) sum to a negative weight
+//! never links: its decision weight is capped just below the link weight, which sends it to
+//! review instead.
+
+pub mod comparison;
+pub mod similarity;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AttrKind, Config, Method, NamePart};
+use crate::ingest::profile::Profile;
+
+/// m and u of one level.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LevelModel {
+    /// Level name, e.g. `exact`.
+    pub name: String,
+    /// Probability of the level among true matches.
+    pub m: f64,
+    /// Probability of the level among non-matches.
+    pub u: f64,
+}
+
+/// One comparison with its levels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ComparisonModel {
+    /// Label, e.g. `name.family` or `email`.
+    pub label: String,
+    /// Attribute compared.
+    pub attr: usize,
+    /// Name part, for person names.
+    pub part: Option<NamePart>,
+    /// Similarity method.
+    pub method: Method,
+    /// Levels, best first.
+    pub levels: Vec<LevelModel>,
+    /// Whether the comparison describes the individual (given name, birth date, email,
+    /// identifier) rather than what a household or company shares (family name, address,
+    /// phone, postcode, city).
+    pub personal: bool,
+    #[serde(skip)]
+    weights: Vec<f64>,
+}
+
+impl ComparisonModel {
+    /// Weight `log2(m / u)` of a level.
+    pub fn weight(&self, level: u8) -> f64 {
+        self.weights[level as usize]
+    }
+}
+
+/// The scoring model: comparisons, prior and decision thresholds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Model {
+    /// Comparisons, in configuration order.
+    pub comparisons: Vec<ComparisonModel>,
+    /// Prior probability that a random pair matches.
+    pub prior: f64,
+    /// Match probability at or above which records link.
+    pub link_threshold: f64,
+    /// Match probability at or above which a pair goes to review.
+    pub review_threshold: f64,
+}
+
+/// One comparison's contribution to a score, for stewards and the match probe.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComparisonExplanation {
+    /// Comparison label.
+    pub comparison: String,
+    /// Level reached, or `null` when a value was missing.
+    pub level: Option<String>,
+    /// Weight contributed (0 for the null level).
+    pub weight: f64,
+}
+
+/// A pair's score with the per-comparison breakdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// Prior log-odds plus all level weights.
+    pub match_weight: f64,
+    /// Match probability from the weight.
+    pub match_probability: f64,
+    /// Weight the decision uses: the match weight, capped below the link weight when the
+    /// personal evidence disagrees.
+    pub decision_weight: f64,
+    /// Probability from the decision weight.
+    pub decision_probability: f64,
+    /// True when personal evidence (given name, birth date, email, identifier) disagrees, so
+    /// the pair cannot link on shared household evidence alone.
+    pub personal_conflict: bool,
+    /// The prior's contribution.
+    pub prior_weight: f64,
+    /// Per comparison, in model order.
+    pub comparisons: Vec<ComparisonExplanation>,
+}
+
+/// How far below the link weight a pair with conflicting personal evidence is placed.
+const PERSONAL_CONFLICT_MARGIN: f64 = 1e-3;
+
+/// Converts a match weight to a probability.
+pub fn probability(weight: f64) -> f64 {
+    1.0 / (1.0 + (-weight).exp2())
+}
+
+/// Converts a probability to a match weight.
+pub fn weight_of(probability: f64) -> f64 {
+    (probability / (1.0 - probability)).log2()
+}
+
+impl Model {
+    /// The untrained model the configuration describes (configured or default m/u).
+    pub fn from_config(config: &Config) -> Self {
+        let comparisons = config
+            .matching
+            .comparisons
+            .iter()
+            .map(|c| {
+                let attr_name = &config.attributes[c.attr].name;
+                let label = match c.part {
+                    None => attr_name.clone(),
+                    Some(NamePart::Given) => format!("{attr_name}.given"),
+                    Some(NamePart::Family) => format!("{attr_name}.family"),
+                };
+                let names = comparison::level_names(c.method);
+                let mu: Vec<[f64; 2]> = match &c.levels {
+                    Some(l) if l.len() == names.len() => l.clone(),
+                    _ => comparison::default_levels(c.method, c.part).to_vec(),
+                };
+                let kind = config.attributes[c.attr].kind;
+                let personal = c.part == Some(NamePart::Given)
+                    || matches!(
+                        kind,
+                        AttrKind::GivenName
+                            | AttrKind::Date
+                            | AttrKind::Email
+                            | AttrKind::Identifier
+                    );
+                ComparisonModel {
+                    label,
+                    personal,
+                    attr: c.attr,
+                    part: c.part,
+                    method: c.method,
+                    levels: names
+                        .iter()
+                        .zip(mu)
+                        .map(|(n, [m, u])| LevelModel {
+                            name: n.to_string(),
+                            m,
+                            u,
+                        })
+                        .collect(),
+                    weights: Vec::new(),
+                }
+            })
+            .collect();
+        let mut model = Self {
+            comparisons,
+            prior: config.matching.prior,
+            link_threshold: config.matching.link_threshold,
+            review_threshold: config.matching.review_threshold,
+        };
+        model.refresh();
+        model
+    }
+
+    /// Recomputes cached level weights after m/u changed (or after deserializing).
+    pub fn refresh(&mut self) {
+        for c in &mut self.comparisons {
+            c.weights = c.levels.iter().map(|l| (l.m / l.u).log2()).collect();
+        }
+    }
+
+    /// Log-odds of the prior.
+    pub fn prior_weight(&self) -> f64 {
+        weight_of(self.prior)
+    }
+
+    /// Match weight at which records link.
+    pub fn link_weight(&self) -> f64 {
+        weight_of(self.link_threshold)
+    }
+
+    /// Match weight at which pairs are queued for review.
+    pub fn review_weight(&self) -> f64 {
+        weight_of(self.review_threshold)
+    }
+
+    /// Levels reached by a pair on every comparison.
+    pub fn levels(&self, a: &Profile, b: &Profile) -> Vec<Option<u8>> {
+        self.comparisons
+            .iter()
+            .map(|c| comparison::level(c.method, c.attr, c.part, a, b))
+            .collect()
+    }
+
+    /// Decision weight of a pair: the match weight, capped below the link weight when the
+    /// personal evidence disagrees.
+    pub fn weight(&self, a: &Profile, b: &Profile) -> f64 {
+        let mut w = self.prior_weight();
+        let mut personal: Option<f64> = None;
+        for c in &self.comparisons {
+            if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
+                let x = c.weight(l);
+                w += x;
+                if c.personal {
+                    *personal.get_or_insert(0.0) += x;
+                }
+            }
+        }
+        self.cap(w, personal)
+    }
+
+    fn cap(&self, w: f64, personal: Option<f64>) -> f64 {
+        match personal {
+            Some(p) if p < 0.0 => w.min(self.link_weight() - PERSONAL_CONFLICT_MARGIN),
+            _ => w,
+        }
+    }
+
+    /// Match weight of a pair with the per-comparison breakdown.
+    pub fn explain(&self, a: &Profile, b: &Profile) -> Explanation {
+        let prior_weight = self.prior_weight();
+        let mut total = prior_weight;
+        let mut personal: Option<f64> = None;
+        let comparisons = self
+            .comparisons
+            .iter()
+            .map(|c| {
+                let level = comparison::level(c.method, c.attr, c.part, a, b);
+                let weight = level.map_or(0.0, |l| c.weight(l));
+                total += weight;
+                if c.personal && level.is_some() {
+                    *personal.get_or_insert(0.0) += weight;
+                }
+                ComparisonExplanation {
+                    comparison: c.label.clone(),
+                    level: level.map(|l| c.levels[l as usize].name.clone()),
+                    weight: round3(weight),
+                }
+            })
+            .collect();
+        let decision_weight = self.cap(total, personal);
+        Explanation {
+            match_weight: round3(total),
+            match_probability: probability(total),
+            decision_weight: round3(decision_weight),
+            decision_probability: probability(decision_weight),
+            personal_conflict: decision_weight < total,
+            prior_weight: round3(prior_weight),
+            comparisons,
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

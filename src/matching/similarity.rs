@@ -1,0 +1,190 @@
+//! String and token similarities that comparisons build their levels from.
+//!
+//! strsim compares characters; the token-level scores (name alignment, soft token overlap)
+//! are built here on top of it. Inputs are already normalized (lowercase ASCII tokens).
+
+use crate::ingest::profile::NameNorm;
+use crate::normalize;
+
+/// Jaro-Winkler similarity in [0, 1].
+pub fn jw(a: &str, b: &str) -> f64 {
+    strsim::jaro_winkler(a, b)
+}
+
+/// Optimal-string-alignment Damerau-Levenshtein distance (adjacent transpositions cost 1).
+pub fn dl(a: &str, b: &str) -> usize {
+    strsim::osa_distance(a, b)
+}
+
+/// Best Jaro-Winkler between the joined strings and between any two tokens.
+pub fn best_jw(a: &[String], b: &[String]) -> f64 {
+    let mut best = jw(&a.concat(), &b.concat());
+    for x in a {
+        for y in b {
+            let s = jw(x, y);
+            if s > best {
+                best = s;
+            }
+        }
+    }
+    best
+}
+
+/// Share of tokens of the shorter list with a close partner (Jaro-Winkler >= 0.9, or equal
+/// numbers) in the longer list, over the longer list's length. 1.0 for equal token sets.
+pub fn soft_token_overlap(a: &[String], b: &[String]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let mut used = vec![false; long.len()];
+    let mut matched = 0.0;
+    for t in short {
+        let numeric = t.bytes().any(|c| c.is_ascii_digit());
+        let mut best: Option<(usize, f64)> = None;
+        for (i, u) in long.iter().enumerate() {
+            if used[i] {
+                continue;
+            }
+            let s = if t == u {
+                1.0
+            } else if numeric || u.bytes().any(|c| c.is_ascii_digit()) {
+                0.0
+            } else {
+                jw(t, u)
+            };
+            if s >= 0.9 && best.is_none_or(|(_, b)| s > b) {
+                best = Some((i, s));
+            }
+        }
+        if let Some((i, s)) = best {
+            used[i] = true;
+            matched += s;
+        }
+    }
+    matched / long.len() as f64
+}
+
+/// How the parts of two person names line up: straight (given with given) or swapped (given
+/// with family, as when "Zhang Wei" meets 张伟 or a form swaps the fields).
+pub fn names_swapped(a: &NameNorm, b: &NameNorm) -> bool {
+    if a.given.is_empty() || a.family.is_empty() || b.given.is_empty() || b.family.is_empty() {
+        return false;
+    }
+    let straight = best_jw(&a.given, &b.given) + family_jw(a, &b.family);
+    let swapped = best_jw(&a.given, &b.family) + family_jw(b, &a.family);
+    swapped > straight + 1e-9
+}
+
+/// Jaro-Winkler of `other` against a name's family tokens, counting polyphonic readings.
+fn family_jw(name: &NameNorm, other: &[String]) -> f64 {
+    let mut best = best_jw(&name.family, other);
+    for alt in &name.alt {
+        best = best.max(best_jw(std::slice::from_ref(alt), other));
+    }
+    best
+}
+
+/// Level of agreement of two name-token lists (0 best): 0 exact, 1 equivalent (nickname,
+/// other reading, compound part, tokens glued differently), 2 one edit or Jaro-Winkler >= 0.92,
+/// 3 Jaro-Winkler >= 0.8 or initial, 4 different.
+pub fn name_level(a: &[String], b: &[String], alt_a: &[String], alt_b: &[String]) -> u8 {
+    if a == b {
+        return 0;
+    }
+    let ca = a.concat();
+    let cb = b.concat();
+    if ca == cb
+        || alt_a.iter().any(|x| b.contains(x))
+        || alt_b.iter().any(|x| a.contains(x))
+        || shares_nickname_root(a, b)
+        || (a.first() == b.first() && a.len() != b.len())
+        || compound_part(&ca, b)
+        || compound_part(&cb, a)
+    {
+        return 1;
+    }
+    let best = best_jw(a, b);
+    if best >= 0.92 || dl(&ca, &cb) <= 1 {
+        return 2;
+    }
+    if best >= 0.8 || initial_agrees(a, b) || initial_agrees(b, a) {
+        return 3;
+    }
+    4
+}
+
+/// A hyphenated surname written glued ("smithjones") meets one of its parts ("jones").
+fn compound_part(joined: &str, other: &[String]) -> bool {
+    other.iter().any(|t| {
+        t.len() >= 3
+            && joined.len() > t.len()
+            && (joined.starts_with(t.as_str()) || joined.ends_with(t.as_str()))
+    })
+}
+
+fn shares_nickname_root(a: &[String], b: &[String]) -> bool {
+    let (Some(x), Some(y)) = (a.first(), b.first()) else {
+        return false;
+    };
+    let rx = normalize::nickname_roots(x);
+    if rx.is_empty() {
+        return false;
+    }
+    let ry = normalize::nickname_roots(y);
+    rx.iter().any(|r| ry.contains(r) || r == y) || ry.iter().any(|r| r == x)
+}
+
+/// `a` is written as an initial ("j") of `b`'s first token.
+fn initial_agrees(a: &[String], b: &[String]) -> bool {
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) => x.len() == 1 && y.starts_with(x.as_str()),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn overlap_is_one_for_equal_sets_in_any_order() {
+        assert_eq!(
+            soft_token_overlap(&toks("12 main st"), &toks("main st 12")),
+            1.0
+        );
+        assert!(soft_token_overlap(&toks("12 main st"), &toks("14 main st")) < 0.7);
+        assert!(soft_token_overlap(&toks("12 mian st"), &toks("12 main st")) > 0.9);
+    }
+
+    #[test]
+    fn name_levels_are_ordered() {
+        let l = |a: &str, b: &str| name_level(&toks(a), &toks(b), &[], &[]);
+        assert_eq!(l("robert", "robert"), 0);
+        assert_eq!(l("mary ann", "maryann"), 1);
+        assert_eq!(l("smithjones", "jones"), 1);
+        assert_eq!(l("jonathon", "jonathan"), 2);
+        assert_eq!(l("j", "john"), 3);
+        assert_eq!(l("alice", "zoe"), 4);
+    }
+
+    #[test]
+    fn swapped_names_are_detected() {
+        let a = NameNorm {
+            given: toks("zhang"),
+            family: toks("wei"),
+            ..Default::default()
+        };
+        let b = NameNorm {
+            given: toks("wei"),
+            family: toks("zhang"),
+            ..Default::default()
+        };
+        assert!(names_swapped(&a, &b));
+        assert!(!names_swapped(&a, &a));
+    }
+}

@@ -1,0 +1,394 @@
+//! Durable state in sled: source records, entities with their golden records and lineage,
+//! the review queue and counters.
+//!
+//! All trees are listed in [`trees`]. A batch's writes go through [`Store::commit`]: one sled
+//! transaction over every tree it touches, followed by a flush, so a batch is either wholly
+//! durable or absent, and nothing is acknowledged before it is on disk.
+
+pub mod trees;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use crate::config::Rule;
+use crate::ingest::profile::Profile;
+use crate::ingest::RecordId;
+
+/// Entity ids are assigned in creation order, so a smaller id is an older entity.
+pub type EntityId = u64;
+
+/// Storage failure, with the operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("storage error while {op}: {source}")]
+    Sled {
+        /// What was being done.
+        op: &'static str,
+        /// Underlying error.
+        source: sled::Error,
+    },
+    /// A stored value does not decode: the data directory is corrupt or from another version.
+    #[error("corrupt value in tree {tree}: {reason}")]
+    Corrupt {
+        /// Tree name.
+        tree: &'static str,
+        /// Decoder message.
+        reason: String,
+    },
+}
+
+fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
+    move |source| StoreError::Sled { op, source }
+}
+
+/// A source record as stored, with its normalized profile and its entity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// Source name.
+    pub source: String,
+    /// Record key.
+    pub key: String,
+    /// Attribute values as supplied.
+    pub values: BTreeMap<String, String>,
+    /// Last update in the source system (ms since epoch), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// Content hash (hex), for change detection.
+    pub hash: String,
+    /// Entity the record belongs to.
+    pub entity: EntityId,
+    /// Order of first arrival (global sequence).
+    pub seq: u64,
+    /// When goldrec first received the record (ms since epoch).
+    pub ingested_at: i64,
+    /// When goldrec last received a change to it (ms since epoch).
+    pub changed_at: i64,
+    /// Normalized form used by blocking and scoring.
+    pub profile: Profile,
+}
+
+impl StoredRecord {
+    /// The record's identity.
+    pub fn id(&self) -> RecordId {
+        RecordId::of(&self.source, &self.key)
+    }
+
+    /// Time that orders values for the most-recent rule: the source's update time, else arrival.
+    pub fn recency(&self) -> i64 {
+        self.updated_at.unwrap_or(self.changed_at)
+    }
+}
+
+/// Where a golden value came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// Record that supplied the value.
+    pub record: RecordId,
+    /// Its source.
+    pub source: String,
+    /// Its key in the source.
+    pub key: String,
+    /// Survivorship rule that chose it.
+    pub rule: Rule,
+    /// Time of the supplying record's value (source update time, else arrival), ms since epoch.
+    pub observed_at: i64,
+    /// Number of member records that hold the same normalized value.
+    pub support: usize,
+}
+
+/// One attribute of a golden record, with its lineage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldenValue {
+    /// The chosen value, as its source supplied it.
+    pub value: String,
+    /// Where it came from.
+    pub lineage: Lineage,
+}
+
+/// Lifecycle of an entity id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EntityState {
+    /// Live entity.
+    Active,
+    /// Merged into an older entity; the id redirects there.
+    Merged {
+        /// Surviving entity.
+        into: EntityId,
+    },
+    /// Every member record was deleted.
+    Deleted,
+}
+
+/// An entity: one real-world customer, its member records and golden record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entity {
+    /// Stable id.
+    pub id: EntityId,
+    /// Incremented on every change.
+    pub version: u64,
+    /// Lifecycle state.
+    #[serde(flatten)]
+    pub state: EntityState,
+    /// Member records, sorted.
+    pub members: Vec<RecordId>,
+    /// Golden value per attribute.
+    pub golden: BTreeMap<String, GoldenValue>,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}
+
+/// A pair the matcher was unsure of, waiting for a steward.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewItem {
+    /// One record.
+    pub a: RecordId,
+    /// The other record.
+    pub b: RecordId,
+    /// Match probability when queued.
+    pub match_probability: f64,
+    /// Match weight when queued.
+    pub match_weight: f64,
+    /// Why it is queued (`below_link_threshold` or `conflicts_with_entity`).
+    pub reason: String,
+    /// When it was queued, ms since epoch.
+    pub queued_at: i64,
+}
+
+impl ReviewItem {
+    /// Sled key: both record ids, smaller first.
+    pub fn key(a: RecordId, b: RecordId) -> [u8; 32] {
+        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+        let mut k = [0u8; 32];
+        k[..16].copy_from_slice(&x.0);
+        k[16..].copy_from_slice(&y.0);
+        k
+    }
+}
+
+/// Everything one batch writes; applied atomically by [`Store::commit`].
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    /// Records to put.
+    pub records: Vec<(RecordId, StoredRecord)>,
+    /// Records to delete.
+    pub deleted_records: Vec<RecordId>,
+    /// Entities to put (any state).
+    pub entities: Vec<Entity>,
+    /// Review items to put.
+    pub review: Vec<ReviewItem>,
+    /// Review items to drop.
+    pub review_done: Vec<[u8; 32]>,
+    /// Next free entity id after this batch.
+    pub next_entity: EntityId,
+    /// Next free record sequence after this batch.
+    pub next_record_seq: u64,
+}
+
+/// The sled database and its trees.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    records: sled::Tree,
+    entities: sled::Tree,
+    review: sled::Tree,
+    meta: sled::Tree,
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("stored types serialize")
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree,
+        reason: e.to_string(),
+    })
+}
+
+fn read_u64(bytes: Option<sled::IVec>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(256 * 1024 * 1024)
+            // We flush explicitly after every batch; the background flush only adds I/O.
+            .flush_every_ms(None)
+            .open()
+            .map_err(sled_err("opening the database"))?;
+        let tree = |name: &str| db.open_tree(name).map_err(sled_err("opening a tree"));
+        Ok(Self {
+            records: tree(trees::RECORDS)?,
+            entities: tree(trees::ENTITIES)?,
+            review: tree(trees::REVIEW)?,
+            meta: tree(trees::META)?,
+            db,
+        })
+    }
+
+    /// A stored record by id.
+    pub fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        match self
+            .records
+            .get(id.0)
+            .map_err(sled_err("reading a record"))?
+        {
+            Some(b) => decode(trees::RECORDS, &b).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// An entity by id, in any state.
+    pub fn entity(&self, id: EntityId) -> Result<Option<Entity>, StoreError> {
+        match self
+            .entities
+            .get(id.to_be_bytes())
+            .map_err(sled_err("reading an entity"))?
+        {
+            Some(b) => decode(trees::ENTITIES, &b).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Follows merge redirects to the live entity (at most 64 hops).
+    pub fn resolve(&self, mut id: EntityId) -> Result<Option<Entity>, StoreError> {
+        for _ in 0..64 {
+            match self.entity(id)? {
+                Some(Entity {
+                    state: EntityState::Merged { into },
+                    ..
+                }) => id = into,
+                other => return Ok(other),
+            }
+        }
+        Ok(None)
+    }
+
+    /// All entities in id order (any state).
+    pub fn entities(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
+        self.entities.iter().map(|r| {
+            let (_, v) = r.map_err(sled_err("scanning entities"))?;
+            decode(trees::ENTITIES, &v)
+        })
+    }
+
+    /// All records in id order.
+    pub fn records(
+        &self,
+    ) -> impl Iterator<Item = Result<(RecordId, StoredRecord), StoreError>> + '_ {
+        self.records.iter().map(|r| {
+            let (k, v) = r.map_err(sled_err("scanning records"))?;
+            let id = RecordId(k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                tree: trees::RECORDS,
+                reason: "record key is not 16 bytes".into(),
+            })?);
+            Ok((id, decode(trees::RECORDS, &v)?))
+        })
+    }
+
+    /// Review items in key order.
+    pub fn review_items(&self) -> impl Iterator<Item = Result<ReviewItem, StoreError>> + '_ {
+        self.review.iter().map(|r| {
+            let (_, v) = r.map_err(sled_err("scanning the review queue"))?;
+            decode(trees::REVIEW, &v)
+        })
+    }
+
+    /// Number of stored records.
+    pub fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Next free entity id.
+    pub fn next_entity(&self) -> Result<EntityId, StoreError> {
+        Ok(read_u64(
+            self.meta
+                .get(trees::META_NEXT_ENTITY)
+                .map_err(sled_err("reading counters"))?,
+        )
+        .max(1))
+    }
+
+    /// Next free record sequence number.
+    pub fn next_record_seq(&self) -> Result<u64, StoreError> {
+        Ok(read_u64(
+            self.meta
+                .get(trees::META_NEXT_RECORD_SEQ)
+                .map_err(sled_err("reading counters"))?,
+        ))
+    }
+
+    /// Number of batches committed so far (the tantivy index records the same number).
+    pub fn batch_seq(&self) -> Result<u64, StoreError> {
+        Ok(read_u64(
+            self.meta
+                .get(trees::META_BATCH_SEQ)
+                .map_err(sled_err("reading counters"))?,
+        ))
+    }
+
+    /// Applies a batch's writes in one transaction and flushes; returns the new batch sequence.
+    pub fn commit(&self, w: &WriteSet) -> Result<u64, StoreError> {
+        let mut records = sled::Batch::default();
+        for (id, r) in &w.records {
+            records.insert(&id.0, encode(r));
+        }
+        for id in &w.deleted_records {
+            records.remove(&id.0);
+        }
+        let mut entities = sled::Batch::default();
+        for e in &w.entities {
+            entities.insert(&e.id.to_be_bytes(), encode(e));
+        }
+        let mut review = sled::Batch::default();
+        for k in &w.review_done {
+            review.remove(k);
+        }
+        for item in &w.review {
+            review.insert(&ReviewItem::key(item.a, item.b), encode(item));
+        }
+        let result: Result<u64, TransactionError<()>> =
+            (&self.records, &self.entities, &self.review, &self.meta).transaction(
+                |(tr, te, tv, tm)| {
+                    tr.apply_batch(&records)?;
+                    te.apply_batch(&entities)?;
+                    tv.apply_batch(&review)?;
+                    let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
+                    tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
+                    tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
+                    tm.insert(
+                        trees::META_NEXT_RECORD_SEQ,
+                        &w.next_record_seq.to_be_bytes(),
+                    )?;
+                    Ok::<_, ConflictableTransactionError<()>>(seq)
+                },
+            );
+        let seq = result.map_err(|e| match e {
+            TransactionError::Storage(source) => StoreError::Sled {
+                op: "committing a batch",
+                source,
+            },
+            TransactionError::Abort(()) => unreachable!("the batch transaction never aborts"),
+        })?;
+        self.db.flush().map_err(sled_err("flushing a batch"))?;
+        Ok(seq)
+    }
+
+    /// Flushes outstanding writes (used on shutdown).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(sled_err("flushing")).map(|_| ())
+    }
+}

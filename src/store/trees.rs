@@ -1,0 +1,20 @@
+//! The sled key layout, in one place. Integer keys are big-endian so scans come out ordered.
+
+/// Maps a record id (16 bytes, see [`crate::ingest::RecordId`]) to its
+/// [`super::StoredRecord`] (JSON).
+pub const RECORDS: &str = "records";
+/// Maps an entity id (u64 big-endian) to its [`super::Entity`] (JSON): members, golden record,
+/// lineage, state (active, merged into another id, deleted).
+pub const ENTITIES: &str = "entities";
+/// Maps a record pair (two record ids, smaller first, 32 bytes) to a [`super::ReviewItem`] (JSON).
+pub const REVIEW: &str = "review";
+/// Maps a counter name to its value (u64 big-endian).
+pub const META: &str = "meta";
+
+/// `meta` key: next free entity id.
+pub const META_NEXT_ENTITY: &[u8] = b"next_entity";
+/// `meta` key: next free record arrival sequence.
+pub const META_NEXT_RECORD_SEQ: &[u8] = b"next_record_seq";
+/// `meta` key: number of committed batches; the tantivy index's commit payload holds the
+/// sequence it reflects, and a mismatch on start triggers a rebuild.
+pub const META_BATCH_SEQ: &[u8] = b"batch_seq";

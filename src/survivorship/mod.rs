@@ -1,0 +1,201 @@
+//! Survivorship: choosing each golden value from an entity's member records, with lineage.
+//!
+//! Every attribute has a [`Rule`]; candidates are the members holding a value. Ties are broken
+//! the same way every time: source priority, then recency, then first arrival, then record id,
+//! so the golden record depends only on the member set, never on processing order.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::config::{Config, Rule};
+use crate::ingest::RecordId;
+use crate::store::{GoldenValue, Lineage, StoredRecord};
+
+/// Golden values of an entity from its members.
+pub fn golden(
+    config: &Config,
+    members: &[(RecordId, &StoredRecord)],
+) -> BTreeMap<String, GoldenValue> {
+    let mut out = BTreeMap::new();
+    for (attr, a) in config.attributes.iter().enumerate() {
+        let rule = config.rules[attr];
+        let candidates: Vec<Candidate> = members
+            .iter()
+            .filter_map(|(id, r)| {
+                let value = r.values.get(&a.name)?;
+                Some(Candidate {
+                    id: *id,
+                    record: r,
+                    value,
+                    group: group_key(r, attr, value),
+                    priority: config
+                        .sources
+                        .get(&r.source)
+                        .map_or(usize::MAX, |s| s.priority),
+                })
+            })
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let mut support: HashMap<&str, usize> = HashMap::new();
+        for c in &candidates {
+            *support.entry(c.group.as_str()).or_default() += 1;
+        }
+        let winner = candidates
+            .iter()
+            .min_by(|x, y| {
+                let by_rule = match rule {
+                    Rule::SourcePriority => x.priority.cmp(&y.priority),
+                    Rule::MostRecent => y.record.recency().cmp(&x.record.recency()),
+                    Rule::MostFrequent => support[y.group.as_str()].cmp(&support[x.group.as_str()]),
+                    Rule::Longest => y.value.chars().count().cmp(&x.value.chars().count()),
+                    Rule::FirstNonEmpty => x.record.seq.cmp(&y.record.seq),
+                };
+                by_rule.then_with(|| tie_break(x, y))
+            })
+            .expect("candidates is not empty");
+        out.insert(
+            a.name.clone(),
+            GoldenValue {
+                value: winner.value.clone(),
+                lineage: Lineage {
+                    record: winner.id,
+                    source: winner.record.source.clone(),
+                    key: winner.record.key.clone(),
+                    rule,
+                    observed_at: winner.record.recency(),
+                    support: support[winner.group.as_str()],
+                },
+            },
+        );
+    }
+    out
+}
+
+struct Candidate<'a> {
+    id: RecordId,
+    record: &'a StoredRecord,
+    value: &'a String,
+    /// Normalized form: values equal after normalization count as the same value.
+    group: String,
+    priority: usize,
+}
+
+fn group_key(r: &StoredRecord, attr: usize, value: &str) -> String {
+    match r.profile.attrs.get(attr) {
+        Some(Some(norm)) => serde_json::to_string(norm).unwrap_or_default(),
+        _ => value.to_lowercase(),
+    }
+}
+
+fn tie_break(x: &Candidate, y: &Candidate) -> Ordering {
+    x.priority
+        .cmp(&y.priority)
+        .then_with(|| y.record.recency().cmp(&x.record.recency()))
+        .then_with(|| x.record.seq.cmp(&y.record.seq))
+        .then_with(|| x.id.cmp(&y.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::profile::{Norm, Profile};
+
+    const CONFIG: &str = r#"
+        [attributes]
+        email = { kind = "email" }
+        city = { kind = "text" }
+        [sources.crm]
+        format = "csv"
+        key = "id"
+        fields = { email = "email", city = "city" }
+        [sources.web]
+        format = "ndjson"
+        key = "id"
+        fields = { email = "email", city = "city" }
+        [survivorship]
+        source_priority = ["crm", "web"]
+        [survivorship.rules]
+        email = "most_recent"
+        city = "source_priority"
+    "#;
+
+    fn rec(source: &str, key: &str, email: &str, city: &str, t: i64, seq: u64) -> StoredRecord {
+        StoredRecord {
+            source: source.into(),
+            key: key.into(),
+            values: [
+                ("email".to_string(), email.to_string()),
+                ("city".to_string(), city.to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            updated_at: Some(t),
+            hash: String::new(),
+            entity: 1,
+            seq,
+            ingested_at: 0,
+            changed_at: 0,
+            profile: Profile {
+                attrs: vec![
+                    Some(Norm::Str(email.to_lowercase())),
+                    Some(Norm::Str(city.to_lowercase())),
+                ],
+            },
+        }
+    }
+
+    fn run(config: &Config, recs: &[StoredRecord]) -> BTreeMap<String, GoldenValue> {
+        let members: Vec<_> = recs.iter().map(|r| (r.id(), r)).collect();
+        golden(config, &members)
+    }
+
+    #[test]
+    fn rules_pick_their_winner_with_lineage() {
+        let config = Config::parse(CONFIG).unwrap();
+        let recs = [
+            rec("web", "w1", "new@x.com", "Paris", 200, 1),
+            rec("crm", "c1", "old@x.com", "Lyon", 100, 0),
+        ];
+        let g = run(&config, &recs);
+        assert_eq!(g["email"].value, "new@x.com");
+        assert_eq!(g["email"].lineage.source, "web");
+        assert_eq!(g["email"].lineage.rule, Rule::MostRecent);
+        assert_eq!(g["city"].value, "Lyon");
+        assert_eq!(g["city"].lineage.key, "c1");
+    }
+
+    #[test]
+    fn result_does_not_depend_on_member_order() {
+        let mut config = Config::parse(CONFIG).unwrap();
+        for rule in [
+            Rule::MostFrequent,
+            Rule::Longest,
+            Rule::FirstNonEmpty,
+            Rule::MostRecent,
+        ] {
+            config.rules = vec![rule; 2];
+            let mut recs = vec![
+                rec("web", "w1", "a@x.com", "Paris", 100, 2),
+                rec("crm", "c1", "b@x.com", "Paris", 100, 1),
+                rec("web", "w2", "A@x.com", "Lyon", 100, 3),
+            ];
+            let first = run(&config, &recs);
+            recs.reverse();
+            assert_eq!(first, run(&config, &recs), "{rule:?}");
+        }
+        config.rules = vec![Rule::MostFrequent; 2];
+        let recs = [
+            rec("web", "w1", "a@x.com", "Paris", 100, 2),
+            rec("crm", "c1", "b@x.com", "Lyon", 100, 1),
+            rec("web", "w2", "A@X.com", "Paris", 100, 3),
+        ];
+        let g = run(&config, &recs);
+        assert_eq!(
+            g["email"].lineage.support, 2,
+            "case variants count as one value"
+        );
+        assert_eq!(g["city"].value, "Paris");
+    }
+}
