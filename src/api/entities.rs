@@ -113,6 +113,7 @@ fn attribute_source(engine: &Engine, region: Option<String>) -> Source {
         },
         updated_at: None,
         updated_at_formats: Vec::new(),
+        invalid_values: crate::config::InvalidValues::Reject,
         fields: c
             .attributes
             .iter()

@@ -167,10 +167,24 @@ pub struct Source {
     pub updated_at: Option<String>,
     /// Formats tried for `updated_at` (RFC 3339 is always accepted).
     pub updated_at_formats: Vec<String>,
+    /// What to do with a value that fails normalization (bad date, email, phone).
+    pub invalid_values: InvalidValues,
     /// Attribute mappings, in attribute order.
     pub fields: Vec<(AttrId, Mapping)>,
     /// Rank in `survivorship.source_priority` (0 is most trusted; unlisted sources rank last).
     pub priority: usize,
+}
+
+/// Policy for a value that fails normalization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvalidValues {
+    /// Reject the record, naming the field and the reason.
+    #[default]
+    Reject,
+    /// Accept the record and compare the value as supplied (folded text).
+    KeepRaw,
+    /// Accept the record without the value.
+    Drop,
 }
 
 /// Part of a person name a comparison or blocking key looks at.
@@ -484,6 +498,17 @@ impl Config {
                 .unwrap_or_else(|| raw.ingest.date_formats.clone());
             check_date_formats(&format!("{key}.date_formats"), &date_formats)?;
             let updated_at_formats = s.updated_at_formats.unwrap_or_default();
+            let invalid_values = match s.invalid_values.as_deref() {
+                None | Some("reject") => InvalidValues::Reject,
+                Some("keep_raw") => InvalidValues::KeepRaw,
+                Some("drop") => InvalidValues::Drop,
+                Some(other) => {
+                    return Err(invalid(
+                        format!("{key}.invalid_values"),
+                        format!("unknown policy {other:?}, expected reject, keep_raw or drop"),
+                    ))
+                }
+            };
             if s.fields.is_empty() {
                 return Err(invalid(
                     format!("{key}.fields"),
@@ -535,6 +560,7 @@ impl Config {
                     date_formats,
                     updated_at: s.updated_at,
                     updated_at_formats,
+                    invalid_values,
                     fields,
                     priority,
                 },

@@ -109,6 +109,8 @@ pub struct RawSource {
     pub updated_at: Option<String>,
     #[serde(default)]
     pub updated_at_formats: Option<Vec<String>>,
+    #[serde(default)]
+    pub invalid_values: Option<String>,
     pub fields: BTreeMap<String, RawMapping>,
 }
 

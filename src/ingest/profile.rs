@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::SourceRecord;
-use crate::config::{AttrKind, Config, Mapping, Source};
+use crate::config::{AttrKind, Config, InvalidValues, Mapping, Source};
 use crate::normalize::{self, PersonName};
 
 /// A normalized person name.
@@ -108,18 +108,26 @@ pub fn build(config: &Config, source: &Source, rec: &SourceRecord) -> Result<Pro
         let Some(value) = rec.values.get(&a.name) else {
             continue;
         };
-        attrs[*attr] = normalize_value(
+        let given = rec.values.get(&format!("{}.given", a.name));
+        let family = rec.values.get(&format!("{}.family", a.name));
+        let normalized = normalize_value(
             a.kind,
             value,
-            rec.values
-                .get(&format!("{}.given", a.name))
-                .map(String::as_str),
-            rec.values
-                .get(&format!("{}.family", a.name))
-                .map(String::as_str),
+            given.map(String::as_str),
+            family.map(String::as_str),
             source,
-        )
-        .map_err(fail)?;
+        );
+        attrs[*attr] = match normalized {
+            Ok(v) => v,
+            Err(reason) => match source.invalid_values {
+                InvalidValues::Reject => return Err(fail(reason)),
+                InvalidValues::KeepRaw => {
+                    let raw = normalize::ascii_fold(value);
+                    (!raw.is_empty()).then_some(Norm::Str(raw))
+                }
+                InvalidValues::Drop => None,
+            },
+        };
     }
     Ok(Profile { attrs })
 }

@@ -244,7 +244,18 @@ fn date_level(a: &str, b: &str) -> u8 {
         return 0;
     }
     let (Some((ya, ma, da)), Some((yb, mb, db))) = (split_date(a), split_date(b)) else {
-        return if dl(a, b) <= 1 { 2 } else { 4 };
+        // A value kept as supplied (not a valid date): compare its digits.
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        let (x, y) = (digits(a), digits(b));
+        return if x == y {
+            0
+        } else if dl(&x, &y) <= 1 {
+            2
+        } else if x.len() >= 4 && y.len() >= 4 && x[..4] == y[..4] {
+            3
+        } else {
+            4
+        };
     };
     if ya == yb && ma == db && da == mb {
         1
@@ -280,6 +291,8 @@ mod tests {
         assert_eq!(date_level("1980-03-04", "1980-03-05"), 2);
         assert_eq!(date_level("1980-03-04", "1980-11-25"), 3);
         assert_eq!(date_level("1980-03-04", "1975-11-25"), 4);
+        // Impossible dates kept as supplied still compare by digits.
+        assert_eq!(date_level("19800231", "1980-02-21"), 2);
     }
 
     #[test]
