@@ -42,6 +42,12 @@ pub enum EngineError {
     Closed,
 }
 
+/// Prepared records of a payload, in payload order: a change, or why the record was rejected.
+pub type Prepared = Vec<(Position, Result<Change, RecordError>)>;
+
+/// Candidates of one incoming record: committed records, and positions in the batch.
+type Found = (Vec<RecordId>, Vec<u32>);
+
 /// One change of a batch.
 #[derive(Debug, Clone)]
 pub enum Change {
@@ -202,7 +208,7 @@ impl Engine {
         &self,
         source: &str,
         items: Vec<(Position, Result<RawRecord, String>)>,
-    ) -> Result<Vec<(Position, Result<Change, RecordError>)>, EngineError> {
+    ) -> Result<Prepared, EngineError> {
         let src = self
             .config
             .sources
@@ -354,7 +360,7 @@ impl Engine {
             .collect();
         let batch_index = BatchIndex::build(&batch_keys);
         let limit = config.matching.max_candidates;
-        let found: Vec<Result<(Vec<RecordId>, Vec<u32>), IndexError>> = (0..incoming.len())
+        let found: Vec<Result<Found, IndexError>> = (0..incoming.len())
             .into_par_iter()
             .map(|i| {
                 let committed = self
@@ -371,7 +377,7 @@ impl Engine {
                 ))
             })
             .collect();
-        let found: Vec<(Vec<RecordId>, Vec<u32>)> = found.into_iter().collect::<Result<_, _>>()?;
+        let found: Vec<Found> = found.into_iter().collect::<Result<_, _>>()?;
 
         // 4. Nodes: batch records first, then every existing record met as a candidate.
         let mut nodes: Vec<Node> = incoming.iter().map(|x| Node::Batch(x.1)).collect();

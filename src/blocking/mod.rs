@@ -216,13 +216,15 @@ impl BlockingIndex {
             ),
         > = HashMap::new();
         for (score, addr) in top {
-            if !columns.contains_key(&addr.segment_ord) {
-                let ff = searcher.segment_reader(addr.segment_ord).fast_fields();
-                let hi = ff.u64(field::RID_HI).map_err(tv("reading record ids"))?;
-                let lo = ff.u64(field::RID_LO).map_err(tv("reading record ids"))?;
-                columns.insert(addr.segment_ord, (hi, lo));
-            }
-            let (hi, lo) = &columns[&addr.segment_ord];
+            let (hi, lo) = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let ff = searcher.segment_reader(addr.segment_ord).fast_fields();
+                    let hi = ff.u64(field::RID_HI).map_err(tv("reading record ids"))?;
+                    let lo = ff.u64(field::RID_LO).map_err(tv("reading record ids"))?;
+                    v.insert((hi, lo))
+                }
+            };
             if let (Some(h), Some(l)) = (hi.first(addr.doc_id), lo.first(addr.doc_id)) {
                 out.push((RecordId::from_halves(h, l), score));
             }

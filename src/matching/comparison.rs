@@ -299,7 +299,7 @@ mod tests {
     fn phones_agree_on_trailing_digits() {
         assert_eq!(phone_level("+16502530000", "+16502530000"), 0);
         assert_eq!(phone_level("+16502530000", "+?2530000"), 2);
-        assert_eq!(phone_level("+16502530000", "+442072530000"), 1);
+        assert_eq!(phone_level("+16502530000", "+446502530000"), 1);
         assert_eq!(phone_level("+16502530000", "+16502539999"), 3);
     }
 
