@@ -157,7 +157,8 @@ pub fn level(
 fn tokens(n: &Norm) -> Vec<String> {
     match n {
         Norm::Tokens(t) => t.clone(),
-        Norm::Str(s) => s.split_whitespace().map(String::from).collect(),
+        // Free text is compared as stemmed words.
+        Norm::Str(s) => crate::normalize::text_tokens(s),
         Norm::Name(n) => n.given.iter().chain(&n.family).cloned().collect(),
     }
 }
