@@ -7,11 +7,12 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::config::{Config, Rule};
+use crate::config::{AttrKind, Config, Rule};
 use crate::ingest::RecordId;
 use crate::store::{GoldenValue, Lineage, StoredRecord};
 
-/// Golden values of an entity from its members.
+/// Golden values of an entity from its members. Email, phone, date, postcode and identifier
+/// values are given in their normalized form; lineage names the record that supplied them.
 pub fn golden(
     config: &Config,
     members: &[(RecordId, &StoredRecord)],
@@ -55,10 +56,24 @@ pub fn golden(
                 by_rule.then_with(|| tie_break(x, y))
             })
             .expect("candidates is not empty");
+        // Contact data and codes are published in canonical form (E.164, ISO dates); names,
+        // addresses and text as the winning source wrote them.
+        let canonical = match a.kind {
+            AttrKind::Email
+            | AttrKind::Phone
+            | AttrKind::Date
+            | AttrKind::Postcode
+            | AttrKind::Identifier => winner
+                .record
+                .profile
+                .str(attr)
+                .filter(|s| !s.starts_with("+?")),
+            _ => None,
+        };
         out.insert(
             a.name.clone(),
             GoldenValue {
-                value: winner.value.clone(),
+                value: canonical.map_or_else(|| winner.value.clone(), String::from),
                 lineage: Lineage {
                     record: winner.id,
                     source: winner.record.source.clone(),
@@ -137,10 +152,11 @@ mod tests {
             seq,
             ingested_at: 0,
             changed_at: 0,
+            // Attribute ids follow attribute names: city (0), email (1).
             profile: Profile {
                 attrs: vec![
-                    Some(Norm::Str(email.to_lowercase())),
                     Some(Norm::Str(city.to_lowercase())),
+                    Some(Norm::Str(email.to_lowercase())),
                 ],
             },
         }

@@ -59,6 +59,9 @@ async fn fixtures_resolve_into_the_expected_customers() {
     assert_eq!(e["golden"]["email"]["value"], "jsmith@gmail.com");
     // Birth date is most_frequent over three formats that normalize equal.
     assert_eq!(e["golden"]["birth_date"]["lineage"]["support"], 3);
+    // Contact data is published in canonical form, whatever format the winning source used.
+    assert_eq!(e["golden"]["birth_date"]["value"], "1980-03-15");
+    assert_eq!(e["golden"]["phone"]["value"], "+14155550101");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
