@@ -5,7 +5,6 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use goldrec::config::Config;
-use goldrec::engine::Change;
 use goldrec::ingest::{self, profile::Profile};
 use goldrec::matching::Model;
 
@@ -25,7 +24,6 @@ fn profiles(config: &Config) -> Vec<Profile> {
             out.push(ingest::profile::build(config, src, &rec).expect("fixture normalizes"));
         }
     }
-    let _ = std::mem::size_of::<Change>();
     out
 }
 

@@ -37,6 +37,9 @@ pub enum EngineError {
     /// The named source is not configured.
     #[error("unknown source {0:?}")]
     UnknownSource(String),
+    /// The batch this change was grouped with failed; nothing of it was stored.
+    #[error("batch failed, nothing was stored: {0}")]
+    Batch(String),
     /// The writer thread is gone (server shutting down).
     #[error("the writer is shutting down")]
     Closed,
@@ -351,7 +354,6 @@ impl Engine {
                 work.remove_member(old.entity, *id);
             }
         }
-        let _ = &moving;
 
         // 3. Candidates: committed records through tantivy, batch records through the side index.
         let batch_keys: Vec<Vec<String>> = incoming
@@ -640,8 +642,7 @@ impl Engine {
                 changed_entities.insert(*eid, e);
             }
         }
-        for (i, id, old) in &deleted {
-            let _ = old;
+        for (i, id, _) in &deleted {
             outcomes[*i] = Some(ChangeOutcome {
                 record: *id,
                 status: Status::Deleted,
@@ -924,10 +925,7 @@ impl Committer {
             .map_err(|_| EngineError::Closed)?;
         match rx.recv() {
             Ok(Ok(o)) => Ok(o),
-            Ok(Err(msg)) => Err(EngineError::Store(StoreError::Corrupt {
-                tree: "batch",
-                reason: msg,
-            })),
+            Ok(Err(msg)) => Err(EngineError::Batch(msg)),
             Err(_) => Err(EngineError::Closed),
         }
     }

@@ -229,7 +229,6 @@ impl BlockingIndex {
                 out.push((RecordId::from_halves(h, l), score));
             }
         }
-        let _ = (self.rid_hi, self.rid_lo);
         Ok(out)
     }
 }
