@@ -1,0 +1,440 @@
+//! `spawn_app()`: the real router on 127.0.0.1:0 over a fresh temporary data directory, plus
+//! typed request helpers and the fixture loaders shared by the test files.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use goldrec::config::Config;
+use goldrec::engine::Engine;
+use reqwest::{StatusCode, Url};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long the restart helper waits for the previous server to let go of the data directory.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The customers the bundled fixtures describe: each inner list is one expected entity.
+pub const EXPECTED_ENTITIES: &[&[(&str, &str)]] = &[
+    &[("crm", "C001"), ("webshop", "W-1001"), ("support", "S-501")], // John Smith
+    &[("crm", "C002"), ("webshop", "W-1002"), ("support", "S-502")], // Zhang Wei / 张伟
+    &[("crm", "C003"), ("webshop", "W-1003")],                       // Robert / Bob Johnson
+    &[("crm", "C004"), ("support", "S-504")],                        // María García
+    &[("crm", "C005")],                                              // Li Na
+    &[("webshop", "W-1005")], // Ming Li: same phone and address as Li Na, a family member
+    &[("crm", "C006"), ("support", "S-506")], // Emily Chen
+    &[("webshop", "W-1007")], // Oliver Brown
+    &[("support", "S-508")],  // Wang Fang
+];
+
+/// Records per fixture file.
+pub const CRM_RECORDS: u64 = 6;
+pub const WEBSHOP_RECORDS: u64 = 5;
+pub const SUPPORT_RECORDS: u64 = 5;
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled configuration file, as text.
+pub fn bundled_config_text() -> String {
+    std::fs::read_to_string(root().join("config/goldrec.toml")).expect("config/goldrec.toml")
+}
+
+/// The bundled configuration, with its data directory pointed at `data_dir`.
+pub fn config_for(data_dir: &Path) -> Config {
+    let mut config =
+        Config::load(&root().join("config/goldrec.toml")).expect("the bundled config loads");
+    config.data_dir = data_dir.to_path_buf();
+    config
+}
+
+/// One HTTP answer: status, `Location` header (for redirects) and the JSON body (a body that
+/// is not JSON comes back as `{"raw": "..."}`).
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: Value,
+}
+
+/// A running server over its own data directory.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// Follows redirects (reqwest's default).
+    pub client: reqwest::Client,
+    /// Does not follow redirects, to assert a 308 itself.
+    pub no_redirect: reqwest::Client,
+    /// The data directory; deleted when the app (or the directory handed back by
+    /// [`TestApp::stop`]) is dropped.
+    pub dir: TempDir,
+    /// Dropping or firing it starts the graceful shutdown.
+    shutdown: oneshot::Sender<()>,
+    server: JoinHandle<()>,
+    /// The engine, without keeping it alive: the router and the writer thread own it.
+    engine: Weak<Engine>,
+}
+
+/// Starts a server over a fresh temporary data directory.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_in(tempfile::tempdir().expect("temp dir")).await
+}
+
+/// Starts a server over an existing data directory. A previous server on the same directory
+/// may still be letting go of sled's file lock and tantivy's writer lock: opening is retried
+/// for up to [`RELEASE_TIMEOUT`].
+pub async fn spawn_app_in(dir: TempDir) -> TestApp {
+    let config = config_for(dir.path());
+    let started = Instant::now();
+    let engine = loop {
+        let c = config.clone();
+        match tokio::task::spawn_blocking(move || Engine::open(c))
+            .await
+            .expect("Engine::open does not panic")
+        {
+            Ok(e) => break Arc::new(e),
+            Err(e) if started.elapsed() < RELEASE_TIMEOUT => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!(
+                "Engine::open on {} still fails after {RELEASE_TIMEOUT:?}: {e}",
+                dir.path().display()
+            ),
+        }
+    };
+    let weak = Arc::downgrade(&engine);
+    let router = goldrec::api::router(engine);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    let (shutdown, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                // Fired, or the sender dropped with the TestApp: either way, shut down.
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+    });
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        no_redirect: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        dir,
+        shutdown,
+        server,
+        engine: weak,
+    }
+}
+
+impl TestApp {
+    /// Shuts the server down gracefully and waits until the engine is dropped (the router's
+    /// state and the writer thread hold it; the writer thread exits once the router state that
+    /// holds its channel sender is gone). Hands back the data directory.
+    pub async fn stop(self) -> TempDir {
+        let TestApp {
+            client,
+            no_redirect,
+            dir,
+            shutdown,
+            server,
+            engine,
+            ..
+        } = self;
+        // Closing the clients' pooled connections lets the graceful shutdown finish at once.
+        drop(client);
+        drop(no_redirect);
+        let _ = shutdown.send(());
+        tokio::time::timeout(RELEASE_TIMEOUT, server)
+            .await
+            .expect("the server shuts down within the timeout")
+            .expect("the server task ends cleanly");
+        let started = Instant::now();
+        while engine.strong_count() > 0 {
+            assert!(
+                started.elapsed() < RELEASE_TIMEOUT,
+                "the engine is still referenced {RELEASE_TIMEOUT:?} after shutdown ({} strong refs): \
+                 the writer thread or a handler keeps it alive",
+                engine.strong_count()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        dir
+    }
+
+    /// Stops this server and starts a new one on the same data directory.
+    pub async fn restart(self) -> TestApp {
+        let dir = self.stop().await;
+        spawn_app_in(dir).await
+    }
+
+    // ----- raw requests ------------------------------------------------------------------
+
+    /// URL of `path` (which may carry a query string already encoded).
+    pub fn url(&self, path: &str) -> Url {
+        Url::parse(&format!("http://{}{path}", self.addr)).expect("valid url")
+    }
+
+    /// URL made of path segments, each percent-encoded.
+    pub fn url_of(&self, segments: &[&str]) -> Url {
+        let mut u = Url::parse(&format!("http://{}/", self.addr)).expect("valid url");
+        u.path_segments_mut()
+            .expect("http url has segments")
+            .pop_if_empty()
+            .extend(segments);
+        u
+    }
+
+    pub async fn send(rb: reqwest::RequestBuilder) -> ApiResponse {
+        let r = rb.send().await.expect("request is answered");
+        let status = r.status();
+        let location = r
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|v| v.to_str().expect("ascii location").to_string());
+        let text = r.text().await.expect("response body");
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
+        ApiResponse {
+            status,
+            location,
+            body,
+        }
+    }
+
+    pub async fn get(&self, url: Url) -> ApiResponse {
+        Self::send(self.client.get(url)).await
+    }
+
+    pub async fn get_no_redirect(&self, url: Url) -> ApiResponse {
+        Self::send(self.no_redirect.get(url)).await
+    }
+
+    pub async fn post_json(&self, url: Url, body: &Value) -> ApiResponse {
+        Self::send(self.client.post(url).json(body)).await
+    }
+
+    pub async fn post_raw(&self, url: Url, content_type: &str, body: String) -> ApiResponse {
+        Self::send(
+            self.client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await
+    }
+
+    // ----- typed requests ----------------------------------------------------------------
+
+    /// `POST /v1/sources/{source}/records` with a JSON array (or object) body.
+    pub async fn ingest(&self, source: &str, records: &Value) -> ApiResponse {
+        self.post_json(self.url_of(&["v1", "sources", source, "records"]), records)
+            .await
+    }
+
+    /// `POST /v1/sources/{source}/records` with an NDJSON body.
+    pub async fn ingest_ndjson(&self, source: &str, ndjson: String) -> ApiResponse {
+        self.post_raw(
+            self.url_of(&["v1", "sources", source, "records"]),
+            "application/x-ndjson",
+            ndjson,
+        )
+        .await
+    }
+
+    /// `PUT /v1/sources/{source}/records/{key}`.
+    pub async fn put_record(&self, source: &str, key: &str, record: &Value) -> ApiResponse {
+        Self::send(
+            self.client
+                .put(self.url_of(&["v1", "sources", source, "records", key]))
+                .json(record),
+        )
+        .await
+    }
+
+    /// `DELETE /v1/sources/{source}/records/{key}`.
+    pub async fn delete_record(&self, source: &str, key: &str) -> ApiResponse {
+        Self::send(
+            self.client
+                .delete(self.url_of(&["v1", "sources", source, "records", key])),
+        )
+        .await
+    }
+
+    /// `GET /v1/sources/{source}/records/{key}`.
+    pub async fn get_record(&self, source: &str, key: &str) -> ApiResponse {
+        self.get(self.url_of(&["v1", "sources", source, "records", key]))
+            .await
+    }
+
+    /// `GET /v1/entities/{id}` (redirects followed).
+    pub async fn get_entity(&self, id: u64) -> ApiResponse {
+        self.get(self.url_of(&["v1", "entities", &id.to_string()]))
+            .await
+    }
+
+    /// An active entity's body, asserting 200.
+    pub async fn entity(&self, id: u64) -> Value {
+        let r = self.get_entity(id).await;
+        assert_eq!(r.status, StatusCode::OK, "GET entity {id}: {}", r.body);
+        r.body
+    }
+
+    /// Entity id of a stored source record, asserting the record exists.
+    pub async fn entity_of(&self, source: &str, key: &str) -> u64 {
+        let r = self.get_record(source, key).await;
+        assert_eq!(r.status, StatusCode::OK, "GET {source}/{key}: {}", r.body);
+        r.body["entity_id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{source}/{key} has no entity id: {}", r.body))
+    }
+
+    /// `GET /v1/search` with the given parameters, percent-encoded.
+    pub async fn search(&self, params: &[(&str, &str)]) -> ApiResponse {
+        let mut url = self.url_of(&["v1", "search"]);
+        url.query_pairs_mut().extend_pairs(params);
+        self.get(url).await
+    }
+
+    /// `POST /v1/match`.
+    pub async fn probe(&self, body: &Value) -> ApiResponse {
+        self.post_json(self.url_of(&["v1", "match"]), body).await
+    }
+
+    /// `GET /v1/health` body, asserting 200.
+    pub async fn health(&self) -> Value {
+        let r = self.get(self.url_of(&["v1", "health"])).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body
+    }
+
+    /// `GET /v1/review?limit&offset`.
+    pub async fn review(&self, limit: usize, offset: usize) -> ApiResponse {
+        let mut url = self.url_of(&["v1", "review"]);
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string())
+            .append_pair("offset", &offset.to_string());
+        self.get(url).await
+    }
+
+    // ----- fixtures ----------------------------------------------------------------------
+
+    /// Loads the three bundled fixtures over HTTP, asserting each batch is accepted whole:
+    /// `crm.csv` and `support.csv` as JSON arrays, `webshop.ndjson` as NDJSON.
+    pub async fn ingest_fixtures(&self) -> FixtureBatches {
+        let crm = self.ingest("crm", &csv_fixture_as_json("crm.csv")).await;
+        assert_eq!(crm.status, StatusCode::OK, "crm batch: {}", crm.body);
+        let webshop = self
+            .ingest_ndjson("webshop", fixture_text("webshop.ndjson"))
+            .await;
+        assert_eq!(
+            webshop.status,
+            StatusCode::OK,
+            "webshop batch: {}",
+            webshop.body
+        );
+        let support = self
+            .ingest("support", &csv_fixture_as_json("support.csv"))
+            .await;
+        assert_eq!(
+            support.status,
+            StatusCode::OK,
+            "support batch: {}",
+            support.body
+        );
+        FixtureBatches {
+            crm: crm.body,
+            webshop: webshop.body,
+            support: support.body,
+        }
+    }
+
+    /// Entity id of each expected group (taken from its first record), in
+    /// [`EXPECTED_ENTITIES`] order.
+    pub async fn expected_entity_ids(&self) -> Vec<u64> {
+        let mut ids = Vec::new();
+        for group in EXPECTED_ENTITIES {
+            ids.push(self.entity_of(group[0].0, group[0].1).await);
+        }
+        ids
+    }
+}
+
+/// Batch responses of the three fixture loads.
+pub struct FixtureBatches {
+    pub crm: Value,
+    pub webshop: Value,
+    pub support: Value,
+}
+
+impl FixtureBatches {
+    /// (source, response, records sent) for each fixture.
+    pub fn all(&self) -> [(&'static str, &Value, u64); 3] {
+        [
+            ("crm", &self.crm, CRM_RECORDS),
+            ("webshop", &self.webshop, WEBSHOP_RECORDS),
+            ("support", &self.support, SUPPORT_RECORDS),
+        ]
+    }
+}
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    root().join("fixtures").join(name)
+}
+
+pub fn fixture_text(name: &str) -> String {
+    std::fs::read_to_string(fixture_path(name)).expect("fixture file")
+}
+
+/// A CSV fixture as a JSON array of objects keyed by the header, every value a string.
+pub fn csv_fixture_as_json(name: &str) -> Value {
+    let mut rdr = csv::Reader::from_path(fixture_path(name)).expect("fixture csv");
+    let headers = rdr.headers().expect("csv header").clone();
+    Value::Array(
+        rdr.records()
+            .map(|row| {
+                let row = row.expect("csv row");
+                Value::Object(
+                    headers
+                        .iter()
+                        .zip(row.iter())
+                        .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Keys of the members of an entity body, as `source/key`, sorted.
+pub fn member_keys(entity: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = entity["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("entity without members: {entity}"))
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["source"].as_str().unwrap(),
+                m["key"].as_str().unwrap()
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Milliseconds since the epoch of a UTC date-time written `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn ms(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .expect("rfc 3339")
+        .timestamp_millis()
+}

@@ -1,0 +1,102 @@
+//! Durability: a new server on the same data directory finds everything, and keeps matching.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{member_keys, spawn_app, spawn_app_in, EXPECTED_ENTITIES};
+
+/// A new webshop record for John Smith (fixture C001 / W-1001 / S-501).
+fn another_john_smith() -> serde_json::Value {
+    json!({"name": {"first": "John", "last": "Smith"},
+           "contact": {"email": "john.smith@example.com", "phone": "+1 415 555 0101"},
+           "dob": "1980-03-15",
+           "shipping": {"line1": "12 Main Street", "city": "San Francisco", "postcode": "94105"},
+           "updated": "2025-01-01T00:00:00Z"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entities_survive_a_restart_and_keep_matching() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let ids = app.expected_entity_ids().await;
+    let mut before = Vec::new();
+    for &id in &ids {
+        before.push(app.entity(id).await);
+    }
+    let health = app.health().await;
+
+    let app = app.restart().await;
+
+    assert_eq!(app.health().await, health, "same records, same index");
+    for ((group, &id), b) in EXPECTED_ENTITIES.iter().zip(&ids).zip(&before) {
+        for &(s, k) in group.iter() {
+            assert_eq!(app.entity_of(s, k).await, id, "{s}/{k} after the restart");
+        }
+        let e = app.entity(id).await;
+        assert_eq!(e["golden"], b["golden"], "golden record of {id}");
+        assert_eq!(e["version"], b["version"], "version of {id}");
+        assert_eq!(member_keys(&e), member_keys(b));
+    }
+
+    // Matching still finds the stored records (the blocking index survived).
+    let john = ids[0];
+    let r = app
+        .put_record("webshop", "W-2001", &another_john_smith())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["entity_id"], john, "{}", r.body);
+    assert_eq!(
+        app.entity(john).await["members"].as_array().unwrap().len(),
+        4
+    );
+
+    // Unchanged records are still recognised as unchanged.
+    let again = app.ingest_fixtures().await;
+    for (source, b, n) in again.all() {
+        assert_eq!(b["unchanged"], n, "{source}: {b}");
+    }
+
+    // Entity ids keep growing across restarts: a new customer gets a fresh id.
+    let r = app
+        .put_record(
+            "crm",
+            "NEW-1",
+            &json!({"full_name": "Fresh Person", "email": "fresh.person@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let fresh = r.body["entity_id"].as_u64().unwrap();
+    assert!(ids.iter().all(|&id| id < fresh), "{fresh} vs {ids:?}");
+
+    // And a second restart keeps the new records too.
+    let app = app.restart().await;
+    assert_eq!(app.entity_of("webshop", "W-2001").await, john);
+    assert_eq!(app.health().await["records"], 18);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_blocking_index_is_rebuilt_from_the_store() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let john = app.entity_of("crm", "C001").await;
+    let dir = app.stop().await;
+
+    // The index is derived state: remove it entirely.
+    std::fs::remove_dir_all(dir.path().join("index")).expect("index dir exists");
+    let app = spawn_app_in(dir).await;
+    let h = app.health().await;
+    assert_eq!(h["records"], 16, "{h}");
+    assert_eq!(h["indexed"], 16, "the index was rebuilt: {h}");
+
+    let r = app
+        .put_record("webshop", "W-2001", &another_john_smith())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["entity_id"], john, "{}", r.body);
+    let found = app.search(&[("phone", "4155550101")]).await;
+    assert_eq!(
+        found.body["results"][0]["entity_id"], john,
+        "{}",
+        found.body
+    );
+}
