@@ -493,7 +493,9 @@ impl Engine {
             let stays = {
                 let ent = &work.entities[&old.entity];
                 if ent.members.is_empty() {
-                    true
+                    // The entity's only record: it keeps the id while it still describes the
+                    // same customer as before; an edit into someone else leaves the id behind.
+                    model.weight(&incoming[i].2.profile, &old.profile) >= link_weight
                 } else {
                     let ws: Vec<f64> = ent
                         .members
@@ -681,6 +683,16 @@ impl Engine {
         ws.entities = changed_entities.into_values().collect();
         ws.next_entity = next_entity;
         ws.next_record_seq = next_seq;
+
+        // Queued pairs of changed or deleted records are stale: drop them (pairs re-scored in
+        // this batch were queued again above).
+        for id in incoming
+            .iter()
+            .map(|x| x.1)
+            .chain(deleted.iter().map(|x| x.1))
+        {
+            ws.review_done.extend(self.store.review_keys_of(id)?);
+        }
 
         // 9. Commit: sled first (the truth), then the derived index tagged with the batch seq.
         let seq = self.store.commit(&ws)?;

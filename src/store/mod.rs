@@ -199,6 +199,7 @@ pub struct Store {
     records: sled::Tree,
     entities: sled::Tree,
     review: sled::Tree,
+    review_by_record: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -234,6 +235,7 @@ impl Store {
             records: tree(trees::RECORDS)?,
             entities: tree(trees::ENTITIES)?,
             review: tree(trees::REVIEW)?,
+            review_by_record: tree(trees::REVIEW_BY_RECORD)?,
             meta: tree(trees::META)?,
             db,
         })
@@ -307,6 +309,18 @@ impl Store {
         })
     }
 
+    /// Keys of the review items that involve a record.
+    pub fn review_keys_of(&self, id: RecordId) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.review_by_record.scan_prefix(id.0) {
+            let (k, _) = r.map_err(sled_err("scanning the review index"))?;
+            if let Ok(key) = <[u8; 32]>::try_from(&k[16..]) {
+                out.push(key);
+            }
+        }
+        Ok(out)
+    }
+
     /// Number of stored records.
     pub fn record_count(&self) -> usize {
         self.records.len()
@@ -354,28 +368,40 @@ impl Store {
             entities.insert(&e.id.to_be_bytes(), encode(e));
         }
         let mut review = sled::Batch::default();
+        let mut by_record = sled::Batch::default();
+        let index_key = |rec: &[u8], key: &[u8; 32]| [rec, &key[..]].concat();
         for k in &w.review_done {
             review.remove(k);
+            by_record.remove(index_key(&k[..16], k));
+            by_record.remove(index_key(&k[16..], k));
         }
         for item in &w.review {
-            review.insert(&ReviewItem::key(item.a, item.b), encode(item));
+            let k = ReviewItem::key(item.a, item.b);
+            review.insert(&k, encode(item));
+            by_record.insert(index_key(&k[..16], &k), &[]);
+            by_record.insert(index_key(&k[16..], &k), &[]);
         }
-        let result: Result<u64, TransactionError<()>> =
-            (&self.records, &self.entities, &self.review, &self.meta).transaction(
-                |(tr, te, tv, tm)| {
-                    tr.apply_batch(&records)?;
-                    te.apply_batch(&entities)?;
-                    tv.apply_batch(&review)?;
-                    let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
-                    tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
-                    tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
-                    tm.insert(
-                        trees::META_NEXT_RECORD_SEQ,
-                        &w.next_record_seq.to_be_bytes(),
-                    )?;
-                    Ok::<_, ConflictableTransactionError<()>>(seq)
-                },
-            );
+        let result: Result<u64, TransactionError<()>> = (
+            &self.records,
+            &self.entities,
+            &self.review,
+            &self.review_by_record,
+            &self.meta,
+        )
+            .transaction(|(tr, te, tv, ti, tm)| {
+                tr.apply_batch(&records)?;
+                te.apply_batch(&entities)?;
+                tv.apply_batch(&review)?;
+                ti.apply_batch(&by_record)?;
+                let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
+                tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
+                tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
+                tm.insert(
+                    trees::META_NEXT_RECORD_SEQ,
+                    &w.next_record_seq.to_be_bytes(),
+                )?;
+                Ok::<_, ConflictableTransactionError<()>>(seq)
+            });
         let seq = result.map_err(|e| match e {
             TransactionError::Storage(source) => StoreError::Sled {
                 op: "committing a batch",

@@ -8,6 +8,9 @@ pub const RECORDS: &str = "records";
 pub const ENTITIES: &str = "entities";
 /// Maps a record pair (two record ids, smaller first, 32 bytes) to a [`super::ReviewItem`] (JSON).
 pub const REVIEW: &str = "review";
+/// Index of `review` by record: record id (16 bytes) + review key (32 bytes) -> empty, so a
+/// changed or deleted record's queued pairs are found and dropped.
+pub const REVIEW_BY_RECORD: &str = "review_by_record";
 /// Maps a counter name to its value (u64 big-endian).
 pub const META: &str = "meta";
 

@@ -563,13 +563,8 @@ async fn health_and_openapi_describe_the_service() {
     }
 }
 
-/// Bug: review items are never removed from the store. `WriteSet::review_done`
-/// (src/store/mod.rs) is applied by `Store::commit` but nothing in src/engine.rs ever fills it,
-/// and `GET /v1/review` (src/api/entities.rs, `review`) only hides items whose records are gone
-/// or share an entity. So after an update that makes a queued pair clearly distinct, the pair
-/// stays in the queue, with a live explanation far below the review threshold.
+/// Regression: a queued pair whose record changed is dropped (it was once kept forever).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: stale review items are never settled (WriteSet::review_done is never filled in src/engine.rs)"]
 async fn a_pair_made_distinct_by_an_update_leaves_the_review_queue() {
     let app = spawn_app().await;
     app.ingest_fixtures().await;
@@ -606,4 +601,36 @@ async fn a_pair_made_distinct_by_an_update_leaves_the_review_queue() {
         "C005 / W-1005 no longer warrants review but is still queued: {}",
         r.body
     );
+}
+
+/// An entity's only record edited into another customer does not drag its entity along: the
+/// record joins the other customer and its old entity id is deleted (not merged, which would
+/// claim the two customers were one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_record_edited_into_another_customer_leaves_its_entity() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let oliver = app.entity_of("webshop", "W-1007").await;
+    let emily = app.entity_of("crm", "C006").await;
+    let r = app
+        .put_record(
+            "webshop",
+            "W-1007",
+            &json!({"name": {"first": "Emily", "last": "Chen"}, "contact": {"email": "emily.chen@example.com", "phone": "(206) 555-0123"},
+                    "dob": "1992-09-14", "shipping": {"line1": "500 Pine Street", "city": "Seattle", "postcode": "98101"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(app.entity_of("webshop", "W-1007").await, emily);
+    let gone = app
+        .get_no_redirect(app.url(&format!("/v1/entities/{oliver}")))
+        .await;
+    assert_eq!(gone.status, StatusCode::GONE, "{}", gone.body);
+
+    // A small edit of a single record keeps its id.
+    let wang = app.entity_of("support", "S-508").await;
+    let r = app
+        .put_record("support", "S-508", &json!({"name": "Wang Fang", "email": "fang.wang@newmail.com", "phone": "(617) 555-0133", "dob": "03.08.1995", "city": "Boston"}))
+        .await;
+    assert_eq!(r.body["entity_id"], wang, "{}", r.body);
 }
