@@ -226,6 +226,10 @@ fn main() -> anyhow::Result<()> {
     if args.iter().any(|a| a == "--list") {
         return Ok(());
     }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let n: usize = std::env::var("GOLDREC_BENCH_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())

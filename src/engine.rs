@@ -258,10 +258,14 @@ impl Engine {
     /// Applies one batch of changes atomically and durably; outcomes are in input order.
     pub fn apply(&self, changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, EngineError> {
         let _guard = self.write_lock.lock().expect("writer lock");
+        let mut timer = PhaseTimer::new(changes.len());
         let now = now_ms();
         let config = &self.config;
         let model = &self.model;
+        let review_weight = model.review_weight();
+        let link_weight = model.link_weight();
 
+        timer.phase("classify");
         // 1. Classify: last change per record wins; unchanged content is a no-op.
         let mut last: HashMap<RecordId, usize> = HashMap::new();
         for (i, c) in changes.iter().enumerate() {
@@ -337,6 +341,7 @@ impl Engine {
             }
         }
 
+        timer.phase("working_set");
         // 2. Working set of touched entities, with members minus the records that move.
         let mut work = Work::new(&self.store);
         let moving: HashSet<RecordId> = incoming
@@ -355,6 +360,7 @@ impl Engine {
             }
         }
 
+        timer.phase("candidates");
         // 3. Candidates: committed records through tantivy, batch records through the side index.
         let batch_keys: Vec<Vec<String>> = incoming
             .par_iter()
@@ -381,6 +387,7 @@ impl Engine {
             .collect();
         let found: Vec<Found> = found.into_iter().collect::<Result<_, _>>()?;
 
+        timer.phase("nodes");
         // 4. Nodes: batch records first, then every existing record met as a candidate.
         let mut nodes: Vec<Node> = incoming.iter().map(|x| Node::Batch(x.1)).collect();
         let mut node_of: HashMap<RecordId, usize> =
@@ -413,6 +420,7 @@ impl Engine {
             }
         };
 
+        timer.phase("score");
         // 5. Score candidate pairs in parallel.
         let pairs: Vec<(usize, Candidate)> = found
             .iter()
@@ -441,15 +449,15 @@ impl Engine {
             .into_par_iter()
             .filter_map(|(i, c)| {
                 let a = &incoming[i].2.profile;
-                let w = match c {
-                    Candidate::Batch(j) => model.weight(a, &incoming[j].2.profile),
-                    Candidate::Existing(r) => model.weight(a, &existing.get(&r)?.profile),
+                let b = match c {
+                    Candidate::Batch(j) => &incoming[j].2.profile,
+                    Candidate::Existing(r) => &existing.get(&r)?.profile,
                 };
+                // Pairs below the review weight are dropped anyway: stop scoring them early.
+                let w = model.weight_at_least(a, b, review_weight)?;
                 Some((i, c, w))
             })
             .collect();
-        let review_weight = model.review_weight();
-        let link_weight = model.link_weight();
         let mut edges = Vec::new();
         for (i, c, w) in scored {
             if w < review_weight {
@@ -513,6 +521,7 @@ impl Engine {
             }
         }
 
+        timer.phase("cluster");
         // 6. Cluster.
         let mut cache: HashMap<(usize, usize), f64> = HashMap::new();
         let profiles: Vec<Option<Profile>> = (0..nodes.len())
@@ -534,6 +543,7 @@ impl Engine {
             },
         );
 
+        timer.phase("resolve");
         // 7. Resolve clusters into entities: a cluster keeps the oldest entity id it contains;
         // the other entities in it are merged into that one.
         let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -579,6 +589,7 @@ impl Engine {
             entity_members.insert(survivor, group.clone());
         }
 
+        timer.phase("build");
         // 8. Build the write set.
         let mut ws = WriteSet::default();
         let mut changed_entities: BTreeMap<EntityId, Entity> = BTreeMap::new();
@@ -694,6 +705,7 @@ impl Engine {
             ws.review_done.extend(self.store.review_keys_of(id)?);
         }
 
+        timer.phase("commit");
         // 9. Commit: sled first (the truth), then the derived index tagged with the batch seq.
         let seq = self.store.commit(&ws)?;
         for (i, (_, id, _, _)) in incoming.iter().enumerate() {
@@ -703,10 +715,18 @@ impl Engine {
             self.index.delete(*id);
         }
         self.index.commit(seq)?;
-        Ok(outcomes
+        timer.finish();
+        // A superseded change reports where its record ended up after the batch.
+        let mut outcomes: Vec<ChangeOutcome> = outcomes
             .into_iter()
             .map(|o| o.expect("every change has an outcome"))
-            .collect())
+            .collect();
+        for i in 0..outcomes.len() {
+            if outcomes[i].status == Status::Superseded {
+                outcomes[i].entity = outcomes[last[&outcomes[i].record]].entity;
+            }
+        }
+        Ok(outcomes)
     }
 
     /// Scores a record against the stored entities without storing anything: candidate entities
@@ -753,6 +773,52 @@ impl Engine {
         });
         out.truncate(limit);
         Ok(out)
+    }
+}
+
+/// Wall time per phase of a batch, logged at debug level (`RUST_LOG=goldrec=debug`).
+struct PhaseTimer {
+    records: usize,
+    started: std::time::Instant,
+    last: std::time::Instant,
+    current: &'static str,
+    phases: Vec<(&'static str, f64)>,
+}
+
+impl PhaseTimer {
+    fn new(records: usize) -> Self {
+        let now = std::time::Instant::now();
+        Self {
+            records,
+            started: now,
+            last: now,
+            current: "start",
+            phases: Vec::new(),
+        }
+    }
+
+    fn phase(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.phases
+            .push((self.current, (now - self.last).as_secs_f64() * 1e3));
+        self.last = now;
+        self.current = name;
+    }
+
+    fn finish(mut self) {
+        self.phase("end");
+        let phases: Vec<String> = self
+            .phases
+            .iter()
+            .skip(1)
+            .map(|(n, ms)| format!("{n}={ms:.0}ms"))
+            .collect();
+        tracing::debug!(
+            records = self.records,
+            total_ms = self.started.elapsed().as_millis() as u64,
+            phases = %phases.join(" "),
+            "batch applied"
+        );
     }
 }
 

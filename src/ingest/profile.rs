@@ -151,23 +151,13 @@ pub fn normalize_value(
             };
             parsed.map(|p| Norm::Name(p.into()))
         }
+        // Single name parts parse like the parts of a person name (titles dropped, Hanzi
+        // surnames read as surnames).
         AttrKind::GivenName => {
-            let given = normalize::name_tokens(value);
-            (!given.is_empty()).then(|| {
-                Norm::Name(NameNorm {
-                    given,
-                    ..NameNorm::default()
-                })
-            })
+            normalize::person_name_from_parts(Some(value), None).map(|p| Norm::Name(p.into()))
         }
         AttrKind::FamilyName => {
-            let family = normalize::name_tokens(value);
-            (!family.is_empty()).then(|| {
-                Norm::Name(NameNorm {
-                    family,
-                    ..NameNorm::default()
-                })
-            })
+            normalize::person_name_from_parts(None, Some(value)).map(|p| Norm::Name(p.into()))
         }
         AttrKind::Email => {
             non_empty_str(normalize::normalize_email(value).map_err(|e| e.to_string())?)

@@ -70,6 +70,22 @@ pub struct Model {
     pub link_threshold: f64,
     /// Match probability at or above which a pair goes to review.
     pub review_threshold: f64,
+    /// Comparison indices, cheapest first, for early exit in [`Model::weight_at_least`].
+    #[serde(skip)]
+    order: Vec<usize>,
+    /// `headroom[i]`: the most weight comparisons `order[i..]` can still add.
+    #[serde(skip)]
+    headroom: Vec<f64>,
+}
+
+/// Relative cost of a method's level computation; cheap, decisive comparisons run first.
+fn cost(method: Method) -> u8 {
+    match method {
+        Method::Phone | Method::Email | Method::Date | Method::Postcode | Method::Identifier => 0,
+        Method::Text => 1,
+        Method::Address | Method::Tokens => 2,
+        Method::Name => 3,
+    }
 }
 
 /// One comparison's contribution to a score, for stewards and the match probe.
@@ -169,6 +185,8 @@ impl Model {
             prior: config.matching.prior,
             link_threshold: config.matching.link_threshold,
             review_threshold: config.matching.review_threshold,
+            order: Vec::new(),
+            headroom: Vec::new(),
         };
         model.refresh();
         model
@@ -179,6 +197,19 @@ impl Model {
         for c in &mut self.comparisons {
             c.weights = c.levels.iter().map(|l| (l.m / l.u).log2()).collect();
         }
+        let mut order: Vec<usize> = (0..self.comparisons.len()).collect();
+        order.sort_by_key(|&i| (cost(self.comparisons[i].method), i));
+        let mut headroom = vec![0.0; order.len() + 1];
+        for k in (0..order.len()).rev() {
+            let best = self.comparisons[order[k]]
+                .weights
+                .iter()
+                .copied()
+                .fold(0.0, f64::max);
+            headroom[k] = headroom[k + 1] + best;
+        }
+        self.order = order;
+        self.headroom = headroom;
     }
 
     /// Log-odds of the prior.
@@ -219,6 +250,28 @@ impl Model {
             }
         }
         self.cap(w, personal)
+    }
+
+    /// [`Model::weight`], or `None` as soon as the pair cannot reach `floor` even if every
+    /// remaining comparison agreed at its best level. Exact: a pair it drops scores below `floor`.
+    pub fn weight_at_least(&self, a: &Profile, b: &Profile, floor: f64) -> Option<f64> {
+        let mut w = self.prior_weight();
+        let mut personal: Option<f64> = None;
+        for (k, &i) in self.order.iter().enumerate() {
+            if w + self.headroom[k] < floor {
+                return None;
+            }
+            let c = &self.comparisons[i];
+            if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
+                let x = c.weight(l);
+                w += x;
+                if c.personal {
+                    *personal.get_or_insert(0.0) += x;
+                }
+            }
+        }
+        let w = self.cap(w, personal);
+        (w >= floor).then_some(w)
     }
 
     fn cap(&self, w: f64, personal: Option<f64>) -> f64 {
@@ -265,4 +318,49 @@ impl Model {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::ingest::profile::Norm;
+
+    #[test]
+    fn early_exit_agrees_with_the_full_weight() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
+                .unwrap();
+        let config = Config::parse(&text).unwrap();
+        let model = Model::from_config(&config);
+        let attr = |n: &str| config.attr(n).unwrap();
+        let mut profiles = Vec::new();
+        for (i, (email, phone, date)) in [
+            ("a@x.com", "+14155550101", "1980-03-15"),
+            ("a@x.com", "+14155550101", "1980-03-16"),
+            ("b@y.com", "+14155550101", "1990-01-01"),
+            ("c@z.com", "+16465550199", "1980-03-15"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut p = Profile {
+                attrs: vec![None; config.attributes.len()],
+            };
+            p.attrs[attr("email")] = Some(Norm::Str(email.into()));
+            p.attrs[attr("phone")] = Some(Norm::Str(phone.into()));
+            p.attrs[attr("birth_date")] = Some(Norm::Str(date.into()));
+            p.attrs[attr("postcode")] = Some(Norm::Str(format!("9410{i}")));
+            profiles.push(p);
+        }
+        for a in &profiles {
+            for b in &profiles {
+                let full = model.weight(a, b);
+                for floor in [-20.0, 0.0, 4.0, 30.0] {
+                    let got = model.weight_at_least(a, b, floor);
+                    assert_eq!(got, (full >= floor).then_some(full), "floor {floor}");
+                }
+            }
+        }
+    }
 }

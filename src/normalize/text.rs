@@ -1,168 +1,321 @@
-//! Addresses, postcodes, company names, identifiers and free text.
+//! Addresses, postcodes, company names, free text and identifiers.
+//!
+//! Token conventions: lowercase ASCII alphanumeric tokens; each Han
+//! character is kept as its own token (no pinyin: Chinese addresses and
+//! company names are compared character by character). Apostrophes join
+//! (`St Mary's` -> `marys`), other punctuation splits, and runs of single
+//! letters are merged (`P.O.` -> `po`, `S.A.` -> `sa`).
 
+use super::{fold_chars, is_han_char, nfkc};
+use rust_stemmers::{Algorithm, Stemmer};
 use std::sync::LazyLock;
+use unicode_normalization::char::is_combining_mark;
 
-use unicode_normalization::UnicodeNormalization;
+/// Splits `s` into ASCII alphanumeric tokens and single-Han-character
+/// tokens; `&` becomes the token "and".
+fn raw_tokens(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let flush = |cur: &mut String, out: &mut Vec<String>| {
+        if !cur.is_empty() {
+            out.push(std::mem::take(cur));
+        }
+    };
+    fold_chars(s, |c| {
+        if c.is_ascii_alphanumeric() {
+            cur.push(c);
+        } else if matches!(c, '\'' | '’' | '‘' | 'ʼ' | '`' | '´') || is_combining_mark(c) {
+            // apostrophes join ("mary's" -> "marys"); stray marks are dropped
+        } else if c == '&' {
+            flush(&mut cur, &mut out);
+            out.push("and".to_string());
+        } else if is_han_char(c) {
+            flush(&mut cur, &mut out);
+            out.push(c.to_string());
+        } else if c.is_ascii() || !c.is_alphanumeric() {
+            flush(&mut cur, &mut out);
+        } else if let Some(t) = deunicode::deunicode_char(c) {
+            for b in t.bytes() {
+                if b.is_ascii_alphanumeric() {
+                    cur.push(b.to_ascii_lowercase() as char);
+                } else {
+                    flush(&mut cur, &mut out);
+                }
+            }
+        }
+    });
+    flush(&mut cur, &mut out);
+    merge_single_letters(&mut out);
+    out
+}
 
-use super::ascii_fold;
+/// Merges runs of 2+ single ASCII letters: [p, o, box] -> [po, box].
+fn merge_single_letters(tokens: &mut Vec<String>) {
+    let single = |t: &String| t.len() == 1 && t.as_bytes()[0].is_ascii_alphabetic();
+    if tokens.windows(2).all(|w| !(single(&w[0]) && single(&w[1]))) {
+        return;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tokens.len());
+    let mut prev_single = false;
+    for t in tokens.drain(..) {
+        let is_single = single(&t);
+        match out.last_mut() {
+            Some(last) if is_single && prev_single => last.push_str(&t),
+            _ => out.push(t),
+        }
+        prev_single = is_single;
+    }
+    *tokens = out;
+}
 
-/// Street-type and direction words folded to one short form.
-fn fold_address_word(w: &str) -> &str {
-    match w {
+/// Canonical short form of an address word.
+fn address_abbrev(t: &str) -> Option<&'static str> {
+    Some(match t {
         "street" | "str" | "st" | "saint" => "st",
         "road" | "rd" => "rd",
-        "avenue" | "ave" | "av" => "ave",
-        "drive" | "dr" => "dr",
+        "avenue" | "ave" | "av" | "aven" => "ave",
+        "drive" | "dr" | "drv" => "dr",
         "place" | "pl" => "pl",
-        "court" | "ct" => "ct",
-        "crescent" | "cres" | "cr" => "cres",
-        "boulevard" | "blvd" => "blvd",
+        "court" | "ct" | "crt" => "ct",
+        "crescent" | "cres" | "cresc" => "cres",
+        "boulevard" | "blvd" | "boul" => "blvd",
         "lane" | "ln" => "ln",
-        "terrace" | "tce" | "ter" => "tce",
+        "terrace" | "tce" | "terr" => "tce",
         "circuit" | "cct" => "cct",
         "parade" | "pde" => "pde",
         "highway" | "hwy" => "hwy",
         "square" | "sq" => "sq",
         "close" | "cl" => "cl",
+        "parkway" | "pkwy" => "pkwy",
         "apartment" | "apt" | "unit" | "flat" => "unit",
-        "suite" | "ste" => "ste",
-        "floor" | "fl" => "fl",
-        "building" | "bldg" => "bldg",
-        "mount" | "mt" => "mt",
         "north" | "n" => "n",
         "south" | "s" => "s",
         "east" | "e" => "e",
         "west" | "w" => "w",
-        other => other,
-    }
+        "northeast" | "ne" => "ne",
+        "northwest" | "nw" => "nw",
+        "southeast" | "se" => "se",
+        "southwest" | "sw" => "sw",
+        "suite" | "ste" => "ste",
+        "floor" | "fl" | "flr" => "fl",
+        "level" | "lvl" => "lvl",
+        "building" | "bldg" | "bld" => "bldg",
+        "mount" | "mt" => "mt",
+        _ => return None,
+    })
 }
 
-/// Address tokens: ASCII-folded, punctuation removed, street types and directions folded
-/// ("12 Main Street" and "12 main st." agree). Han characters are kept one per token.
+/// Splits glued number/word tokens: "12main" -> [12, main], "apt5" ->
+/// [apt, 5]. Ordinals and unit letters ("12a", "21st", "3rd") stay whole.
+fn split_glued(t: &str) -> Option<(&str, &str)> {
+    let b = t.as_bytes();
+    let digits_first = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits_first > 0 {
+        let rest = &t[digits_first..];
+        return (rest.len() >= 3 && rest.bytes().all(|c| c.is_ascii_alphabetic()))
+            .then(|| t.split_at(digits_first));
+    }
+    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    let rest = &t[letters..];
+    (letters >= 3 && !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_digit()))
+        .then(|| t.split_at(letters))
+}
+
+/// Address tokens: ASCII-folded, punctuation removed, street types and
+/// designators folded to one short form (street/str/st/saint -> st,
+/// avenue/ave/av -> ave, apartment/apt/unit/flat -> unit, north -> n, ...),
+/// glued number+word split ("12main" -> "12 main", "12a" stays), each Han
+/// character its own token.
 pub fn address_tokens(s: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let folded: String = s.nfkc().collect::<String>().to_lowercase();
-    let mut latin = String::new();
-    for c in folded.chars() {
-        if super::has_han(&c.to_string()) {
-            out.extend(tokens_of(&latin));
-            latin.clear();
-            out.push(c.to_string());
-        } else {
-            latin.push(c);
+    for t in raw_tokens(s) {
+        match split_glued(&t) {
+            Some((a, b)) => {
+                push_address_token(a, &mut out);
+                push_address_token(b, &mut out);
+            }
+            None => push_address_token(&t, &mut out),
         }
     }
-    out.extend(tokens_of(&latin));
     out
 }
 
-fn tokens_of(s: &str) -> Vec<String> {
-    ascii_fold(s)
-        .split(' ')
-        .filter(|t| !t.is_empty())
-        .map(|t| fold_address_word(t).to_string())
-        .collect()
+fn push_address_token(t: &str, out: &mut Vec<String>) {
+    out.push(address_abbrev(t).map_or_else(|| t.to_string(), str::to_string));
 }
 
 /// Postcode: NFKC, uppercase, spaces and dashes removed.
 pub fn normalize_postcode(s: &str) -> String {
-    s.nfkc()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect::<String>()
-        .to_uppercase()
-}
-
-const LEGAL_FORMS: &[&str] = &[
-    "ltd",
-    "limited",
-    "inc",
-    "incorporated",
-    "llc",
-    "gmbh",
-    "ag",
-    "sa",
-    "sarl",
-    "bv",
-    "nv",
-    "plc",
-    "co",
-    "corp",
-    "corporation",
-    "company",
-    "pty",
-    "llp",
-    "lp",
-    "oy",
-    "ab",
-    "as",
-    "spa",
-    "srl",
-    "kk",
-    "the",
-];
-const HAN_LEGAL_FORMS: &[&str] = &["股份有限公司", "有限责任公司", "有限公司", "公司"];
-
-/// Company tokens: legal forms dropped ("Acme Corp" and "ACME Corporation" agree), "&" read as
-/// "and", Han characters one per token.
-pub fn company_tokens(s: &str) -> Vec<String> {
-    let mut t: String = s.nfkc().collect::<String>().replace('&', " and ");
-    for f in HAN_LEGAL_FORMS {
-        t = t.replace(f, " ");
-    }
-    address_like(&t)
-        .into_iter()
-        .filter(|w| !LEGAL_FORMS.contains(&w.as_str()))
+    nfkc(s)
+        .chars()
+        .filter(|&c| !c.is_whitespace() && !is_dash(c))
+        .flat_map(char::to_uppercase)
         .collect()
 }
 
-fn address_like(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut latin = String::new();
-    for c in s.chars() {
-        if super::has_han(&c.to_string()) {
-            out.extend(
-                ascii_fold(&latin)
-                    .split(' ')
-                    .filter(|x| !x.is_empty())
-                    .map(String::from),
-            );
-            latin.clear();
-            out.push(c.to_string());
-        } else {
-            latin.push(c);
+fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '﹘' | '﹣' | '－'
+    )
+}
+
+fn is_legal_form(t: &str) -> bool {
+    matches!(
+        t,
+        "ltd"
+            | "limited"
+            | "inc"
+            | "incorporated"
+            | "llc"
+            | "pllc"
+            | "gmbh"
+            | "ag"
+            | "kg"
+            | "sa"
+            | "sas"
+            | "sarl"
+            | "bv"
+            | "nv"
+            | "plc"
+            | "co"
+            | "company"
+            | "corp"
+            | "corporation"
+            | "pty"
+            | "pte"
+            | "llp"
+            | "lp"
+            | "oy"
+            | "oyj"
+            | "ab"
+            | "as"
+            | "asa"
+            | "aps"
+            | "spa"
+            | "srl"
+            | "sl"
+            | "kk"
+            | "bhd"
+            | "sdn"
+            | "ltda"
+            | "the"
+    )
+}
+
+/// Chinese legal-form suffixes, longest first.
+const HAN_LEGAL_FORMS: &[&str] = &[
+    "股份有限公司",
+    "有限责任公司",
+    "有限責任公司",
+    "有限公司",
+    "公司",
+];
+
+/// Company name tokens: ASCII-folded, `&` -> "and", legal forms (ltd, inc,
+/// llc, gmbh, pty, co, corp, ... and "the") dropped wherever they occur
+/// unless that would leave nothing; Han characters one per token with
+/// 股份有限公司 / 有限责任公司 / 有限公司 / 公司 removed.
+pub fn company_tokens(s: &str) -> Vec<String> {
+    let mut text = nfkc(s).into_owned();
+    if super::has_han(&text) {
+        for form in HAN_LEGAL_FORMS {
+            if text.contains(form) {
+                text = text.replace(form, " ");
+            }
         }
     }
-    out.extend(
-        ascii_fold(&latin)
-            .split(' ')
-            .filter(|x| !x.is_empty())
-            .map(String::from),
-    );
-    out
+    let tokens = raw_tokens(&text);
+    let kept: Vec<String> = tokens
+        .iter()
+        .filter(|t| !is_legal_form(t))
+        .cloned()
+        .collect();
+    if kept.is_empty() {
+        tokens
+    } else {
+        kept
+    }
+}
+
+fn is_stop_word(t: &str) -> bool {
+    matches!(
+        t,
+        "a" | "an"
+            | "and"
+            | "are"
+            | "as"
+            | "at"
+            | "be"
+            | "been"
+            | "but"
+            | "by"
+            | "for"
+            | "from"
+            | "had"
+            | "has"
+            | "have"
+            | "he"
+            | "her"
+            | "his"
+            | "i"
+            | "if"
+            | "in"
+            | "into"
+            | "is"
+            | "it"
+            | "its"
+            | "me"
+            | "my"
+            | "of"
+            | "on"
+            | "or"
+            | "our"
+            | "she"
+            | "so"
+            | "than"
+            | "that"
+            | "the"
+            | "their"
+            | "them"
+            | "then"
+            | "there"
+            | "these"
+            | "they"
+            | "this"
+            | "to"
+            | "was"
+            | "we"
+            | "were"
+            | "what"
+            | "when"
+            | "which"
+            | "who"
+            | "will"
+            | "with"
+            | "you"
+            | "your"
+    )
+}
+
+static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+
+/// Free text: ASCII-folded, split on non-alphanumerics, English stop words
+/// dropped, each token stemmed (Snowball English).
+pub fn text_tokens(s: &str) -> Vec<String> {
+    super::ascii_fold(s)
+        .split(' ')
+        .filter(|t| !t.is_empty() && !is_stop_word(t))
+        .map(|t| STEMMER.stem(t).into_owned())
+        .collect()
 }
 
 /// Identifier: NFKC, uppercase, only `[A-Z0-9]` kept.
 pub fn normalize_identifier(s: &str) -> String {
-    s.nfkc()
+    nfkc(s)
+        .chars()
+        .flat_map(char::to_uppercase)
         .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_uppercase()
-}
-
-const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of", "on",
-    "or", "that", "the", "to", "was", "with",
-];
-
-static STEMMER: LazyLock<rust_stemmers::Stemmer> =
-    LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
-
-/// Free text: ASCII-folded words, stop words dropped, each stemmed (English Snowball).
-pub fn text_tokens(s: &str) -> Vec<String> {
-    ascii_fold(s)
-        .split(' ')
-        .filter(|t| !t.is_empty() && !STOP_WORDS.contains(t))
-        .map(|t| STEMMER.stem(t).into_owned())
         .collect()
 }
 
@@ -170,40 +323,176 @@ pub fn text_tokens(s: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn addresses_fold_abbreviations() {
-        assert_eq!(
-            address_tokens("12 Main Street"),
-            address_tokens("12 main st.")
-        );
-        assert_eq!(
-            address_tokens("400 Park Avenue, Apt 5"),
-            ["400", "park", "ave", "unit", "5"]
-        );
-        assert_eq!(address_tokens("南京路1号"), ["南", "京", "路", "1", "号"]);
-        assert!(address_tokens("💥").is_empty());
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
-    fn companies_drop_legal_forms() {
+    fn address_abbreviations_agree() {
+        assert_eq!(address_tokens("12 Main Street"), v(&["12", "main", "st"]));
         assert_eq!(
-            company_tokens("Acme Corp"),
-            company_tokens("ACME Corporation")
+            address_tokens("12 main st."),
+            address_tokens("12 Main Street")
         );
         assert_eq!(
-            company_tokens("Johnson & Sons LLC"),
-            ["johnson", "and", "sons"]
+            address_tokens("12 MAIN STR"),
+            address_tokens("12 Main Street")
         );
-        assert_eq!(company_tokens("华为技术有限公司"), ["华", "为", "技", "术"]);
+        assert_eq!(
+            address_tokens("Apartment 4, 221B Baker Street"),
+            address_tokens("apt 4 221b baker st")
+        );
+        assert_eq!(
+            address_tokens("Unit 3/45 North Pridham Avenue"),
+            v(&["unit", "3", "45", "n", "pridham", "ave"])
+        );
+        assert_eq!(
+            address_tokens("1 Av. des Champs"),
+            v(&["1", "ave", "des", "champs"])
+        );
+        for (long, short) in [
+            ("road", "rd"),
+            ("drive", "dr"),
+            ("place", "pl"),
+            ("court", "ct"),
+            ("crescent", "cres"),
+            ("boulevard", "blvd"),
+            ("lane", "ln"),
+            ("terrace", "tce"),
+            ("circuit", "cct"),
+            ("parade", "pde"),
+            ("highway", "hwy"),
+            ("square", "sq"),
+            ("close", "cl"),
+            ("suite", "ste"),
+            ("floor", "fl"),
+            ("building", "bldg"),
+            ("mount", "mt"),
+            ("saint", "st"),
+            ("south", "s"),
+            ("east", "e"),
+            ("west", "w"),
+        ] {
+            assert_eq!(address_tokens(long), v(&[short]), "{long}");
+            assert_eq!(address_tokens(short), v(&[short]), "{short}");
+        }
     }
 
     #[test]
-    fn codes_and_text() {
-        assert_eq!(normalize_postcode("nw1 6xe"), "NW16XE");
-        assert_eq!(normalize_identifier("123-45 6789"), "123456789");
+    fn address_punctuation_and_glued_tokens() {
+        assert_eq!(address_tokens("P.O. Box 12"), address_tokens("PO Box 12"));
+        assert_eq!(address_tokens("St Mary's Rd"), v(&["st", "marys", "rd"]));
+        assert_eq!(address_tokens("12a Main St"), v(&["12a", "main", "st"]));
+        assert_eq!(address_tokens("21st Avenue"), v(&["21st", "ave"]));
+        assert_eq!(address_tokens("12Main Road"), v(&["12", "main", "rd"]));
+        assert_eq!(address_tokens("Apt5"), v(&["unit", "5"]));
         assert_eq!(
-            text_tokens("The customers were complaining"),
-            ["custom", "were", "complain"]
+            address_tokens("12 pridhamstreet"),
+            v(&["12", "pridhamstreet"])
         );
+        assert_eq!(address_tokens("Straße 5"), v(&["strasse", "5"]));
+        assert_eq!(
+            address_tokens("#12-14, Rue Léon"),
+            v(&["12", "14", "rue", "leon"])
+        );
+    }
+
+    #[test]
+    fn address_han_per_char() {
+        assert_eq!(
+            address_tokens("北京市朝阳区建国路８８号"),
+            v(&["北", "京", "市", "朝", "阳", "区", "建", "国", "路", "88", "号"])
+        );
+    }
+
+    #[test]
+    fn postcodes() {
+        assert_eq!(normalize_postcode(" sw1a 1aa "), "SW1A1AA");
+        assert_eq!(normalize_postcode("94043-1351"), "940431351");
+        assert_eq!(normalize_postcode("ｓｗ１Ａ　１ＡＡ"), "SW1A1AA");
+        assert_eq!(normalize_postcode("100–020"), "100020");
+        assert_eq!(normalize_postcode(""), "");
+    }
+
+    #[test]
+    fn company_legal_forms_dropped() {
+        assert_eq!(company_tokens("Acme Pty Ltd"), v(&["acme"]));
+        assert_eq!(company_tokens("ACME Co., Ltd."), v(&["acme"]));
+        assert_eq!(
+            company_tokens("Acme Inc."),
+            company_tokens("acme incorporated")
+        );
+        assert_eq!(company_tokens("Siemens AG"), v(&["siemens"]));
+        assert_eq!(company_tokens("Müller GmbH"), v(&["muller"]));
+        assert_eq!(company_tokens("Nestlé S.A."), v(&["nestle"]));
+        assert_eq!(
+            company_tokens("The Coca-Cola Company"),
+            v(&["coca", "cola"])
+        );
+        assert_eq!(
+            company_tokens("Smith & Sons LLC"),
+            v(&["smith", "and", "sons"])
+        );
+        assert_eq!(
+            company_tokens("Smith and Sons"),
+            company_tokens("Smith & Sons")
+        );
+        assert_eq!(company_tokens("Volvo AB"), v(&["volvo"]));
+        assert_eq!(company_tokens("Nokia Oyj"), v(&["nokia"]));
+        // only legal forms: keep them rather than return nothing
+        assert_eq!(company_tokens("The Limited"), v(&["the", "limited"]));
+    }
+
+    #[test]
+    fn company_han() {
+        let want = v(&["北", "京", "百", "度", "网", "讯", "科", "技"]);
+        assert_eq!(company_tokens("北京百度网讯科技有限公司"), want);
+        assert_eq!(company_tokens("北京百度网讯科技股份有限公司"), want);
+        assert_eq!(company_tokens("北京百度网讯科技公司"), want);
+        assert_eq!(company_tokens("北京百度网讯科技有限责任公司"), want);
+    }
+
+    #[test]
+    fn free_text() {
+        assert_eq!(
+            text_tokens("The customers are running quickly to the stores!"),
+            v(&["custom", "run", "quick", "store"])
+        );
+        assert_eq!(text_tokens("Café résumé"), v(&["cafe", "resum"]));
+        assert_eq!(
+            text_tokens("connection connected"),
+            v(&["connect", "connect"])
+        );
+    }
+
+    #[test]
+    fn identifiers() {
+        assert_eq!(normalize_identifier("ab-12 ３４"), "AB1234");
+        assert_eq!(normalize_identifier(" de 123.456.789 "), "DE123456789");
+        assert_eq!(normalize_identifier("straße"), "STRASSE");
+        assert_eq!(normalize_identifier("💥"), "");
+    }
+
+    #[test]
+    fn weird_input_never_panics() {
+        for s in [
+            "", "   ", "💥", "\u{200b}", "\u{301}", "&&&", "...", "a.b.c.d",
+        ] {
+            let _ = address_tokens(s);
+            let _ = company_tokens(s);
+            let _ = text_tokens(s);
+            let _ = normalize_identifier(s);
+            let _ = normalize_postcode(s);
+        }
+        for s in ["", "   ", "💥", "\u{200b}"] {
+            assert!(address_tokens(s).is_empty());
+            assert!(company_tokens(s).is_empty());
+            assert!(text_tokens(s).is_empty());
+        }
+        let long = "12 Main Street, 北京 & Co. ".repeat(10_000);
+        assert_eq!(address_tokens(&long).len(), 70_000);
+        assert!(!company_tokens(&long).is_empty());
+        assert!(!text_tokens(&long).is_empty());
+        assert_eq!(normalize_identifier(&long).len(), 140_000);
     }
 }
