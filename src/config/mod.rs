@@ -24,7 +24,7 @@ pub const DEFAULT_REVIEW_THRESHOLD: f64 = 0.5;
 /// Prior probability that two records taken at random describe the same customer.
 pub const DEFAULT_PRIOR: f64 = 1e-4;
 /// Candidate records retrieved from the blocking index per incoming record.
-pub const DEFAULT_MAX_CANDIDATES: usize = 40;
+pub const DEFAULT_MAX_CANDIDATES: usize = 20;
 /// Configuration file used when none is given on the command line.
 pub const DEFAULT_CONFIG_PATH: &str = "config/goldrec.toml";
 
