@@ -179,6 +179,7 @@ impl Engine {
             index,
             write_lock: Mutex::new(()),
         };
+        engine.count_terms()?;
         let seq = engine.store.batch_seq()?;
         if engine.index.committed_seq() != seq {
             tracing::warn!(
@@ -191,7 +192,21 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Rebuilds the blocking index (and every record's profile) from sled.
+    /// Counts every stored record into the model's term frequencies.
+    fn count_terms(&self) -> Result<(), EngineError> {
+        let mut chunk = Vec::with_capacity(10_000);
+        for r in self.store.records() {
+            chunk.push(r?.1.profile);
+            if chunk.len() == chunk.capacity() {
+                self.model.count_terms(&chunk, 1);
+                chunk.clear();
+            }
+        }
+        self.model.count_terms(&chunk, 1);
+        Ok(())
+    }
+
+    /// Rebuilds the blocking index from sled.
     pub fn reindex(&self) -> Result<usize, EngineError> {
         let _guard = self.write_lock.lock().expect("writer lock");
         self.index.clear()?;
@@ -359,6 +374,18 @@ impl Engine {
                 work.remove_member(old.entity, *id);
             }
         }
+
+        // Term frequencies count the batch in before scoring, so records of one bulk load see
+        // each other's values; the guard takes them out again if the batch fails.
+        let tf_guard = TermGuard::new(
+            model,
+            incoming
+                .iter()
+                .filter_map(|x| x.3.as_ref().map(|o| o.profile.clone()))
+                .chain(deleted.iter().map(|x| x.2.profile.clone()))
+                .collect(),
+            incoming.iter().map(|x| x.2.profile.clone()).collect(),
+        );
 
         timer.phase("candidates");
         // 3. Candidates: committed records through tantivy, batch records through the side index.
@@ -715,6 +742,7 @@ impl Engine {
             self.index.delete(*id);
         }
         self.index.commit(seq)?;
+        tf_guard.keep();
         timer.finish();
         // A superseded change reports where its record ended up after the batch.
         let mut outcomes: Vec<ChangeOutcome> = outcomes
@@ -773,6 +801,40 @@ impl Engine {
         });
         out.truncate(limit);
         Ok(out)
+    }
+}
+
+/// Term-frequency counts applied for a batch in progress; reverted on drop unless kept.
+struct TermGuard<'a> {
+    model: &'a Model,
+    removed: Vec<Profile>,
+    added: Vec<Profile>,
+    kept: bool,
+}
+
+impl<'a> TermGuard<'a> {
+    fn new(model: &'a Model, removed: Vec<Profile>, added: Vec<Profile>) -> Self {
+        model.count_terms(&removed, -1);
+        model.count_terms(&added, 1);
+        Self {
+            model,
+            removed,
+            added,
+            kept: false,
+        }
+    }
+
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for TermGuard<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.model.count_terms(&self.added, -1);
+            self.model.count_terms(&self.removed, 1);
+        }
     }
 }
 

@@ -207,6 +207,42 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
     Some(name_level(x, y, alt_x, alt_y))
 }
 
+/// The value two profiles agree on at the exact level, as counted by term frequencies: `a`'s
+/// side of the aligned name part, or `a`'s text.
+pub fn exact_value(
+    method: Method,
+    attr: usize,
+    part: Option<NamePart>,
+    a: &Profile,
+    b: &Profile,
+) -> Option<String> {
+    match (
+        method,
+        a.attrs.get(attr)?.as_ref()?,
+        b.attrs.get(attr)?.as_ref()?,
+    ) {
+        (Method::Name, Norm::Name(x), Norm::Name(y)) => {
+            let tokens = match (part, names_swapped(x, y)) {
+                (Some(NamePart::Given), false) | (Some(NamePart::Given), true) => &x.given,
+                (Some(NamePart::Family), _) => &x.family,
+                (None, _) => {
+                    return Some(
+                        x.given
+                            .iter()
+                            .chain(&x.family)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    )
+                }
+            };
+            (!tokens.is_empty()).then(|| tokens.join(" "))
+        }
+        (Method::Text, Norm::Str(x), _) => Some(x.clone()),
+        _ => None,
+    }
+}
+
 fn email_level(a: &str, b: &str) -> u8 {
     if a == b {
         return 0;

@@ -14,6 +14,11 @@
 
 pub mod comparison;
 pub mod similarity;
+pub mod term_frequencies;
+
+use std::sync::{Arc, RwLock};
+
+use term_frequencies::TermFrequencies;
 
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +53,9 @@ pub struct ComparisonModel {
     /// identifier) rather than what a household or company shares (family name, address,
     /// phone, postcode, city).
     pub personal: bool,
+    /// Whether the exact level's u follows the agreed value's frequency in the store.
+    #[serde(default)]
+    pub term_frequency: bool,
     #[serde(skip)]
     weights: Vec<f64>,
 }
@@ -76,6 +84,9 @@ pub struct Model {
     /// `headroom[i]`: the most weight comparisons `order[i..]` can still add.
     #[serde(skip)]
     headroom: Vec<f64>,
+    /// Value frequencies of the stored records, shared with the engine that updates them.
+    #[serde(skip)]
+    tf: Arc<RwLock<TermFrequencies>>,
 }
 
 /// Relative cost of a method's level computation; cheap, decisive comparisons run first.
@@ -164,6 +175,7 @@ impl Model {
                 ComparisonModel {
                     label,
                     personal,
+                    term_frequency: term_frequencies::applies_to(c.method),
                     attr: c.attr,
                     part: c.part,
                     method: c.method,
@@ -187,6 +199,7 @@ impl Model {
             review_threshold: config.matching.review_threshold,
             order: Vec::new(),
             headroom: Vec::new(),
+            tf: Arc::default(),
         };
         model.refresh();
         model
@@ -238,11 +251,12 @@ impl Model {
     /// Decision weight of a pair: the match weight, capped below the link weight when the
     /// personal evidence disagrees.
     pub fn weight(&self, a: &Profile, b: &Profile) -> f64 {
+        let tf = self.tf.read().expect("term frequencies lock");
         let mut w = self.prior_weight();
         let mut personal: Option<f64> = None;
-        for c in &self.comparisons {
+        for (i, c) in self.comparisons.iter().enumerate() {
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
-                let x = c.weight(l);
+                let x = self.level_weight(&tf, i, l, a, b);
                 w += x;
                 if c.personal {
                     *personal.get_or_insert(0.0) += x;
@@ -255,6 +269,7 @@ impl Model {
     /// [`Model::weight`], or `None` as soon as the pair cannot reach `floor` even if every
     /// remaining comparison agreed at its best level. Exact: a pair it drops scores below `floor`.
     pub fn weight_at_least(&self, a: &Profile, b: &Profile, floor: f64) -> Option<f64> {
+        let tf = self.tf.read().expect("term frequencies lock");
         let mut w = self.prior_weight();
         let mut personal: Option<f64> = None;
         for (k, &i) in self.order.iter().enumerate() {
@@ -263,7 +278,7 @@ impl Model {
             }
             let c = &self.comparisons[i];
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
-                let x = c.weight(l);
+                let x = self.level_weight(&tf, i, l, a, b);
                 w += x;
                 if c.personal {
                     *personal.get_or_insert(0.0) += x;
@@ -272,6 +287,48 @@ impl Model {
         }
         let w = self.cap(w, personal);
         (w >= floor).then_some(w)
+    }
+
+    /// Weight of comparison `i` at level `l`, term-frequency adjusted at the exact level.
+    fn level_weight(&self, tf: &TermFrequencies, i: usize, l: u8, a: &Profile, b: &Profile) -> f64 {
+        let c = &self.comparisons[i];
+        if l != 0 || !c.term_frequency || tf.records() == 0 {
+            return c.weight(l);
+        }
+        match comparison::exact_value(c.method, c.attr, c.part, a, b) {
+            Some(v) => (c.levels[0].m / tf.u(i, &v, c.levels[0].u)).log2(),
+            None => c.weight(l),
+        }
+    }
+
+    /// Each comparison's term-frequency value of a profile (`None` where it has none or the
+    /// comparison is not adjusted).
+    pub fn tf_values(&self, p: &Profile) -> Vec<Option<String>> {
+        self.comparisons
+            .iter()
+            .map(|c| {
+                if c.term_frequency {
+                    term_frequencies::value_of(c.method, c.attr, c.part, p)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// Counts records in (`sign` 1) or out (`sign` -1) of the term frequencies.
+    pub fn count_terms<'p>(&self, profiles: impl IntoIterator<Item = &'p Profile>, sign: i32) {
+        let values: Vec<Vec<Option<String>>> =
+            profiles.into_iter().map(|p| self.tf_values(p)).collect();
+        let mut tf = self.tf.write().expect("term frequencies lock");
+        for v in &values {
+            tf.add(v, sign);
+        }
+    }
+
+    /// Number of records the term frequencies count.
+    pub fn counted_records(&self) -> u64 {
+        self.tf.read().expect("term frequencies lock").records()
     }
 
     fn cap(&self, w: f64, personal: Option<f64>) -> f64 {
@@ -283,15 +340,17 @@ impl Model {
 
     /// Match weight of a pair with the per-comparison breakdown.
     pub fn explain(&self, a: &Profile, b: &Profile) -> Explanation {
+        let tf = self.tf.read().expect("term frequencies lock");
         let prior_weight = self.prior_weight();
         let mut total = prior_weight;
         let mut personal: Option<f64> = None;
         let comparisons = self
             .comparisons
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 let level = comparison::level(c.method, c.attr, c.part, a, b);
-                let weight = level.map_or(0.0, |l| c.weight(l));
+                let weight = level.map_or(0.0, |l| self.level_weight(&tf, i, l, a, b));
                 total += weight;
                 if c.personal && level.is_some() {
                     *personal.get_or_insert(0.0) += weight;

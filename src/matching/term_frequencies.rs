@@ -1,0 +1,148 @@
+//! Term-frequency adjustment: agreeing on a rare value is stronger evidence than agreeing on a
+//! common one (a rare surname versus 王 or Smith).
+//!
+//! For comparisons that opt in (names and short text by default), the table counts how many
+//! stored records hold each normalized value. At the exact level, the comparison's u becomes
+//! the value's frequency: `u_v = (count + PRIOR_RECORDS * u) / (records + PRIOR_RECORDS)`,
+//! which starts at the model's u while few records are stored and moves to the observed
+//! frequency as they accumulate. The boost over the plain exact weight is capped at
+//! `log2(MAX_BOOST)` bits so a value seen once cannot outweigh everything else.
+
+use std::collections::HashMap;
+
+use crate::config::{Method, NamePart};
+use crate::ingest::profile::{Norm, Profile};
+
+/// Pseudo-records of the model's u mixed into every frequency (smoothing for small stores).
+pub const PRIOR_RECORDS: f64 = 1_000.0;
+/// Largest factor by which a rare value may lower u (4 bits of extra weight).
+pub const MAX_BOOST: f64 = 16.0;
+
+/// Whether a comparison gets term-frequency adjustment by default.
+pub fn applies_to(method: Method) -> bool {
+    matches!(method, Method::Name | Method::Text)
+}
+
+/// The value a comparison's frequencies are counted by, for one profile.
+pub fn value_of(
+    method: Method,
+    attr: usize,
+    part: Option<NamePart>,
+    p: &Profile,
+) -> Option<String> {
+    match (method, p.attrs.get(attr)?.as_ref()?) {
+        (Method::Name, Norm::Name(n)) => {
+            let tokens = match part {
+                Some(NamePart::Given) => &n.given,
+                Some(NamePart::Family) => &n.family,
+                None => {
+                    return Some(
+                        n.given
+                            .iter()
+                            .chain(&n.family)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    )
+                }
+            };
+            (!tokens.is_empty()).then(|| tokens.join(" "))
+        }
+        (Method::Text, Norm::Str(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Value counts per comparison (indexed like the model's comparisons).
+#[derive(Debug, Clone, Default)]
+pub struct TermFrequencies {
+    records: u64,
+    counts: Vec<HashMap<String, u32>>,
+}
+
+impl TermFrequencies {
+    /// An empty table for `n` comparisons.
+    pub fn new(n: usize) -> Self {
+        Self {
+            records: 0,
+            counts: vec![HashMap::new(); n],
+        }
+    }
+
+    /// Number of records counted.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Counts a record in (`sign` = 1) or out (`sign` = -1). `values` holds, per comparison,
+    /// the record's value or `None`.
+    pub fn add(&mut self, values: &[Option<String>], sign: i32) {
+        if self.counts.len() < values.len() {
+            self.counts.resize(values.len(), HashMap::new());
+        }
+        self.records = (self.records as i64 + sign as i64).max(0) as u64;
+        for (table, v) in self.counts.iter_mut().zip(values) {
+            let Some(v) = v else { continue };
+            if sign > 0 {
+                *table.entry(v.clone()).or_default() += 1;
+            } else if let Some(c) = table.get_mut(v) {
+                *c = c.saturating_sub(1);
+                if *c == 0 {
+                    table.remove(v);
+                }
+            }
+        }
+    }
+
+    /// The adjusted u of an exact agreement on `value` for comparison `i` with model u `u`.
+    pub fn u(&self, i: usize, value: &str, u: f64) -> f64 {
+        let count = self
+            .counts
+            .get(i)
+            .and_then(|t| t.get(value))
+            .copied()
+            .unwrap_or(0) as f64;
+        let tf = (count + PRIOR_RECORDS * u) / (self.records as f64 + PRIOR_RECORDS);
+        tf.max(u / MAX_BOOST)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rare_values_weigh_more_than_common_ones_once_data_accumulates() {
+        let mut tf = TermFrequencies::new(1);
+        let u = 0.004;
+        assert!(
+            (tf.u(0, "smith", u) - u).abs() < 1e-12,
+            "no data: the model's u"
+        );
+        for i in 0..100_000 {
+            let v = if i % 50 == 0 {
+                "smith"
+            } else if i == 7 {
+                "quixote"
+            } else {
+                "other"
+            };
+            let name = if v == "other" {
+                format!("n{i}")
+            } else {
+                v.to_string()
+            };
+            tf.add(&[Some(name)], 1);
+        }
+        assert!(
+            tf.u(0, "smith", u) > u,
+            "2% of records: weaker than the model says"
+        );
+        assert!(
+            (tf.u(0, "quixote", u) - u / MAX_BOOST).abs() < 1e-12,
+            "rare: capped boost"
+        );
+        tf.add(&[Some("smith".into())], -1);
+        assert_eq!(tf.records(), 99_999);
+    }
+}
