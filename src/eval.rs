@@ -1,15 +1,28 @@
-//! Pairwise match quality of the stored entities against a truth file.
+//! Match quality of the stored entities against a truth file.
 //!
-//! Every pair of records inside one entity is a predicted match (not only the pairs the
-//! matcher compared); precision, recall and F1 are computed over those pairs against the true
-//! pairs. Records are named by their key, or `source:key` when a key is not unique.
+//! Pairwise scores count every pair of records inside one entity as a predicted match (not only
+//! the pairs the matcher compared). The report adds blocking recall (the share of true pairs
+//! that share a blocking key, so the scorer is offered them), the worst missed matches and false
+//! merges with their explanations, and optionally a threshold sweep over all blocked pairs.
+//! Records are named by key, or `source:key` when a key is used by several sources.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::store::{EntityState, Store, StoreError};
+use crate::blocking::keys;
+use crate::engine::Engine;
+use crate::matching::{probability, Explanation};
+use crate::store::{EntityState, StoreError, StoredRecord};
+
+/// Keys shared by more records than this are skipped when enumerating pairs for the sweep.
+const MAX_SWEEP_BUCKET: usize = 1_000;
+/// Thresholds (match probability) of the sweep.
+const SWEEP_THRESHOLDS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999,
+];
 
 /// Evaluation failure.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +47,7 @@ pub struct PairwiseScores {
     pub records: usize,
     /// Entities in the store.
     pub entities: usize,
-    /// True pairs in the truth file.
+    /// True pairs in the truth file (between stored records).
     pub true_pairs: usize,
     /// Pairs inside predicted entities.
     pub predicted_pairs: usize,
@@ -52,9 +65,81 @@ pub struct PairwiseScores {
     pub f1: f64,
 }
 
-/// Reads a truth file of pairs: a CSV whose first two columns name two records (header row
-/// skipped when its first cell is not a known record).
+/// One missed match or false merge, explained.
+#[derive(Debug, Clone, Serialize)]
+pub struct Example {
+    /// One record.
+    pub a: String,
+    /// The other record.
+    pub b: String,
+    /// Entity of `a`.
+    pub entity_a: u64,
+    /// Entity of `b`.
+    pub entity_b: u64,
+    /// Whether the two records share a blocking key.
+    pub blocked_together: bool,
+    /// The model's view of the pair.
+    pub explanation: Explanation,
+}
+
+/// Pairwise quality of the blocked pairs at one threshold (before clustering).
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepRow {
+    /// Match probability threshold.
+    pub threshold: f64,
+    /// Blocked pairs at or above it.
+    pub predicted: usize,
+    /// True pairs among them.
+    pub true_positives: usize,
+    /// Precision.
+    pub precision: f64,
+    /// Recall over all true pairs.
+    pub recall: f64,
+    /// F1.
+    pub f1: f64,
+}
+
+/// The full evaluation report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Pairwise scores of the entities.
+    pub scores: PairwiseScores,
+    /// True pairs that share a blocking key.
+    pub blocked_true_pairs: usize,
+    /// blocked_true_pairs / true_pairs.
+    pub blocking_recall: f64,
+    /// Missed matches, lowest match weight first.
+    pub missed_matches: Vec<Example>,
+    /// False merges, highest match weight first.
+    pub false_merges: Vec<Example>,
+    /// Threshold sweep, if asked for.
+    pub sweep: Option<Vec<SweepRow>>,
+}
+
+/// Reads a truth file of pairs: a CSV whose first two columns name two records (header first).
 pub fn read_truth_pairs(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
+    let rows = read_rows(path)?;
+    Ok(rows.into_iter().map(|r| (r.0, r.1)).collect())
+}
+
+/// Reads a truth file of cluster labels (`record,cluster` per row, header first) into pairs.
+pub fn read_truth_clusters(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
+    let mut clusters: HashMap<String, Vec<String>> = HashMap::new();
+    for (record, label) in read_rows(path)? {
+        clusters.entry(label).or_default().push(record);
+    }
+    let mut pairs = Vec::new();
+    for members in clusters.values() {
+        for (i, a) in members.iter().enumerate() {
+            for b in &members[i + 1..] {
+                pairs.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+fn read_rows(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
     let err = |reason: String| EvalError::Truth {
         path: path.display().to_string(),
         reason,
@@ -64,42 +149,95 @@ pub fn read_truth_pairs(path: &Path) -> Result<Vec<(String, String)>, EvalError>
         .trim(csv::Trim::All)
         .from_path(path)
         .map_err(|e| err(e.to_string()))?;
-    let mut pairs = Vec::new();
+    let mut out = Vec::new();
     for row in rdr.records() {
         let row = row.map_err(|e| err(e.to_string()))?;
         if row.len() < 2 {
-            return Err(err(format!(
-                "line {}: expected two columns",
-                row.position().map_or(0, |p| p.line())
-            )));
+            let line = row.position().map_or(0, |p| p.line());
+            return Err(err(format!("line {line}: expected two columns")));
         }
-        pairs.push((row[0].to_string(), row[1].to_string()));
+        out.push((row[0].to_string(), row[1].to_string()));
     }
-    Ok(pairs)
+    Ok(out)
 }
 
-/// Scores the stored entities against true pairs.
-pub fn pairwise(store: &Store, truth: &[(String, String)]) -> Result<PairwiseScores, EvalError> {
-    // Name records by key, falling back to source:key for keys used by several sources.
-    let mut key_count: HashMap<String, usize> = HashMap::new();
-    let mut entity_of: HashMap<String, u64> = HashMap::new();
-    let mut records = Vec::new();
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn f1(p: f64, r: f64) -> f64 {
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
+}
+
+/// Evaluates the engine's entities against true pairs; `examples` bounds each example list.
+pub fn evaluate(
+    engine: &Engine,
+    truth: &[(String, String)],
+    examples: usize,
+    sweep: bool,
+) -> Result<Report, EvalError> {
+    let store = &engine.store;
+    let mut recs: Vec<StoredRecord> = Vec::new();
     for r in store.records() {
-        let (_, r) = r?;
-        *key_count.entry(r.key.clone()).or_default() += 1;
-        records.push((r.source, r.key, r.entity));
+        recs.push(r?.1);
     }
-    for (source, key, entity) in &records {
-        let name = if key_count[key] > 1 {
-            format!("{source}:{key}")
-        } else {
-            key.clone()
-        };
-        entity_of.insert(name, *entity);
+    let mut key_count: HashMap<&str, usize> = HashMap::new();
+    for r in &recs {
+        *key_count.entry(r.key.as_str()).or_default() += 1;
     }
-    let mut sizes: HashMap<u64, usize> = HashMap::new();
-    for (_, _, e) in &records {
-        *sizes.entry(*e).or_default() += 1;
+    let names: Vec<String> = recs
+        .iter()
+        .map(|r| {
+            if key_count[r.key.as_str()] > 1 {
+                format!("{}:{}", r.source, r.key)
+            } else {
+                r.key.clone()
+            }
+        })
+        .collect();
+    let index_of: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+
+    // True pairs between stored records, each once.
+    let mut truth_set: HashSet<(usize, usize)> = HashSet::new();
+    for (a, b) in truth {
+        if let (Some(&x), Some(&y)) = (index_of.get(a.as_str()), index_of.get(b.as_str())) {
+            if x != y {
+                truth_set.insert((x.min(y), x.max(y)));
+            }
+        }
+    }
+
+    // Predicted pairs: every pair inside an entity.
+    let mut members: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, r) in recs.iter().enumerate() {
+        members.entry(r.entity).or_default().push(i);
+    }
+    let mut predicted = 0usize;
+    let mut tp = 0usize;
+    let mut false_merge_pairs = Vec::new();
+    for m in members.values() {
+        for (i, &x) in m.iter().enumerate() {
+            for &y in &m[i + 1..] {
+                predicted += 1;
+                if truth_set.contains(&(x.min(y), x.max(y))) {
+                    tp += 1;
+                } else {
+                    false_merge_pairs.push((x, y));
+                }
+            }
+        }
     }
     let mut entities = 0;
     for e in store.entities() {
@@ -107,51 +245,284 @@ pub fn pairwise(store: &Store, truth: &[(String, String)]) -> Result<PairwiseSco
             entities += 1;
         }
     }
-    let predicted_pairs: usize = sizes.values().map(|n| n * (n - 1) / 2).sum();
-    let mut seen = HashSet::new();
-    let mut tp = 0;
-    let mut true_pairs = 0;
-    for (a, b) in truth {
-        let key = if a <= b {
-            (a.clone(), b.clone())
-        } else {
-            (b.clone(), a.clone())
-        };
-        if a == b || !seen.insert(key) {
-            continue;
-        }
-        true_pairs += 1;
-        if let (Some(x), Some(y)) = (entity_of.get(a), entity_of.get(b)) {
-            if x == y {
-                tp += 1;
-            }
-        }
-    }
-    let precision = if predicted_pairs == 0 {
-        1.0
-    } else {
-        tp as f64 / predicted_pairs as f64
-    };
-    let recall = if true_pairs == 0 {
-        1.0
-    } else {
-        tp as f64 / true_pairs as f64
-    };
-    let f1 = if precision + recall == 0.0 {
-        0.0
-    } else {
-        2.0 * precision * recall / (precision + recall)
-    };
-    Ok(PairwiseScores {
-        records: records.len(),
+    let precision = ratio(tp, predicted);
+    let recall = ratio(tp, truth_set.len());
+    let scores = PairwiseScores {
+        records: recs.len(),
         entities,
-        true_pairs,
-        predicted_pairs,
+        true_pairs: truth_set.len(),
+        predicted_pairs: predicted,
         true_positives: tp,
-        false_positives: predicted_pairs - tp,
-        false_negatives: true_pairs - tp,
+        false_positives: predicted - tp,
+        false_negatives: truth_set.len() - tp,
         precision,
         recall,
-        f1,
+        f1: f1(precision, recall),
+    };
+
+    // Blocking recall.
+    let record_keys: Vec<HashSet<String>> = recs
+        .iter()
+        .map(|r| keys::keys(&engine.config, &r.profile).into_iter().collect())
+        .collect();
+    let blocked = |x: usize, y: usize| !record_keys[x].is_disjoint(&record_keys[y]);
+    let blocked_true_pairs = truth_set.iter().filter(|&&(x, y)| blocked(x, y)).count();
+
+    let example = |x: usize, y: usize| Example {
+        a: names[x].clone(),
+        b: names[y].clone(),
+        entity_a: recs[x].entity,
+        entity_b: recs[y].entity,
+        blocked_together: blocked(x, y),
+        explanation: engine.model.explain(&recs[x].profile, &recs[y].profile),
+    };
+    let mut missed: Vec<Example> = truth_set
+        .iter()
+        .filter(|&&(x, y)| recs[x].entity != recs[y].entity)
+        .map(|&(x, y)| example(x, y))
+        .collect();
+    missed.sort_by(|a, b| {
+        a.explanation
+            .match_weight
+            .total_cmp(&b.explanation.match_weight)
+            .then(a.a.cmp(&b.a))
+    });
+    missed.truncate(examples);
+    let mut false_merges: Vec<Example> = false_merge_pairs
+        .iter()
+        .map(|&(x, y)| example(x, y))
+        .collect();
+    false_merges.sort_by(|a, b| {
+        b.explanation
+            .match_weight
+            .total_cmp(&a.explanation.match_weight)
+            .then(a.a.cmp(&b.a))
+    });
+    false_merges.truncate(examples);
+
+    let sweep = sweep.then(|| {
+        let mut buckets: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, ks) in record_keys.iter().enumerate() {
+            for k in ks {
+                buckets.entry(k.as_str()).or_default().push(i);
+            }
+        }
+        let mut pairs: HashSet<(usize, usize)> = HashSet::new();
+        for b in buckets.values().filter(|b| b.len() <= MAX_SWEEP_BUCKET) {
+            for (i, &x) in b.iter().enumerate() {
+                for &y in &b[i + 1..] {
+                    pairs.insert((x.min(y), x.max(y)));
+                }
+            }
+        }
+        let scored: Vec<(f64, bool)> = pairs
+            .iter()
+            .map(|&(x, y)| {
+                (
+                    probability(engine.model.weight(&recs[x].profile, &recs[y].profile)),
+                    truth_set.contains(&(x, y)),
+                )
+            })
+            .collect();
+        SWEEP_THRESHOLDS
+            .iter()
+            .map(|&t| {
+                let predicted = scored.iter().filter(|(p, _)| *p >= t).count();
+                let tp = scored.iter().filter(|(p, m)| *p >= t && *m).count();
+                let precision = ratio(tp, predicted);
+                let recall = ratio(tp, truth_set.len());
+                SweepRow {
+                    threshold: t,
+                    predicted,
+                    true_positives: tp,
+                    precision,
+                    recall,
+                    f1: f1(precision, recall),
+                }
+            })
+            .collect()
+    });
+
+    Ok(Report {
+        scores,
+        blocked_true_pairs,
+        blocking_recall: ratio(blocked_true_pairs, truth_set.len()),
+        missed_matches: missed,
+        false_merges,
+        sweep,
     })
+}
+
+/// The report as text for a person.
+pub fn render_text(r: &Report) -> String {
+    let s = &r.scores;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "records {}  entities {}  true pairs {}  predicted pairs {}",
+        s.records, s.entities, s.true_pairs, s.predicted_pairs
+    );
+    let _ = writeln!(
+        out,
+        "TP {}  FP (false merges) {}  FN (missed) {}",
+        s.true_positives, s.false_positives, s.false_negatives
+    );
+    let _ = writeln!(
+        out,
+        "precision {:.4}  recall {:.4}  F1 {:.4}",
+        s.precision, s.recall, s.f1
+    );
+    let _ = writeln!(
+        out,
+        "blocking recall {:.4} ({} of {} true pairs share a blocking key)",
+        r.blocking_recall, r.blocked_true_pairs, s.true_pairs
+    );
+    for (title, list) in [
+        ("missed matches (lowest weight first)", &r.missed_matches),
+        ("false merges (highest weight first)", &r.false_merges),
+    ] {
+        let _ = writeln!(out, "\n{title}: {} shown", list.len());
+        for e in list {
+            let levels: Vec<String> = e
+                .explanation
+                .comparisons
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}={}({:+.1})",
+                        c.comparison,
+                        c.level.as_deref().unwrap_or("null"),
+                        c.weight
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {} [{}] ~ {} [{}]: weight {:.2} p {:.3}{}{}\n    {}",
+                e.a,
+                e.entity_a,
+                e.b,
+                e.entity_b,
+                e.explanation.match_weight,
+                e.explanation.match_probability,
+                if e.explanation.personal_conflict {
+                    " personal-conflict"
+                } else {
+                    ""
+                },
+                if e.blocked_together {
+                    ""
+                } else {
+                    " NOT-BLOCKED"
+                },
+                levels.join(" ")
+            );
+        }
+    }
+    if let Some(rows) = &r.sweep {
+        let _ = writeln!(
+            out,
+            "\nthreshold sweep over blocked pairs (before clustering)"
+        );
+        let _ = writeln!(
+            out,
+            "{:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "p>=", "predicted", "TP", "precision", "recall", "F1"
+        );
+        for row in rows {
+            let _ = writeln!(
+                out,
+                "{:>9} {:>9} {:>9} {:>9.4} {:>9.4} {:>9.4}",
+                row.threshold, row.predicted, row.true_positives, row.precision, row.recall, row.f1
+            );
+        }
+    }
+    out
+}
+
+/// The sweep as an SVG chart: precision, recall and F1 against the threshold.
+pub fn sweep_svg(rows: &[SweepRow]) -> String {
+    let (w, h, pad) = (640.0, 400.0, 50.0);
+    let x = |i: usize| pad + (w - 2.0 * pad) * i as f64 / (rows.len().max(2) - 1) as f64;
+    let lo = rows
+        .iter()
+        .flat_map(|r| [r.precision, r.recall])
+        .fold(1.0f64, f64::min)
+        .min(0.9);
+    let y = |v: f64| h - pad - (h - 2.0 * pad) * (v - lo) / (1.0 - lo).max(1e-9);
+    let line = |f: &dyn Fn(&SweepRow) -> f64, color: &str| {
+        let pts: Vec<String> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("{:.1},{:.1}", x(i), y(f(r))))
+            .collect();
+        format!(
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\n",
+            pts.join(" ")
+        )
+    };
+    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+    let _ = writeln!(s, "<text x=\"{pad}\" y=\"20\" font-size=\"14\">goldrec threshold sweep (blocked pairs, before clustering)</text>");
+    for k in 0..=4 {
+        let v = lo + (1.0 - lo) * k as f64 / 4.0;
+        let _ = writeln!(s, "<line x1=\"{pad}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"5\" y=\"{:.1}\">{v:.3}</text>", w - pad, y(v), y(v), y(v) + 4.0);
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            x(i),
+            h - pad + 16.0,
+            r.threshold
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">match probability threshold</text>",
+        w / 2.0,
+        h - 10.0
+    );
+    s += &line(&|r| r.precision, "#1f77b4");
+    s += &line(&|r| r.recall, "#d62728");
+    s += &line(&|r| r.f1, "#2ca02c");
+    for (i, (name, color)) in [
+        ("precision", "#1f77b4"),
+        ("recall", "#d62728"),
+        ("F1", "#2ca02c"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>",
+            w - pad - 60.0,
+            pad + 14.0 * i as f64
+        );
+    }
+    s += "</svg>\n";
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn svg_has_one_line_per_metric() {
+        let rows: Vec<SweepRow> = [0.1, 0.5, 0.9]
+            .iter()
+            .map(|&t| SweepRow {
+                threshold: t,
+                predicted: 10,
+                true_positives: 9,
+                precision: 0.9,
+                recall: 1.0 - t / 10.0,
+                f1: 0.9,
+            })
+            .collect();
+        let svg = sweep_svg(&rows);
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
 }

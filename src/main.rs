@@ -61,11 +61,27 @@ enum Command {
     },
     /// Rebuild the blocking index from the store.
     Reindex,
-    /// Pairwise precision, recall and F1 of the stored entities against true pairs.
+    /// Pairwise precision, recall and F1 of the stored entities against a truth file, with
+    /// blocking recall and the worst errors explained.
     Eval {
         /// CSV of true pairs (two record keys per row, header first).
+        #[arg(long, required_unless_present = "clusters")]
+        truth: Option<PathBuf>,
+        /// CSV of cluster labels instead (`record,cluster` per row, header first).
+        #[arg(long, conflicts_with = "truth")]
+        clusters: Option<PathBuf>,
+        /// Missed matches and false merges shown.
+        #[arg(long, default_value_t = 10)]
+        examples: usize,
+        /// Also sweep thresholds over all blocked pairs.
         #[arg(long)]
-        truth: PathBuf,
+        sweep: bool,
+        /// Write the sweep as an SVG chart here (implies --sweep).
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -113,11 +129,32 @@ fn main() -> anyhow::Result<()> {
             eprintln!("reindexed {n} records in {:.1}s", t.elapsed().as_secs_f64());
             Ok(())
         }
-        Command::Eval { truth } => {
+        Command::Eval {
+            truth,
+            clusters,
+            examples,
+            sweep,
+            svg,
+            json,
+        } => {
             let engine = open(config)?;
-            let pairs = goldrec::eval::read_truth_pairs(&truth)?;
-            let s = goldrec::eval::pairwise(&engine.store, &pairs)?;
-            println!("{}", serde_json::to_string_pretty(&s)?);
+            let pairs = match (truth, clusters) {
+                (Some(t), _) => goldrec::eval::read_truth_pairs(&t)?,
+                (None, Some(c)) => goldrec::eval::read_truth_clusters(&c)?,
+                (None, None) => bail!("give --truth or --clusters"),
+            };
+            let report =
+                goldrec::eval::evaluate(&engine, &pairs, examples, sweep || svg.is_some())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", goldrec::eval::render_text(&report));
+            }
+            if let (Some(path), Some(rows)) = (svg, &report.sweep) {
+                std::fs::write(&path, goldrec::eval::sweep_svg(rows))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
             Ok(())
         }
     }

@@ -790,7 +790,7 @@ fn default_blocking(attributes: &[Attribute]) -> Vec<BlockingRule> {
             part: Some(NamePart::Given),
         };
         rules.push(vec![whole(name)]);
-        for k in [AttrKind::Date, AttrKind::Postcode] {
+        for k in [AttrKind::Date, AttrKind::Postcode, AttrKind::Address] {
             if let Some(a) = of(k) {
                 rules.push(vec![family, whole(a)]);
                 rules.push(vec![given, whole(a)]);

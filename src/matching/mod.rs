@@ -7,10 +7,11 @@
 //! the null level, which weighs nothing.
 //!
 //! Household evidence is not independent evidence: family members share a family name, an
-//! address and often a phone, and adding those weights would link them. So a pair whose
-//! *personal* comparisons (given name, birth date, email, identifiers) sum to a negative weight
-//! never links: its decision weight is capped just below the link weight, which sends it to
-//! review instead.
+//! address and often a phone (and sometimes an email), and adding those weights would link
+//! them. So a pair whose *personal* comparisons (given name, birth date, email, identifiers) sum
+//! to a negative weight, while none of the identifying ones (given name, birth date,
+//! identifiers) agrees, never links: its decision weight is capped just below the link weight,
+//! which sends it to review instead.
 
 pub mod comparison;
 pub mod similarity;
@@ -53,6 +54,10 @@ pub struct ComparisonModel {
     /// identifier) rather than what a household or company shares (family name, address,
     /// phone, postcode, city).
     pub personal: bool,
+    /// Whether a positive weight on it alone rules out a household conflict (given name, birth
+    /// date, identifier; not email, which families share).
+    #[serde(default)]
+    pub identifying: bool,
     /// Whether the exact level's u follows the agreed value's frequency in the store.
     #[serde(default)]
     pub term_frequency: bool,
@@ -131,6 +136,34 @@ pub struct Explanation {
     pub comparisons: Vec<ComparisonExplanation>,
 }
 
+/// Personal evidence of a pair, accumulated over its comparisons.
+#[derive(Debug, Clone, Copy, Default)]
+struct Personal {
+    /// Sum of personal weights, `None` when no personal value was on both sides.
+    sum: Option<f64>,
+    /// Some identifying comparison agreed (positive weight).
+    rescued: bool,
+}
+
+impl Personal {
+    fn add(&mut self, c: &ComparisonModel, weight: f64) {
+        if c.identifying {
+            *self.sum.get_or_insert(0.0) += weight;
+            self.rescued |= weight > 0.0;
+        } else if c.personal {
+            // Families share inboxes: an agreeing email is household evidence, a differing
+            // one still speaks against the pair.
+            *self.sum.get_or_insert(0.0) += weight.min(0.0);
+        }
+    }
+
+    /// The pair disagrees on who the person is: personal evidence is negative overall and no
+    /// identifying comparison agrees.
+    fn conflict(&self) -> bool {
+        matches!(self.sum, Some(p) if p < 0.0) && !self.rescued
+    }
+}
+
 /// How far below the link weight a pair with conflicting personal evidence is placed.
 const PERSONAL_CONFLICT_MARGIN: f64 = 1e-3;
 
@@ -172,9 +205,11 @@ impl Model {
                             | AttrKind::Email
                             | AttrKind::Identifier
                     );
+                let identifying = personal && kind != AttrKind::Email;
                 ComparisonModel {
                     label,
                     personal,
+                    identifying,
                     term_frequency: term_frequencies::applies_to(c.method),
                     attr: c.attr,
                     part: c.part,
@@ -253,14 +288,12 @@ impl Model {
     pub fn weight(&self, a: &Profile, b: &Profile) -> f64 {
         let tf = self.tf.read().expect("term frequencies lock");
         let mut w = self.prior_weight();
-        let mut personal: Option<f64> = None;
+        let mut personal = Personal::default();
         for (i, c) in self.comparisons.iter().enumerate() {
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
                 let x = self.level_weight(&tf, i, l, a, b);
                 w += x;
-                if c.personal {
-                    *personal.get_or_insert(0.0) += x;
-                }
+                personal.add(c, x);
             }
         }
         self.cap(w, personal)
@@ -271,7 +304,7 @@ impl Model {
     pub fn weight_at_least(&self, a: &Profile, b: &Profile, floor: f64) -> Option<f64> {
         let tf = self.tf.read().expect("term frequencies lock");
         let mut w = self.prior_weight();
-        let mut personal: Option<f64> = None;
+        let mut personal = Personal::default();
         for (k, &i) in self.order.iter().enumerate() {
             if w + self.headroom[k] < floor {
                 return None;
@@ -280,9 +313,7 @@ impl Model {
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
                 let x = self.level_weight(&tf, i, l, a, b);
                 w += x;
-                if c.personal {
-                    *personal.get_or_insert(0.0) += x;
-                }
+                personal.add(c, x);
             }
         }
         let w = self.cap(w, personal);
@@ -331,10 +362,11 @@ impl Model {
         self.tf.read().expect("term frequencies lock").records()
     }
 
-    fn cap(&self, w: f64, personal: Option<f64>) -> f64 {
-        match personal {
-            Some(p) if p < 0.0 => w.min(self.link_weight() - PERSONAL_CONFLICT_MARGIN),
-            _ => w,
+    fn cap(&self, w: f64, personal: Personal) -> f64 {
+        if personal.conflict() {
+            w.min(self.link_weight() - PERSONAL_CONFLICT_MARGIN)
+        } else {
+            w
         }
     }
 
@@ -343,7 +375,7 @@ impl Model {
         let tf = self.tf.read().expect("term frequencies lock");
         let prior_weight = self.prior_weight();
         let mut total = prior_weight;
-        let mut personal: Option<f64> = None;
+        let mut personal = Personal::default();
         let comparisons = self
             .comparisons
             .iter()
@@ -352,8 +384,8 @@ impl Model {
                 let level = comparison::level(c.method, c.attr, c.part, a, b);
                 let weight = level.map_or(0.0, |l| self.level_weight(&tf, i, l, a, b));
                 total += weight;
-                if c.personal && level.is_some() {
-                    *personal.get_or_insert(0.0) += weight;
+                if level.is_some() {
+                    personal.add(c, weight);
                 }
                 ComparisonExplanation {
                     comparison: c.label.clone(),
@@ -384,6 +416,51 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::ingest::profile::Norm;
+
+    fn person(config: &Config, given: &str, family: &str, dob: &str, email: &str) -> Profile {
+        let attr = |n: &str| config.attr(n).unwrap();
+        let mut p = Profile {
+            attrs: vec![None; config.attributes.len()],
+        };
+        p.attrs[attr("name")] = Some(Norm::Name(crate::ingest::profile::NameNorm {
+            given: vec![given.into()],
+            family: vec![family.into()],
+            ..Default::default()
+        }));
+        p.attrs[attr("birth_date")] = Some(Norm::Str(dob.into()));
+        p.attrs[attr("email")] = Some(Norm::Str(email.into()));
+        p.attrs[attr("phone")] = Some(Norm::Str("+16465550199".into()));
+        p.attrs[attr("address")] =
+            Some(Norm::Tokens(vec!["88".into(), "canal".into(), "st".into()]));
+        p.attrs[attr("postcode")] = Some(Norm::Str("10013".into()));
+        p
+    }
+
+    #[test]
+    fn household_members_conflict_but_a_corrupted_duplicate_does_not() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
+                .unwrap();
+        let config = Config::parse(&text).unwrap();
+        let model = Model::from_config(&config);
+        let mother = person(&config, "na", "li", "1985-05-05", "li.family@example.com");
+        let son = person(&config, "ming", "li", "2010-09-09", "li.family@example.com");
+        let e = model.explain(&mother, &son);
+        assert!(
+            e.match_probability >= model.link_threshold,
+            "shared evidence alone is strong: {e:?}"
+        );
+        assert!(
+            e.personal_conflict,
+            "a shared email does not make them one person"
+        );
+        assert!(e.decision_probability < model.link_threshold);
+        // Same person, birth date mistyped beyond one edit and a new email: the given name agrees.
+        let typo = person(&config, "na", "li", "1958-11-05", "na.li@newmail.com");
+        let e = model.explain(&mother, &typo);
+        assert!(!e.personal_conflict, "{e:?}");
+        assert!(e.decision_probability >= model.link_threshold);
+    }
 
     #[test]
     fn early_exit_agrees_with_the_full_weight() {
