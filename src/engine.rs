@@ -171,7 +171,15 @@ impl Engine {
         })?;
         let store = Store::open(&config.data_dir.join("sled"))?;
         let index = BlockingIndex::open(&config.data_dir.join("index"), config.index_memory_mb)?;
-        let model = Arc::new(Model::from_config(&config));
+        let mut model = Model::from_config(&config);
+        if let Some(trained) = store.load_model()? {
+            if model.adopt(&trained) {
+                tracing::info!("using the trained model");
+            } else {
+                tracing::warn!("the trained model does not fit the configured comparisons, using the configured one; run goldrec train again");
+            }
+        }
+        let model = Arc::new(model);
         let engine = Self {
             config: Arc::new(config),
             model,
@@ -204,6 +212,75 @@ impl Engine {
         }
         self.model.count_terms(&chunk, 1);
         Ok(())
+    }
+
+    /// Fits m and u to the stored records (see [`crate::matching::training`]) and saves the
+    /// model; it takes effect the next time the data directory is opened.
+    pub fn train(
+        &self,
+        random_pairs: usize,
+        iterations: usize,
+    ) -> Result<(Model, crate::matching::training::TrainingSummary), EngineError> {
+        let mut profiles = Vec::new();
+        for r in self.store.records() {
+            profiles.push(r?.1.profile);
+        }
+        let keys: Vec<Vec<String>> = profiles
+            .par_iter()
+            .map(|p| keys::keys(&self.config, p))
+            .collect();
+        let mut model = Model::from_config(&self.config);
+        let summary = crate::matching::training::train(
+            &mut model,
+            &profiles,
+            &keys,
+            random_pairs,
+            iterations,
+        );
+        self.store.save_model(&model)?;
+        Ok((model, summary))
+    }
+
+    /// Matches every stored record again from scratch with the current model, in batches.
+    /// Entity ids are reassigned (old ids answer 404): use after training or a change of the
+    /// matching configuration, before downstream systems depend on ids.
+    pub fn rematch(&self) -> Result<usize, EngineError> {
+        let mut all: Vec<StoredRecord> = Vec::new();
+        for r in self.store.records() {
+            all.push(r?.1);
+        }
+        // Arrival order is kept so first-non-empty survivorship stays meaningful.
+        all.sort_by_key(|r| r.seq);
+        {
+            let _guard = self.write_lock.lock().expect("writer lock");
+            self.store.clear_matching_state()?;
+            self.index.clear()?;
+            self.index.commit(self.store.batch_seq()?)?;
+            let profiles: Vec<Profile> = all.iter().map(|r| r.profile.clone()).collect();
+            self.model.count_terms(&profiles, -1);
+        }
+        let n = all.len();
+        let mut it = all.into_iter();
+        loop {
+            let chunk: Vec<Change> = it
+                .by_ref()
+                .take(self.config.batch_size)
+                .map(|r| {
+                    let rec = SourceRecord {
+                        source: r.source,
+                        key: r.key,
+                        values: r.values,
+                        updated_at: r.updated_at,
+                    };
+                    Change::Upsert(rec, r.profile)
+                })
+                .collect();
+            if chunk.is_empty() {
+                break;
+            }
+            self.apply(chunk)?;
+        }
+        Ok(n)
     }
 
     /// Rebuilds the blocking index from sled.

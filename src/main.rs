@@ -61,6 +61,19 @@ enum Command {
     },
     /// Rebuild the blocking index from the store.
     Reindex,
+    /// Match every stored record again with the current (e.g. newly trained) model. Entity ids
+    /// are reassigned.
+    Rematch,
+    /// Learn m and u from the stored records (u from random pairs, m by EM over blocked pairs)
+    /// and save the model for serve and ingest.
+    Train {
+        /// Random record pairs sampled for u.
+        #[arg(long, default_value_t = 1_000_000)]
+        random_pairs: usize,
+        /// Most EM iterations.
+        #[arg(long, default_value_t = 25)]
+        iterations: usize,
+    },
     /// Pairwise precision, recall and F1 of the stored entities against a truth file, with
     /// blocking recall and the worst errors explained.
     Eval {
@@ -122,6 +135,49 @@ fn main() -> anyhow::Result<()> {
             lineage,
             out,
         } => export(config, format, lineage, out),
+        Command::Train {
+            random_pairs,
+            iterations,
+        } => {
+            let engine = open(config)?;
+            let t = Instant::now();
+            let (model, summary) = engine.train(random_pairs, iterations)?;
+            println!(
+                "trained on {} random pairs and {} blocked pairs in {} iterations ({:.1}s); blocked-pair match share {:.4}",
+                summary.random_pairs,
+                summary.blocked_pairs,
+                summary.iterations,
+                t.elapsed().as_secs_f64(),
+                summary.match_share
+            );
+            println!(
+                "{:<20} {:<32} {:>10} {:>12} {:>8}",
+                "comparison", "level", "m", "u", "weight"
+            );
+            for c in &model.comparisons {
+                for (i, l) in c.levels.iter().enumerate() {
+                    println!(
+                        "{:<20} {:<32} {:>10.5} {:>12.7} {:>8.2}",
+                        c.label,
+                        l.name,
+                        l.m,
+                        l.u,
+                        c.weight(i as u8)
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Rematch => {
+            let engine = open(config)?;
+            let t = Instant::now();
+            let n = engine.rematch()?;
+            eprintln!(
+                "re-matched {n} records in {:.1}s",
+                t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Reindex => {
             let engine = open(config)?;
             let t = Instant::now();

@@ -16,6 +16,7 @@
 pub mod comparison;
 pub mod similarity;
 pub mod term_frequencies;
+pub mod training;
 
 use std::sync::{Arc, RwLock};
 
@@ -238,6 +239,30 @@ impl Model {
         };
         model.refresh();
         model
+    }
+
+    /// Takes a trained model's m and u when it has the same comparisons and levels as this one
+    /// (the configuration may have changed since training); thresholds and prior stay this
+    /// model's. Returns whether it did.
+    pub fn adopt(&mut self, trained: &Model) -> bool {
+        let same = self.comparisons.len() == trained.comparisons.len()
+            && self
+                .comparisons
+                .iter()
+                .zip(&trained.comparisons)
+                .all(|(a, b)| {
+                    a.label == b.label && a.method == b.method && a.levels.len() == b.levels.len()
+                });
+        if same {
+            for (a, b) in self.comparisons.iter_mut().zip(&trained.comparisons) {
+                for (la, lb) in a.levels.iter_mut().zip(&b.levels) {
+                    la.m = lb.m;
+                    la.u = lb.u;
+                }
+            }
+            self.refresh();
+        }
+        same
     }
 
     /// Recomputes cached level weights after m/u changed (or after deserializing).

@@ -427,6 +427,42 @@ impl Store {
         Ok(seq)
     }
 
+    /// Removes every record, entity and review item (counters stay, so new entity ids never
+    /// reuse old ones). Used by a full re-match.
+    pub fn clear_matching_state(&self) -> Result<(), StoreError> {
+        for t in [
+            &self.records,
+            &self.entities,
+            &self.review,
+            &self.review_by_record,
+        ] {
+            t.clear().map_err(sled_err("clearing a tree"))?;
+        }
+        self.db.flush().map_err(sled_err("flushing"))?;
+        Ok(())
+    }
+
+    /// Saves a trained model (durably).
+    pub fn save_model(&self, model: &crate::matching::Model) -> Result<(), StoreError> {
+        self.meta
+            .insert(trees::META_MODEL, encode(model))
+            .map_err(sled_err("saving the model"))?;
+        self.db.flush().map_err(sled_err("flushing the model"))?;
+        Ok(())
+    }
+
+    /// The trained model, if one was saved.
+    pub fn load_model(&self) -> Result<Option<crate::matching::Model>, StoreError> {
+        match self
+            .meta
+            .get(trees::META_MODEL)
+            .map_err(sled_err("reading the model"))?
+        {
+            Some(b) => decode(trees::META, &b).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Flushes outstanding writes (used on shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(sled_err("flushing")).map(|_| ())

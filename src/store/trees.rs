@@ -21,3 +21,5 @@ pub const META_NEXT_RECORD_SEQ: &[u8] = b"next_record_seq";
 /// `meta` key: number of committed batches; the tantivy index's commit payload holds the
 /// sequence it reflects, and a mismatch on start triggers a rebuild.
 pub const META_BATCH_SEQ: &[u8] = b"batch_seq";
+/// `meta` key: the trained match model (JSON), written by `goldrec train`.
+pub const META_MODEL: &[u8] = b"model";
