@@ -225,15 +225,11 @@ impl Engine {
         for r in self.store.records() {
             profiles.push(r?.1.profile);
         }
-        let keys: Vec<Vec<String>> = profiles
-            .par_iter()
-            .map(|p| keys::keys(&self.config, p))
-            .collect();
         let mut model = Model::from_config(&self.config);
         let summary = crate::matching::training::train(
             &mut model,
+            &self.config,
             &profiles,
-            &keys,
             random_pairs,
             iterations,
         );

@@ -143,13 +143,16 @@ fn main() -> anyhow::Result<()> {
             let t = Instant::now();
             let (model, summary) = engine.train(random_pairs, iterations)?;
             println!(
-                "trained on {} random pairs and {} blocked pairs in {} iterations ({:.1}s); blocked-pair match share {:.4}",
+                "trained on {} random pairs in {:.1}s",
                 summary.random_pairs,
-                summary.blocked_pairs,
-                summary.iterations,
-                t.elapsed().as_secs_f64(),
-                summary.match_share
+                t.elapsed().as_secs_f64()
             );
+            for r in &summary.rules {
+                println!(
+                    "  rule {:<28} {:>8} pairs, {:>2} iterations, match share {:.4}",
+                    r.rule, r.pairs, r.iterations, r.match_share
+                );
+            }
             println!(
                 "{:<20} {:<32} {:>10} {:>12} {:>8}",
                 "comparison", "level", "m", "u", "weight"

@@ -24,6 +24,15 @@ pub fn keys(config: &Config, profile: &Profile) -> Vec<String> {
     out
 }
 
+/// The keys one blocking rule derives from a profile (training runs per rule).
+pub fn keys_of_rule(config: &Config, rule: &BlockingRule, profile: &Profile) -> Vec<String> {
+    let mut out = Vec::new();
+    rule_keys(config, rule, profile, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 fn rule_keys(config: &Config, rule: &BlockingRule, profile: &Profile, out: &mut Vec<String>) {
     let mut combos: Vec<String> = vec![String::new()];
     for part in &rule.parts {

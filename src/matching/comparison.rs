@@ -375,3 +375,167 @@ mod tests {
         }
     }
 }
+
+/// Each comparison the MDM brief expects, end to end: raw values through the configured
+/// normalization, then the level reached.
+#[cfg(test)]
+mod expected_comparisons {
+    use super::*;
+    use crate::config::Config;
+    use crate::ingest::{self, Position};
+
+    const CONFIG: &str = r#"
+        [attributes]
+        name = { kind = "person_name" }
+        email = { kind = "email" }
+        phone = { kind = "phone" }
+        dob = { kind = "date" }
+        address = { kind = "address" }
+        postcode = { kind = "postcode" }
+        notes = { kind = "text" }
+        [sources.s]
+        format = "json"
+        key = "id"
+        default_region = "US"
+        date_formats = ["%Y-%m-%d", "%m/%d/%Y"]
+        fields = { name = "name", email = "email", phone = "phone", dob = "dob", address = "address", postcode = "postcode", notes = "notes" }
+    "#;
+
+    fn profile(config: &Config, field: &str, value: &str) -> Profile {
+        let raw: ingest::RawRecord =
+            serde_json::from_value(serde_json::json!({"id": "1", field: value})).unwrap();
+        let src = &config.sources["s"];
+        let rec = ingest::map_record(config, src, Position::Index(0), &raw).unwrap();
+        ingest::profile::build(config, src, &rec).unwrap()
+    }
+
+    fn lvl(field: &str, method: Method, part: Option<NamePart>, a: &str, b: &str) -> Option<u8> {
+        let config = Config::parse(CONFIG).unwrap();
+        let attr = config.attr(field).unwrap();
+        level(
+            method,
+            attr,
+            part,
+            &profile(&config, field, a),
+            &profile(&config, field, b),
+        )
+    }
+
+    fn name(part: NamePart, a: &str, b: &str) -> Option<u8> {
+        lvl("name", Method::Name, Some(part), a, b)
+    }
+
+    #[test]
+    fn chinese_names_in_hanzi_and_pinyin_either_order() {
+        for other in ["Zhang Wei", "Wei Zhang", "ZHANG Wei", "张伟"] {
+            assert_eq!(name(NamePart::Family, "张伟", other), Some(0), "{other}");
+            assert_eq!(name(NamePart::Given, "张伟", other), Some(0), "{other}");
+        }
+        // Homophone typo: same pinyin, another character.
+        assert_eq!(name(NamePart::Family, "张伟", "章伟"), Some(0));
+        assert_eq!(name(NamePart::Given, "张伟", "张威"), Some(0));
+        // A different given name stays different.
+        assert_eq!(name(NamePart::Given, "张伟", "张小明"), Some(4));
+    }
+
+    #[test]
+    fn western_name_variants() {
+        assert_eq!(
+            name(NamePart::Given, "Robert Johnson", "Bob Johnson"),
+            Some(1),
+            "nickname"
+        );
+        assert_eq!(
+            name(NamePart::Given, "John Smith", "J. Smith"),
+            Some(3),
+            "initial"
+        );
+        assert_eq!(
+            name(NamePart::Family, "Anna Smith-Jones", "Anna Jones"),
+            Some(1),
+            "hyphenated part"
+        );
+        assert_eq!(
+            name(NamePart::Family, "Smith, John", "John Smith"),
+            Some(0),
+            "comma order"
+        );
+        assert_eq!(
+            name(NamePart::Given, "Jonathan Smith", "Jonathon Smith"),
+            Some(2),
+            "one edit"
+        );
+        assert_eq!(
+            name(NamePart::Family, "Mary Smith", "Smith Mary"),
+            Some(0),
+            "swapped fields"
+        );
+        assert_eq!(name(NamePart::Given, "Mary Smith", "Alice Smith"), Some(4));
+    }
+
+    #[test]
+    fn dates_phones_emails_addresses_postcodes_text() {
+        let d = |a: &str, b: &str| lvl("dob", Method::Date, None, a, b);
+        assert_eq!(d("1980-03-15", "03/15/1980"), Some(0), "formats normalize");
+        assert_eq!(
+            d("1980-03-04", "1980-04-03"),
+            Some(1),
+            "day and month swapped"
+        );
+        assert_eq!(d("1980-03-15", "1980-03-16"), Some(2), "one-digit slip");
+        assert_eq!(d("1980-03-15", "1980-11-02"), Some(3), "year only");
+        let p = |a: &str, b: &str| lvl("phone", Method::Phone, None, a, b);
+        assert_eq!(
+            p("(415) 555-0101", "+1 415 555 0101"),
+            Some(0),
+            "equal after E.164"
+        );
+        assert_eq!(
+            p("+1 415 555 0101", "+44 20 4555 0101"),
+            Some(2),
+            "same last 7 digits"
+        );
+        let e = |a: &str, b: &str| lvl("email", Method::Email, None, a, b);
+        assert_eq!(
+            e("John.Smith@Example.com", "john.smith@example.com"),
+            Some(0)
+        );
+        assert_eq!(
+            e("john.smith@example.com", "john.smith@gmail.com"),
+            Some(1),
+            "same local part"
+        );
+        let a = |x: &str, y: &str| lvl("address", Method::Address, None, x, y);
+        assert_eq!(
+            a("12 Main Street", "12 main st."),
+            Some(0),
+            "abbreviations fold"
+        );
+        assert_eq!(
+            a("12 Main Street Springfield", "12 Main St Springfeld"),
+            Some(1),
+            "typo in one token"
+        );
+        assert_eq!(
+            a("12 Main Street Apt 4", "12 Main St"),
+            Some(2),
+            "partial overlap"
+        );
+        assert_eq!(
+            lvl("postcode", Method::Postcode, None, "94105", "94106"),
+            Some(1),
+            "one-digit slip"
+        );
+        assert_eq!(
+            lvl(
+                "notes",
+                Method::Tokens,
+                None,
+                "customers complaining",
+                "customer complained"
+            ),
+            Some(0),
+            "stemmed free text"
+        );
+    }
+}
