@@ -5,6 +5,7 @@
 //! `n:SM0+d:19800304`). Fragments are prefixed by what they hold, not by the rule, so a given
 //! name in one record meets the same string as a family name in another: swapped name order
 //! still shares keys. A rule whose part has no value yields no key (a null never matches).
+//! Dates also yield their day/month-swapped form, so a transposed date still meets.
 
 use crate::config::{AttrKind, BlockingRule, Config, NamePart};
 use crate::ingest::profile::{NameNorm, Norm, Profile};
@@ -156,7 +157,16 @@ fn fragments(kind: AttrKind, attr: usize, part: Option<NamePart>, value: &Norm) 
                     Vec::new()
                 }
             }
-            AttrKind::Date => vec![format!("d:{}", s.replace('-', ""))],
+            AttrKind::Date => {
+                let mut v = vec![format!("d:{}", s.replace('-', ""))];
+                // Day and month swapped (when both could be months) meet too.
+                if let (Some(y), Some(m), Some(d)) = (s.get(..4), s.get(5..7), s.get(8..10)) {
+                    if s.len() == 10 && d != m && d <= "12" {
+                        v.push(format!("d:{y}{d}{m}"));
+                    }
+                }
+                v
+            }
             AttrKind::Postcode => vec![format!("z:{s}")],
             AttrKind::Identifier => vec![format!("i{attr}:{s}")],
             _ => vec![format!("t{attr}:{s}")],
@@ -170,5 +180,33 @@ fn fragments(kind: AttrKind, attr: usize, part: Option<NamePart>, value: &Norm) 
                 _ => Vec::new(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_meet_their_transposed_form() {
+        let a = fragments(AttrKind::Date, 0, None, &Norm::Str("1980-03-04".into()));
+        let b = fragments(AttrKind::Date, 0, None, &Norm::Str("1980-04-03".into()));
+        assert!(a.iter().any(|k| b.contains(k)), "{a:?} {b:?}");
+        let c = fragments(AttrKind::Date, 0, None, &Norm::Str("1980-03-25".into()));
+        assert_eq!(c.len(), 1, "day 25 cannot be a month");
+    }
+
+    #[test]
+    fn swapped_names_share_the_whole_name_key() {
+        let n = |g: &str, f: &str| {
+            Norm::Name(NameNorm {
+                given: vec![g.into()],
+                family: vec![f.into()],
+                ..Default::default()
+            })
+        };
+        let a = fragments(AttrKind::PersonName, 0, None, &n("wei", "zhang"));
+        let b = fragments(AttrKind::PersonName, 0, None, &n("zhang", "wei"));
+        assert!(a.iter().any(|k| b.contains(k)), "{a:?} {b:?}");
     }
 }

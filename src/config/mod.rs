@@ -280,6 +280,8 @@ pub struct ComparisonConfig {
     pub method: Method,
     /// `[m, u]` per level overriding the defaults, if configured.
     pub levels: Option<Vec<[f64; 2]>>,
+    /// Term-frequency adjustment of the exact level; `None` means the method's default.
+    pub term_frequency: Option<bool>,
 }
 
 /// One element of a blocking rule: an attribute, or a part of a person name.
@@ -656,6 +658,7 @@ impl Config {
                 part,
                 method,
                 levels: c.levels.clone(),
+                term_frequency: c.term_frequency,
             });
         }
         if comparisons.is_empty() {
@@ -761,6 +764,7 @@ fn default_comparisons(attributes: &[Attribute]) -> Vec<ComparisonConfig> {
                 part,
                 method: Method::default_for(a.kind),
                 levels: None,
+                term_frequency: None,
             });
         }
     }

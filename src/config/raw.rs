@@ -195,6 +195,9 @@ pub struct RawComparison {
     /// Optional `[m, u]` per level, overriding the method's defaults, in level order.
     #[serde(default)]
     pub levels: Option<Vec<[f64; 2]>>,
+    /// Term-frequency adjustment of the exact level (default: on for names and text).
+    #[serde(default)]
+    pub term_frequency: Option<bool>,
 }
 
 /// `[survivorship]`

@@ -211,7 +211,9 @@ impl Model {
                     label,
                     personal,
                     identifying,
-                    term_frequency: term_frequencies::applies_to(c.method),
+                    term_frequency: c
+                        .term_frequency
+                        .unwrap_or_else(|| term_frequencies::applies_to(c.method)),
                     attr: c.attr,
                     part: c.part,
                     method: c.method,

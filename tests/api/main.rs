@@ -6,3 +6,4 @@ mod entities;
 mod helpers;
 mod ingest;
 mod restart;
+mod training;
