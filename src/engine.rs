@@ -21,7 +21,8 @@ use crate::ingest::profile::{self, Profile};
 use crate::ingest::{self, Position, RawRecord, RecordError, RecordId, SourceRecord};
 use crate::matching::{Explanation, Model};
 use crate::store::{
-    Entity, EntityId, EntityState, ReviewItem, Store, StoreError, StoredRecord, WriteSet,
+    ChangeEvent, ChangeKind, Entity, EntityId, EntityState, ReviewItem, SourceKey, Store,
+    StoreError, StoredRecord, WriteSet,
 };
 use crate::survivorship;
 
@@ -152,6 +153,8 @@ pub struct Engine {
     /// Blocking index (derived from the store).
     pub index: BlockingIndex,
     write_lock: Mutex<()>,
+    /// Last committed change sequence, for long-polling readers of the feed.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 fn now_ms() -> i64 {
@@ -186,8 +189,10 @@ impl Engine {
             store,
             index,
             write_lock: Mutex::new(()),
+            changes: tokio::sync::watch::Sender::new(0),
         };
         engine.count_terms()?;
+        engine.changes.send_replace(engine.store.last_change_seq()?);
         let seq = engine.store.batch_seq()?;
         if engine.index.committed_seq() != seq {
             tracing::warn!(
@@ -249,6 +254,30 @@ impl Engine {
         all.sort_by_key(|r| r.seq);
         {
             let _guard = self.write_lock.lock().expect("writer lock");
+            // Every current entity ends, with a `deleted` event, so feed consumers follow.
+            let now = now_ms();
+            let mut ws = WriteSet {
+                next_entity: self.store.next_entity()?,
+                next_record_seq: self.store.next_record_seq()?,
+                ..WriteSet::default()
+            };
+            for e in self.store.entities() {
+                let mut e = e?;
+                if e.state != EntityState::Active {
+                    continue;
+                }
+                let prev = e.clone();
+                e.state = EntityState::Deleted;
+                e.version += 1;
+                e.members.clear();
+                e.golden.clear();
+                e.updated_at = now;
+                ws.events
+                    .push(change_event(&e, Some(&prev), &HashMap::new(), now));
+                ws.entities.push(e);
+            }
+            self.store.commit(&ws)?;
+            self.changes.send_replace(self.store.last_change_seq()?);
             self.store.clear_matching_state()?;
             self.index.clear()?;
             self.index.commit(self.store.batch_seq()?)?;
@@ -277,6 +306,23 @@ impl Engine {
             self.apply(chunk)?;
         }
         Ok(n)
+    }
+
+    /// Waits (blocking the async task, not a thread) until the change feed passes `after` or the
+    /// timeout ends; returns the last committed change sequence.
+    pub async fn wait_for_changes(&self, after: u64, timeout: std::time::Duration) -> u64 {
+        let mut rx = self.changes.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|&last| last > after)).await;
+        let last = *rx.borrow();
+        last
+    }
+
+    /// Runs `f` with writes held off, so what it reads is consistent with the returned change
+    /// sequence (an export followed by the feed from there has no gap and no overlap).
+    pub fn snapshot<T>(&self, f: impl FnOnce(u64) -> T) -> Result<T, EngineError> {
+        let _guard = self.write_lock.lock().expect("writer lock");
+        let seq = self.store.last_change_seq()?;
+        Ok(f(seq))
     }
 
     /// Rebuilds the blocking index from sled.
@@ -791,6 +837,39 @@ impl Engine {
         }
         ws.records = records_out.into_iter().collect();
         ws.records.sort_by_key(|(id, _)| *id);
+        // Change events, one per changed entity, in the same transaction.
+        let mut source_keys: HashMap<RecordId, SourceKey> = HashMap::new();
+        let mut name = |id: RecordId, r: &StoredRecord| {
+            source_keys.entry(id).or_insert_with(|| SourceKey {
+                source: r.source.clone(),
+                key: r.key.clone(),
+            });
+        };
+        for (_, id, r, _) in &incoming {
+            name(*id, r);
+        }
+        for (_, id, r) in &deleted {
+            name(*id, r);
+        }
+        for (id, r) in &existing {
+            name(*id, r);
+        }
+        for w in work.entities.values() {
+            for (id, r) in &w.members {
+                name(*id, r);
+            }
+        }
+        ws.events = changed_entities
+            .values()
+            .map(|e| {
+                change_event(
+                    e,
+                    work.entities.get(&e.id).map(|w| &w.entity),
+                    &source_keys,
+                    now,
+                )
+            })
+            .collect();
         ws.entities = changed_entities.into_values().collect();
         ws.next_entity = next_entity;
         ws.next_record_seq = next_seq;
@@ -816,6 +895,10 @@ impl Engine {
         }
         self.index.commit(seq)?;
         tf_guard.keep();
+        if !ws.events.is_empty() {
+            self.changes.send_replace(self.store.last_change_seq()?);
+            self.store.prune_changes(self.config.change_retention)?;
+        }
         timer.finish();
         // A superseded change reports where its record ended up after the batch.
         let mut outcomes: Vec<ChangeOutcome> = outcomes
@@ -954,6 +1037,58 @@ impl PhaseTimer {
             phases = %phases.join(" "),
             "batch applied"
         );
+    }
+}
+
+/// The change event of one entity, compared with its state before the batch.
+fn change_event(
+    e: &Entity,
+    prev: Option<&Entity>,
+    names: &HashMap<RecordId, SourceKey>,
+    now: i64,
+) -> ChangeEvent {
+    let named = |ids: &mut dyn Iterator<Item = &RecordId>| -> Vec<SourceKey> {
+        ids.filter_map(|id| names.get(id).cloned()).collect()
+    };
+    let before: BTreeSet<RecordId> = prev
+        .map(|p| p.members.iter().copied().collect())
+        .unwrap_or_default();
+    let after: BTreeSet<RecordId> = e.members.iter().copied().collect();
+    let joined = named(&mut after.difference(&before));
+    let left = named(&mut before.difference(&after));
+    let golden: BTreeMap<String, String> = e
+        .golden
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
+    let mut changed: Vec<String> = Vec::new();
+    let empty = BTreeMap::new();
+    let old = prev.map_or(&empty, |p| &p.golden);
+    for k in golden.keys().chain(old.keys()) {
+        if golden.get(k) != old.get(k).map(|g| &g.value) && !changed.contains(k) {
+            changed.push(k.clone());
+        }
+    }
+    let (kind, merged_into) = match (&e.state, prev) {
+        (EntityState::Merged { into }, _) => (ChangeKind::Merged, Some(*into)),
+        (EntityState::Deleted, _) => (ChangeKind::Deleted, None),
+        (EntityState::Active, None) => (ChangeKind::Created, None),
+        (EntityState::Active, Some(_)) if !joined.is_empty() => (ChangeKind::RecordJoined, None),
+        (EntityState::Active, Some(_)) if !left.is_empty() => (ChangeKind::RecordLeft, None),
+        (EntityState::Active, Some(_)) => (ChangeKind::Updated, None),
+    };
+    ChangeEvent {
+        seq: 0,
+        entity_id: e.id,
+        kind,
+        version: e.version,
+        at: now,
+        golden,
+        members: named(&mut e.members.iter()),
+        changed,
+        joined,
+        left,
+        merged_into,
     }
 }
 

@@ -25,7 +25,8 @@
 //! 6. [`survivorship`]: golden values and lineage.
 //! 7. [`store`]: sled trees, one transaction and one flush per batch.
 //! 8. [`engine`]: the orchestration of 2-7 and group commit.
-//! 9. [`api`]: the axum HTTP API; [`eval`]: pairwise quality against a truth file.
+//! 9. [`api`]: the axum HTTP API (with the change feed); [`export`]: golden records in bulk;
+//!    [`eval`]: quality against a truth file.
 
 pub mod api;
 pub mod blocking;
@@ -33,6 +34,7 @@ pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod export;
 pub mod ingest;
 pub mod matching;
 pub mod normalize;

@@ -11,7 +11,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use goldrec::config::{Config, DEFAULT_CONFIG_PATH};
 use goldrec::engine::{Change, Engine, Summary};
 use goldrec::ingest::{self, RecordError};
-use goldrec::store::EntityState;
 
 /// goldrec: source feeds in, golden customer records with lineage out.
 #[derive(Parser)]
@@ -335,7 +334,6 @@ fn export(
     lineage: bool,
     out: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let attrs: Vec<String> = config.attributes.iter().map(|a| a.name.clone()).collect();
     let engine = open(config)?;
     let sink: Box<dyn Write> = match &out {
         Some(p) => {
@@ -344,73 +342,11 @@ fn export(
         None => Box::new(std::io::stdout().lock()),
     };
     let mut w = std::io::BufWriter::new(sink);
-    let mut csv_out =
-        matches!(format, ExportFormat::Csv).then(|| csv::Writer::from_writer(Vec::new()));
-    if let Some(c) = &mut csv_out {
-        let mut header = vec!["entity_id".to_string(), "version".to_string()];
-        header.extend(attrs.iter().cloned());
-        header.push("members".into());
-        c.write_record(&header)?;
-    }
-    for e in engine.store.entities() {
-        let e = e?;
-        if e.state != EntityState::Active {
-            continue;
-        }
-        let mut members = Vec::new();
-        for id in &e.members {
-            if let Some(r) = engine.store.record(*id)? {
-                members.push((r.source, r.key));
-            }
-        }
-        match csv_out.take() {
-            Some(mut c) => {
-                let mut row = vec![e.id.to_string(), e.version.to_string()];
-                for a in &attrs {
-                    row.push(e.golden.get(a).map(|g| g.value.clone()).unwrap_or_default());
-                }
-                row.push(
-                    members
-                        .iter()
-                        .map(|(s, k)| format!("{s}:{k}"))
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                );
-                c.write_record(&row)?;
-                let buf = c.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-                w.write_all(&buf)?;
-                let mut fresh = csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(Vec::new());
-                fresh.flush()?;
-                csv_out = Some(fresh);
-            }
-            None => {
-                let golden: serde_json::Value = if lineage {
-                    serde_json::to_value(&e.golden)?
-                } else {
-                    serde_json::to_value(
-                        e.golden
-                            .iter()
-                            .map(|(k, v)| (k, &v.value))
-                            .collect::<std::collections::BTreeMap<_, _>>(),
-                    )?
-                };
-                let line = serde_json::json!({
-                    "entity_id": e.id,
-                    "version": e.version,
-                    "golden": golden,
-                    "members": members.iter().map(|(s, k)| serde_json::json!({"source": s, "key": k})).collect::<Vec<_>>(),
-                });
-                serde_json::to_writer(&mut w, &line)?;
-                w.write_all(b"\n")?;
-            }
-        }
-    }
-    if let Some(c) = csv_out {
-        let buf = c.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-        w.write_all(&buf)?;
-    }
-    w.flush()?;
+    let format = match format {
+        ExportFormat::Ndjson => goldrec::export::Format::Ndjson,
+        ExportFormat::Csv => goldrec::export::Format::Csv,
+    };
+    let (seq, n) = goldrec::export::export(&engine, format, lineage, &mut w, |_| {})?;
+    eprintln!("exported {n} golden records, consistent with change sequence {seq} (follow /v1/changes?after={seq})");
     Ok(())
 }

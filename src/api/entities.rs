@@ -60,7 +60,12 @@ pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
 async fn get_entity(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let id: u64 = id.parse().map_err(|_| {
         ApiError::bad_request("invalid_id", format!("entity ids are integers, got {id:?}"))
     })?;
@@ -71,7 +76,15 @@ async fn get_entity(
             .entity(id)?
             .ok_or_else(|| ApiError::not_found("entity_not_found", format!("no entity {id}")))?;
         Ok(match e.state {
-            EntityState::Active => Json(view(&s.engine, &e)?).into_response(),
+            EntityState::Active => {
+                // The version changes on every change, so id and version make a strong ETag.
+                let etag = format!("\"{}-{}\"", e.id, e.version);
+                if if_none_match.as_deref().is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+                    (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()
+                } else {
+                    (StatusCode::OK, [(header::ETAG, etag)], Json(view(&s.engine, &e)?)).into_response()
+                }
+            }
             EntityState::Merged { .. } => {
                 let live = s.engine.store.resolve(id)?.map_or(0, |e| e.id);
                 (

@@ -1,5 +1,6 @@
 //! The HTTP API: axum routers per resource under `/v1`, merged here, sharing [`AppState`].
 
+pub mod changes;
 pub mod entities;
 pub mod error;
 pub mod records;
@@ -36,6 +37,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .merge(records::router())
         .merge(entities::router())
+        .merge(changes::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

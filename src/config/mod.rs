@@ -25,6 +25,8 @@ pub const DEFAULT_REVIEW_THRESHOLD: f64 = 0.5;
 pub const DEFAULT_PRIOR: f64 = 1e-4;
 /// Candidate records retrieved from the blocking index per incoming record.
 pub const DEFAULT_MAX_CANDIDATES: usize = 20;
+/// Change events kept in the feed; older ones are dropped and their readers must re-snapshot.
+pub const DEFAULT_CHANGE_RETENTION: u64 = 10_000_000;
 /// Configuration file used when none is given on the command line.
 pub const DEFAULT_CONFIG_PATH: &str = "config/goldrec.toml";
 
@@ -367,6 +369,8 @@ pub struct Config {
     pub matching: MatchingConfig,
     /// Survivorship rule per attribute (indexed by [`AttrId`]).
     pub rules: Vec<Rule>,
+    /// Change events kept in the feed.
+    pub change_retention: u64,
 }
 
 impl Config {
@@ -710,7 +714,11 @@ impl Config {
             ));
         }
 
+        if raw.changes.retention == 0 {
+            return Err(invalid("changes.retention", "must keep at least 1 event"));
+        }
         Ok(Self {
+            change_retention: raw.changes.retention,
             listen,
             data_dir: PathBuf::from(raw.server.data_dir),
             batch_size: raw.ingest.batch_size,

@@ -21,6 +21,28 @@ pub struct RawConfig {
     pub matching: RawMatching,
     #[serde(default)]
     pub survivorship: RawSurvivorship,
+    #[serde(default)]
+    pub changes: RawChanges,
+}
+
+/// `[changes]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChanges {
+    #[serde(default = "default_retention")]
+    pub retention: u64,
+}
+
+impl Default for RawChanges {
+    fn default() -> Self {
+        Self {
+            retention: default_retention(),
+        }
+    }
+}
+
+fn default_retention() -> u64 {
+    super::DEFAULT_CHANGE_RETENTION
 }
 
 /// `[server]`

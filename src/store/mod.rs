@@ -173,6 +173,65 @@ impl ReviewItem {
     }
 }
 
+/// Kind of change to an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A new entity.
+    Created,
+    /// Golden values changed, members did not.
+    Updated,
+    /// One or more records joined (others may have left).
+    RecordJoined,
+    /// One or more records left.
+    RecordLeft,
+    /// The entity was merged into another (`merged_into`); its id redirects there.
+    Merged,
+    /// The entity was split (by a steward).
+    Split,
+    /// Every member record was deleted.
+    Deleted,
+}
+
+/// A source record named in a change event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceKey {
+    /// Source name.
+    pub source: String,
+    /// Record key.
+    pub key: String,
+}
+
+/// One committed change to one entity, as the change feed reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    /// Global, gap-free sequence number (commit order).
+    pub seq: u64,
+    /// Entity changed.
+    pub entity_id: EntityId,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// Entity version after the change.
+    pub version: u64,
+    /// Commit time, ms since epoch.
+    pub at: i64,
+    /// Golden values after the change (empty for merged and deleted entities).
+    pub golden: BTreeMap<String, String>,
+    /// Member records after the change.
+    pub members: Vec<SourceKey>,
+    /// Golden attributes whose value changed.
+    pub changed: Vec<String>,
+    /// Records that joined.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joined: Vec<SourceKey>,
+    /// Records that left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<SourceKey>,
+    /// Surviving entity, for `merged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<EntityId>,
+}
+
 /// Everything one batch writes; applied atomically by [`Store::commit`].
 #[derive(Debug, Default)]
 pub struct WriteSet {
@@ -190,6 +249,9 @@ pub struct WriteSet {
     pub next_entity: EntityId,
     /// Next free record sequence after this batch.
     pub next_record_seq: u64,
+    /// Change events, without sequence numbers yet: [`Store::commit`] numbers them after the
+    /// last committed one, in order.
+    pub events: Vec<ChangeEvent>,
 }
 
 /// The sled database and its trees.
@@ -200,6 +262,7 @@ pub struct Store {
     entities: sled::Tree,
     review: sled::Tree,
     review_by_record: sled::Tree,
+    changes: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -236,6 +299,7 @@ impl Store {
             entities: tree(trees::ENTITIES)?,
             review: tree(trees::REVIEW)?,
             review_by_record: tree(trees::REVIEW_BY_RECORD)?,
+            changes: tree(trees::CHANGES)?,
             meta: tree(trees::META)?,
             db,
         })
@@ -362,6 +426,22 @@ impl Store {
         // transaction.
         let encoded_records: Vec<Vec<u8>> = w.records.par_iter().map(|(_, r)| encode(r)).collect();
         let encoded_entities: Vec<Vec<u8>> = w.entities.par_iter().map(encode).collect();
+        let first_change = self.last_change_seq()? + 1;
+        let mut changes = sled::Batch::default();
+        let encoded_events: Vec<Vec<u8>> = w
+            .events
+            .par_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut e = e.clone();
+                e.seq = first_change + i as u64;
+                encode(&e)
+            })
+            .collect();
+        for (i, bytes) in encoded_events.into_iter().enumerate() {
+            changes.insert(&(first_change + i as u64).to_be_bytes(), bytes);
+        }
+        let last_change = first_change + w.events.len() as u64 - 1;
         let encoded_at = started.elapsed();
         let mut records = sled::Batch::default();
         for ((id, _), bytes) in w.records.iter().zip(encoded_records) {
@@ -393,13 +473,16 @@ impl Store {
             &self.entities,
             &self.review,
             &self.review_by_record,
+            &self.changes,
             &self.meta,
         )
-            .transaction(|(tr, te, tv, ti, tm)| {
+            .transaction(|(tr, te, tv, ti, tc, tm)| {
                 tr.apply_batch(&records)?;
                 te.apply_batch(&entities)?;
                 tv.apply_batch(&review)?;
                 ti.apply_batch(&by_record)?;
+                tc.apply_batch(&changes)?;
+                tm.insert(trees::META_LAST_CHANGE, &last_change.to_be_bytes())?;
                 let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
                 tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
                 tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
@@ -440,6 +523,56 @@ impl Store {
         }
         self.db.flush().map_err(sled_err("flushing"))?;
         Ok(())
+    }
+
+    /// Last committed change sequence number (0 before the first).
+    pub fn last_change_seq(&self) -> Result<u64, StoreError> {
+        Ok(read_u64(
+            self.meta
+                .get(trees::META_LAST_CHANGE)
+                .map_err(sled_err("reading counters"))?,
+        ))
+    }
+
+    /// Oldest change still kept (`None` when the feed is empty).
+    pub fn oldest_change_seq(&self) -> Result<Option<u64>, StoreError> {
+        let first = self
+            .changes
+            .first()
+            .map_err(sled_err("reading the change feed"))?;
+        Ok(first
+            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Up to `limit` change events with sequence numbers above `after`, in order.
+    pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeEvent>, StoreError> {
+        let mut out = Vec::new();
+        for r in self
+            .changes
+            .range((after.saturating_add(1)).to_be_bytes()..)
+            .take(limit)
+        {
+            let (_, v) = r.map_err(sled_err("reading the change feed"))?;
+            out.push(decode(trees::CHANGES, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// Drops change events so that at most `keep` remain (oldest first).
+    pub fn prune_changes(&self, keep: u64) -> Result<(), StoreError> {
+        let last = self.last_change_seq()?;
+        if last <= keep {
+            return Ok(());
+        }
+        let cut = (last - keep + 1).to_be_bytes();
+        let mut batch = sled::Batch::default();
+        for k in self.changes.range(..cut).keys() {
+            batch.remove(k.map_err(sled_err("pruning the change feed"))?);
+        }
+        self.changes
+            .apply_batch(batch)
+            .map_err(sled_err("pruning the change feed"))
     }
 
     /// Saves a trained model (durably).

@@ -11,6 +11,9 @@ pub const REVIEW: &str = "review";
 /// Index of `review` by record: record id (16 bytes) + review key (32 bytes) -> empty, so a
 /// changed or deleted record's queued pairs are found and dropped.
 pub const REVIEW_BY_RECORD: &str = "review_by_record";
+/// Maps a change sequence number (u64 big-endian, gap-free, from 1) to a
+/// [`super::ChangeEvent`] (JSON): the change feed, appended in the batch's transaction.
+pub const CHANGES: &str = "changes";
 /// Maps a counter name to its value (u64 big-endian).
 pub const META: &str = "meta";
 
@@ -23,3 +26,5 @@ pub const META_NEXT_RECORD_SEQ: &[u8] = b"next_record_seq";
 pub const META_BATCH_SEQ: &[u8] = b"batch_seq";
 /// `meta` key: the trained match model (JSON), written by `goldrec train`.
 pub const META_MODEL: &[u8] = b"model";
+/// `meta` key: last assigned change sequence number.
+pub const META_LAST_CHANGE: &[u8] = b"last_change";

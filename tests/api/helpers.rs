@@ -88,6 +88,11 @@ pub async fn spawn_app() -> TestApp {
 /// for up to [`RELEASE_TIMEOUT`].
 pub async fn spawn_app_in(dir: TempDir) -> TestApp {
     let config = config_for(dir.path());
+    spawn_app_with(dir, config).await
+}
+
+/// Starts a server over `dir` with a given configuration (its data directory must be `dir`).
+pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
     let started = Instant::now();
     let engine = loop {
         let c = config.clone();

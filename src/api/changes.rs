@@ -1,0 +1,197 @@
+//! Downstream sync: the ordered change feed (with long-poll), the streaming bulk export and
+//! batch look-up of source keys.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{blocking, ApiError};
+use super::AppState;
+use crate::export::{self, Format};
+use crate::ingest::RecordId;
+
+/// Default and largest number of events per feed page.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 10_000;
+/// Longest long-poll wait.
+const MAX_WAIT_SECS: u64 = 60;
+/// Most source keys per look-up call.
+const MAX_LOOKUP: usize = 10_000;
+/// Export chunks buffered between the reader thread and the response.
+const EXPORT_BUFFER: usize = 16;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/changes", get(changes))
+        .route("/v1/export", get(export_all))
+        .route("/v1/lookup", post(lookup))
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+    /// Seconds to wait for a change when none is available yet (long-poll).
+    wait: Option<u64>,
+}
+
+async fn changes(
+    State(s): State<AppState>,
+    Query(q): Query<FeedQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
+    if !wait.is_zero() {
+        s.engine.wait_for_changes(after, wait).await;
+    }
+    blocking(move || {
+        let store = &s.engine.store;
+        let latest = store.last_change_seq()?;
+        let oldest = store.oldest_change_seq()?;
+        // Events after `after` are gone when the oldest kept one is further on.
+        if let Some(oldest) = oldest {
+            if after + 1 < oldest && after < latest {
+                return Err(ApiError {
+                    status: StatusCode::GONE,
+                    code: "changes_expired",
+                    message: format!(
+                        "events after {after} are no longer kept (oldest is {oldest}): re-snapshot with GET /v1/export and follow the feed from the sequence it states"
+                    ),
+                });
+            }
+        }
+        let events = store.changes_after(after, limit)?;
+        let next = events.last().map_or(after, |e| e.seq);
+        Ok(Json(json!({"events": events, "next_after": next, "latest": latest})))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+    lineage: Option<bool>,
+}
+
+/// Streams every golden record; the `goldrec-sequence` header names the change sequence the
+/// export is consistent with.
+async fn export_all(
+    State(s): State<AppState>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let format = match q.format.as_deref() {
+        None | Some("ndjson") => Format::Ndjson,
+        Some("csv") => Format::Csv,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("format must be ndjson or csv, got {other:?}"),
+            ))
+        }
+    };
+    let lineage = q.lineage.unwrap_or(false);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(EXPORT_BUFFER);
+    let (seq_tx, seq_rx) = tokio::sync::oneshot::channel::<u64>();
+    let engine = s.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter {
+            tx,
+            buf: Vec::new(),
+        };
+        let started = export::export(&engine, format, lineage, &mut out, |seq| {
+            let _ = seq_tx.send(seq);
+        });
+        if let Err(e) = started {
+            tracing::warn!(error = %e, "export stopped");
+        }
+    });
+    let seq = seq_rx.await.map_err(ApiError::internal)?;
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx).map(|o| o.map(Ok::<Bytes, std::io::Error>))
+    });
+    let content_type = match format {
+        Format::Ndjson => "application/x-ndjson",
+        Format::Csv => "text/csv",
+    };
+    let mut resp = (StatusCode::OK, Body::from_stream(stream)).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert("goldrec-sequence", HeaderValue::from(seq));
+    Ok(resp)
+}
+
+/// Sends what is written in chunks of about 64 KiB to the response stream.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 64 * 1024 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.blocking_send(chunk).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct LookupBody {
+    records: Vec<LookupKey>,
+}
+
+#[derive(Deserialize)]
+struct LookupKey {
+    source: String,
+    key: String,
+}
+
+/// Entity of many source records in one call; unknown records answer `null`.
+async fn lookup(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let body: LookupBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_payload",
+            format!("expected {{\"records\": [{{\"source\", \"key\"}}]}}: {e}"),
+        )
+    })?;
+    if body.records.len() > MAX_LOOKUP {
+        return Err(ApiError::bad_request(
+            "too_many",
+            format!("at most {MAX_LOOKUP} records per call"),
+        ));
+    }
+    blocking(move || {
+        let mut out = Vec::with_capacity(body.records.len());
+        for k in body.records {
+            let rec = s.engine.store.record(RecordId::of(&k.source, &k.key))?;
+            let entity = match rec {
+                Some(r) => s.engine.store.resolve(r.entity)?.map(|e| e.id),
+                None => None,
+            };
+            out.push(json!({"source": k.source, "key": k.key, "entity_id": entity}));
+        }
+        Ok(Json(json!({"records": out})))
+    })
+    .await
+}
