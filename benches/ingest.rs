@@ -2,7 +2,8 @@
 //! the engine in batches (as `goldrec ingest` does) into a temp data dir, and prints records/s
 //! and peak memory. `GOLDREC_BENCH_RECORDS` sets the size (default 100000).
 //!
-//! Run: `cargo bench --bench ingest` (add `-- --write FILE` to also write the feed as CSV).
+//! Run: `cargo bench --bench ingest` (add `-- --write FILE` to also write the feed as CSV, and
+//! `-- --data-dir DIR` to keep the data directory, e.g. to time an export of it).
 
 use std::io::Write;
 use std::time::Instant;
@@ -184,26 +185,7 @@ fn generate(n: usize) -> Vec<RawRecord> {
     out
 }
 
-const CONFIG: &str = r#"
-[attributes]
-name = { kind = "person_name" }
-email = { kind = "email" }
-phone = { kind = "phone" }
-birth_date = { kind = "date" }
-address = { kind = "address" }
-postcode = { kind = "postcode" }
-[sources.feed]
-format = "csv"
-key = "id"
-default_region = "US"
-[sources.feed.fields]
-name = { given = "first", family = "last" }
-email = "email"
-phone = "phone"
-birth_date = "dob"
-address = "street"
-postcode = "zip"
-"#;
+const CONFIG: &str = include_str!("feed.toml");
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -255,7 +237,13 @@ fn main() -> anyhow::Result<()> {
     }
     let dir = tempfile::tempdir()?;
     let mut config = Config::parse(CONFIG)?;
-    config.data_dir = dir.path().to_path_buf();
+    config.data_dir = match args.iter().position(|a| a == "--data-dir") {
+        Some(i) => args
+            .get(i + 1)
+            .ok_or_else(|| anyhow::anyhow!("--data-dir needs a directory"))?
+            .into(),
+        None => dir.path().to_path_buf(),
+    };
     let batch = config.batch_size;
     let engine = Engine::open(config)?;
     let started = Instant::now();

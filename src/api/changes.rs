@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::error::{blocking, ApiError};
 use super::AppState;
-use crate::export::{self, Format};
+use crate::export::{self, ExportError, Format};
 use crate::ingest::RecordId;
 
 /// Default and largest number of events per feed page.
@@ -83,7 +83,7 @@ struct ExportQuery {
 }
 
 /// Streams every golden record; the `goldrec-sequence` header names the change sequence the
-/// export is consistent with.
+/// export is consistent with. Writes wait only while the export is written to a local file.
 async fn export_all(
     State(s): State<AppState>,
     Query(q): Query<ExportQuery>,
@@ -100,21 +100,47 @@ async fn export_all(
     };
     let lineage = q.lineage.unwrap_or(false);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(EXPORT_BUFFER);
-    let (seq_tx, seq_rx) = tokio::sync::oneshot::channel::<u64>();
+    let (seq_tx, seq_rx) = tokio::sync::oneshot::channel::<Result<u64, String>>();
     let engine = s.engine.clone();
     tokio::task::spawn_blocking(move || {
-        let mut out = ChannelWriter {
-            tx,
-            buf: Vec::new(),
+        // Export to a file under the writer lock (local disk: quick), then stream the file
+        // without it, so a slow client never holds up ingest.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = engine.config.data_dir.join(format!("export-{nanos}.tmp"));
+        let written = std::fs::File::create(&path)
+            .map_err(ExportError::from)
+            .and_then(|f| {
+                let mut w = std::io::BufWriter::new(f);
+                export::export(&engine, format, lineage, &mut w, |_| {})
+            });
+        let seq = match written {
+            Ok((seq, _)) => seq,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                let _ = seq_tx.send(Err(e.to_string()));
+                return;
+            }
         };
-        let started = export::export(&engine, format, lineage, &mut out, |seq| {
-            let _ = seq_tx.send(seq);
+        let _ = seq_tx.send(Ok(seq));
+        let streamed = std::fs::File::open(&path).and_then(|mut f| {
+            let mut out = ChannelWriter {
+                tx,
+                buf: Vec::new(),
+            };
+            std::io::copy(&mut f, &mut out)?;
+            std::io::Write::flush(&mut out)
         });
-        if let Err(e) = started {
-            tracing::warn!(error = %e, "export stopped");
+        if let Err(e) = streamed {
+            tracing::warn!(error = %e, "export stream stopped");
         }
+        let _ = std::fs::remove_file(&path);
     });
-    let seq = seq_rx.await.map_err(ApiError::internal)?;
+    let seq = seq_rx
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     let stream = futures_util::stream::poll_fn(move |cx| {
         rx.poll_recv(cx).map(|o| o.map(Ok::<Bytes, std::io::Error>))
     });
