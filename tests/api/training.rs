@@ -15,7 +15,18 @@ async fn a_trained_model_is_saved_and_used_after_restart() {
 
     let config = config_for(dir.path());
     let (model, summary) = tokio::task::spawn_blocking(move || {
-        let engine = Engine::open(config).expect("engine opens");
+        // sled may still be letting go of its file lock after the server stopped.
+        let started = std::time::Instant::now();
+        let engine = loop {
+            match Engine::open(config.clone()) {
+                Ok(e) => break e,
+                Err(e) if started.elapsed() < std::time::Duration::from_secs(10) => {
+                    let _ = e;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("engine does not open: {e}"),
+            }
+        };
         engine.train(20_000, 10).expect("training runs")
     })
     .await
