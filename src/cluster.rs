@@ -34,14 +34,16 @@ pub struct Clusters {
 }
 
 /// Clusters `n` nodes. `initial` lists groups of nodes that start together (existing
-/// entities); `weight` scores any two nodes (called for merge checks, cached by the caller).
+/// entities); `weight` scores any two nodes and says whether they conflict personally
+/// (household members): called for merge checks, cached by the caller. A merge is refused when
+/// most cross pairs conflict, or when their mean weight is below the review weight.
 pub fn cluster(
     n: usize,
     initial: &[Vec<usize>],
     edges: &[Edge],
     link_weight: f64,
     review_weight: f64,
-    mut weight: impl FnMut(usize, usize) -> f64,
+    mut weight: impl FnMut(usize, usize) -> (f64, bool),
 ) -> Clusters {
     let mut parent: Vec<usize> = (0..n).collect();
     let mut members: HashMap<usize, Vec<usize>> = (0..n).map(|i| (i, vec![i])).collect();
@@ -73,17 +75,21 @@ pub fn cluster(
         let (ma, mb) = (&members[&ra], &members[&rb]);
         let (sa, sb) = (sample(ma), sample(mb));
         let mut total = 0.0;
+        let mut conflicts = 0usize;
         for &x in &sa {
             for &y in &sb {
-                total += if (x == e.a && y == e.b) || (x == e.b && y == e.a) {
-                    e.weight
+                if (x == e.a && y == e.b) || (x == e.b && y == e.a) {
+                    total += e.weight;
                 } else {
-                    weight(x, y)
-                };
+                    let (w, conflict) = weight(x, y);
+                    total += w;
+                    conflicts += usize::from(conflict);
+                }
             }
         }
-        let mean = total / (sa.len() * sb.len()) as f64;
-        if mean >= review_weight {
+        let pairs = sa.len() * sb.len();
+        let mean = total / pairs as f64;
+        if mean >= review_weight && conflicts * 2 <= pairs {
             union(&mut parent, &mut members, ra, rb);
         } else {
             review.push((e, "conflicts_with_entity"));
@@ -142,7 +148,7 @@ mod tests {
     #[test]
     fn strong_links_join_and_weak_ones_go_to_review() {
         let edges = [edge(0, 1, 20.0), edge(1, 2, 2.0)];
-        let c = cluster(3, &[], &edges, 10.0, 0.0, |_, _| 20.0);
+        let c = cluster(3, &[], &edges, 10.0, 0.0, |_, _| (20.0, false));
         assert_eq!(c.root[0], c.root[1]);
         assert_ne!(c.root[1], c.root[2]);
         assert_eq!(c.review.len(), 1);
@@ -154,9 +160,9 @@ mod tests {
         // 0-1 and 2-3 are tight pairs; 1-2 links strongly but 0 and 3 disagree with the other side.
         let edges = [edge(0, 1, 30.0), edge(2, 3, 30.0), edge(1, 2, 12.0)];
         let w = |x: usize, y: usize| match (x.min(y), x.max(y)) {
-            (0, 1) | (2, 3) => 30.0,
-            (1, 2) => 12.0,
-            _ => -25.0,
+            (0, 1) | (2, 3) => (30.0, false),
+            (1, 2) => (12.0, false),
+            _ => (-25.0, false),
         };
         let c = cluster(4, &[], &edges, 10.0, 0.0, w);
         assert_eq!(c.root[0], c.root[1]);
@@ -173,15 +179,33 @@ mod tests {
             edge(2, 3, 16.0),
             edge(3, 4, 11.0),
         ];
-        let w = |x: usize, y: usize| if x.abs_diff(y) <= 1 { 15.0 } else { -1.0 };
+        let w = |x: usize, y: usize| (if x.abs_diff(y) <= 1 { 15.0 } else { -1.0 }, false);
         let first = cluster(5, &[], &edges, 10.0, 0.0, w).root;
         edges.reverse();
         assert_eq!(first, cluster(5, &[], &edges, 10.0, 0.0, w).root);
     }
 
     #[test]
+    fn groups_that_conflict_personally_do_not_merge_but_one_bad_pair_does_not_split() {
+        // 0-1 and 2-3 each one person; 1-2 link strongly (shared phone and address).
+        let edges = [edge(0, 1, 30.0), edge(2, 3, 30.0), edge(1, 2, 20.0)];
+        let household = |_: usize, _: usize| (20.0, true);
+        let c = cluster(4, &[], &edges, 10.0, 0.0, household);
+        assert_ne!(
+            c.root[0], c.root[2],
+            "every cross pair conflicts: a family, not one person"
+        );
+        let one_bad = |x: usize, y: usize| (20.0, (x.min(y), x.max(y)) == (0, 3));
+        let c = cluster(4, &[], &edges, 10.0, 0.0, one_bad);
+        assert_eq!(
+            c.root[0], c.root[3],
+            "one corrupted pair among four does not split a person"
+        );
+    }
+
+    #[test]
     fn initial_groups_stay_together() {
-        let c = cluster(3, &[vec![0, 2]], &[], 10.0, 0.0, |_, _| 0.0);
+        let c = cluster(3, &[vec![0, 2]], &[], 10.0, 0.0, |_, _| (0.0, false));
         assert_eq!(c.root[0], c.root[2]);
         assert_ne!(c.root[0], c.root[1]);
     }

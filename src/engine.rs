@@ -669,7 +669,7 @@ impl Engine {
 
         timer.phase("cluster");
         // 6. Cluster.
-        let mut cache: HashMap<(usize, usize), f64> = HashMap::new();
+        let mut cache: HashMap<(usize, usize), (f64, bool)> = HashMap::new();
         let profiles: Vec<Option<Profile>> = (0..nodes.len())
             .map(|n| profile_of(n, &nodes, &existing, &work))
             .collect();
@@ -682,8 +682,8 @@ impl Engine {
             |x, y| {
                 *cache.entry((x.min(y), x.max(y))).or_insert_with(|| {
                     match (&profiles[x], &profiles[y]) {
-                        (Some(a), Some(b)) => model.weight(a, b),
-                        _ => f64::MIN / 4.0,
+                        (Some(a), Some(b)) => model.weight_and_conflict(a, b),
+                        _ => (f64::MIN / 4.0, false),
                     }
                 })
             },

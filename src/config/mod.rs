@@ -284,6 +284,8 @@ pub struct ComparisonConfig {
     pub levels: Option<Vec<[f64; 2]>>,
     /// Term-frequency adjustment of the exact level; `None` means the method's default.
     pub term_frequency: Option<bool>,
+    /// Whether the comparison belongs to the location group; `None` means the kind's default.
+    pub location: Option<bool>,
 }
 
 /// One element of a blocking rule: an attribute, or a part of a person name.
@@ -663,6 +665,7 @@ impl Config {
                 method,
                 levels: c.levels.clone(),
                 term_frequency: c.term_frequency,
+                location: c.location,
             });
         }
         if comparisons.is_empty() {
@@ -773,6 +776,7 @@ fn default_comparisons(attributes: &[Attribute]) -> Vec<ComparisonConfig> {
                 method: Method::default_for(a.kind),
                 levels: None,
                 term_frequency: None,
+                location: None,
             });
         }
     }

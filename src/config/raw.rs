@@ -220,6 +220,9 @@ pub struct RawComparison {
     /// Term-frequency adjustment of the exact level (default: on for names and text).
     #[serde(default)]
     pub term_frequency: Option<bool>,
+    /// Part of the location group (default: addresses and postcodes).
+    #[serde(default)]
+    pub location: Option<bool>,
 }
 
 /// `[survivorship]`

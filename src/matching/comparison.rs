@@ -198,13 +198,19 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
             if ta.is_empty() || tb.is_empty() {
                 return None;
             }
-            return Some(name_level(&ta, &tb, &a.alt, &b.alt));
+            return Some(name_level(&ta, &tb, &a.alt, &b.alt, !a.family.is_empty()));
         }
     };
     if x.is_empty() || y.is_empty() {
         return None;
     }
-    Some(name_level(x, y, alt_x, alt_y))
+    Some(name_level(
+        x,
+        y,
+        alt_x,
+        alt_y,
+        part == Some(NamePart::Family),
+    ))
 }
 
 /// The value two profiles agree on at the exact level, as counted by term frequencies: `a`'s
@@ -238,7 +244,7 @@ pub fn exact_value(
             };
             (!tokens.is_empty()).then(|| tokens.join(" "))
         }
-        (Method::Text, Norm::Str(x), _) => Some(x.clone()),
+        (Method::Text | Method::Postcode, Norm::Str(x), _) => Some(x.clone()),
         _ => None,
     }
 }
@@ -249,9 +255,11 @@ fn email_level(a: &str, b: &str) -> u8 {
     }
     let la = a.split('@').next().unwrap_or(a);
     let lb = b.split('@').next().unwrap_or(b);
+    // One edit catches typos; a looser similarity would re-count the name that addresses
+    // like jane.doe12 and jane.doe77 are built from.
     if la == lb {
         1
-    } else if jw(la, lb) >= 0.88 {
+    } else if la.len().min(lb.len()) >= 4 && dl(la, lb) <= 1 {
         2
     } else {
         3
@@ -345,6 +353,11 @@ mod tests {
         assert_eq!(email_level("a.b@x.com", "a.b@x.com"), 0);
         assert_eq!(email_level("a.b@x.com", "a.b@y.org"), 1);
         assert_eq!(email_level("jonathan@x.com", "jonathon@y.org"), 2);
+        assert_eq!(
+            email_level("jane.doe12@x.com", "jane.doe77@x.com"),
+            3,
+            "namesakes' addresses"
+        );
         assert_eq!(email_level("ann@x.com", "zed@x.com"), 3);
     }
 

@@ -6,6 +6,10 @@
 //! its level weights; its match probability is `1 / (1 + 2^-weight)`. A missing value reaches
 //! the null level, which weighs nothing.
 //!
+//! Location evidence is not independent either: a move changes the address, the city and the
+//! postcode at once. Comparisons in the *location group* (addresses and postcodes by default)
+//! add their agreements, but of their disagreements only the strongest counts.
+//!
 //! Household evidence is not independent evidence: family members share a family name, an
 //! address and often a phone (and sometimes an email), and adding those weights would link
 //! them. So a pair whose *personal* comparisons (given name, birth date, email, identifiers) sum
@@ -62,6 +66,9 @@ pub struct ComparisonModel {
     /// Whether the exact level's u follows the agreed value's frequency in the store.
     #[serde(default)]
     pub term_frequency: bool,
+    /// Whether the comparison is in the location group (only its strongest disagreement counts).
+    #[serde(default)]
+    pub location: bool,
     #[serde(skip)]
     weights: Vec<f64>,
 }
@@ -137,20 +144,60 @@ pub struct Explanation {
     pub comparisons: Vec<ComparisonExplanation>,
 }
 
+/// Running match weight of a pair: the location group's disagreements count once (the most
+/// negative one).
+#[derive(Debug, Clone, Copy)]
+struct Sum {
+    w: f64,
+    location_min: f64,
+}
+
+impl Sum {
+    fn new(prior: f64) -> Self {
+        Self {
+            w: prior,
+            location_min: 0.0,
+        }
+    }
+
+    fn add(&mut self, c: &ComparisonModel, x: f64) {
+        if c.location && x < 0.0 {
+            if x < self.location_min {
+                self.w += x - self.location_min;
+                self.location_min = x;
+            }
+        } else {
+            self.w += x;
+        }
+    }
+}
+
 /// Personal evidence of a pair, accumulated over its comparisons.
 #[derive(Debug, Clone, Copy, Default)]
 struct Personal {
     /// Sum of personal weights, `None` when no personal value was on both sides.
     sum: Option<f64>,
-    /// Some identifying comparison agreed (positive weight).
+    /// Some identifying comparison agreed strongly (see [`rescue_levels`]).
     rescued: bool,
 }
 
+/// Levels (from the top) at which an identifying comparison shows it is the same person even
+/// when other personal evidence disagrees: a name exact or equivalent (not merely similar: Ming
+/// and Min are different names), a date exact, swapped or one edit off, an identifier exact or
+/// one edit off.
+fn rescue_levels(method: Method) -> u8 {
+    match method {
+        Method::Date => 3,
+        Method::Name | Method::Identifier | Method::Postcode => 2,
+        _ => 1,
+    }
+}
+
 impl Personal {
-    fn add(&mut self, c: &ComparisonModel, weight: f64) {
+    fn add(&mut self, c: &ComparisonModel, level: u8, weight: f64) {
         if c.identifying {
             *self.sum.get_or_insert(0.0) += weight;
-            self.rescued |= weight > 0.0;
+            self.rescued |= weight > 0.0 && level < rescue_levels(c.method);
         } else if c.personal {
             // Families share inboxes: an agreeing email is household evidence, a differing
             // one still speaks against the pair.
@@ -214,6 +261,9 @@ impl Model {
                     term_frequency: c
                         .term_frequency
                         .unwrap_or_else(|| term_frequencies::applies_to(c.method)),
+                    location: c
+                        .location
+                        .unwrap_or(matches!(kind, AttrKind::Address | AttrKind::Postcode)),
                     attr: c.attr,
                     part: c.part,
                     method: c.method,
@@ -314,36 +364,52 @@ impl Model {
     /// personal evidence disagrees.
     pub fn weight(&self, a: &Profile, b: &Profile) -> f64 {
         let tf = self.tf.read().expect("term frequencies lock");
-        let mut w = self.prior_weight();
+        let mut w = Sum::new(self.prior_weight());
         let mut personal = Personal::default();
         for (i, c) in self.comparisons.iter().enumerate() {
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
                 let x = self.level_weight(&tf, i, l, a, b);
-                w += x;
-                personal.add(c, x);
+                w.add(c, x);
+                personal.add(c, l, x);
             }
         }
-        self.cap(w, personal)
+        self.cap(w.w, personal)
+    }
+
+    /// Decision weight and whether the pair has a personal conflict (the merge check of
+    /// clustering treats such a pair as a cannot-link).
+    pub fn weight_and_conflict(&self, a: &Profile, b: &Profile) -> (f64, bool) {
+        let tf = self.tf.read().expect("term frequencies lock");
+        let mut w = Sum::new(self.prior_weight());
+        let mut personal = Personal::default();
+        for (i, c) in self.comparisons.iter().enumerate() {
+            if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
+                let x = self.level_weight(&tf, i, l, a, b);
+                w.add(c, x);
+                personal.add(c, l, x);
+            }
+        }
+        (self.cap(w.w, personal), personal.conflict())
     }
 
     /// [`Model::weight`], or `None` as soon as the pair cannot reach `floor` even if every
     /// remaining comparison agreed at its best level. Exact: a pair it drops scores below `floor`.
     pub fn weight_at_least(&self, a: &Profile, b: &Profile, floor: f64) -> Option<f64> {
         let tf = self.tf.read().expect("term frequencies lock");
-        let mut w = self.prior_weight();
+        let mut w = Sum::new(self.prior_weight());
         let mut personal = Personal::default();
         for (k, &i) in self.order.iter().enumerate() {
-            if w + self.headroom[k] < floor {
+            if w.w + self.headroom[k] < floor {
                 return None;
             }
             let c = &self.comparisons[i];
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
                 let x = self.level_weight(&tf, i, l, a, b);
-                w += x;
-                personal.add(c, x);
+                w.add(c, x);
+                personal.add(c, l, x);
             }
         }
-        let w = self.cap(w, personal);
+        let w = self.cap(w.w, personal);
         (w >= floor).then_some(w)
     }
 
@@ -401,7 +467,7 @@ impl Model {
     pub fn explain(&self, a: &Profile, b: &Profile) -> Explanation {
         let tf = self.tf.read().expect("term frequencies lock");
         let prior_weight = self.prior_weight();
-        let mut total = prior_weight;
+        let mut total = Sum::new(prior_weight);
         let mut personal = Personal::default();
         let comparisons = self
             .comparisons
@@ -410,9 +476,9 @@ impl Model {
             .map(|(i, c)| {
                 let level = comparison::level(c.method, c.attr, c.part, a, b);
                 let weight = level.map_or(0.0, |l| self.level_weight(&tf, i, l, a, b));
-                total += weight;
-                if level.is_some() {
-                    personal.add(c, weight);
+                total.add(c, weight);
+                if let Some(l) = level {
+                    personal.add(c, l, weight);
                 }
                 ComparisonExplanation {
                     comparison: c.label.clone(),
@@ -421,6 +487,7 @@ impl Model {
                 }
             })
             .collect();
+        let total = total.w;
         let decision_weight = self.cap(total, personal);
         Explanation {
             match_weight: round3(total),
@@ -487,6 +554,36 @@ mod tests {
         let e = model.explain(&mother, &typo);
         assert!(!e.personal_conflict, "{e:?}");
         assert!(e.decision_probability >= model.link_threshold);
+    }
+
+    #[test]
+    fn a_move_counts_once() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
+                .unwrap();
+        let config = Config::parse(&text).unwrap();
+        let model = Model::from_config(&config);
+        let (address, postcode) = (
+            config.attr("address").unwrap(),
+            config.attr("postcode").unwrap(),
+        );
+        let home = person(&config, "na", "li", "1985-05-05", "na.li@example.com");
+        let mut unknown = home.clone();
+        unknown.attrs[address] = None;
+        unknown.attrs[postcode] = None;
+        let mut moved = home.clone();
+        moved.attrs[postcode] = Some(Norm::Str("94105".into()));
+        moved.attrs[address] = Some(Norm::Tokens(vec!["5".into(), "pine".into(), "st".into()]));
+        let else_weight = |label: &str| {
+            let c = model.comparisons.iter().find(|c| c.label == label).unwrap();
+            c.weight((c.levels.len() - 1) as u8)
+        };
+        let penalty = model.weight(&home, &moved) - model.weight(&home, &unknown);
+        let strongest = else_weight("address").min(else_weight("postcode"));
+        assert!(
+            (penalty - strongest).abs() < 1e-9,
+            "a move costs its strongest disagreement once: {penalty} vs {strongest}"
+        );
     }
 
     #[test]

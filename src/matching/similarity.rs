@@ -71,16 +71,22 @@ pub fn names_swapped(a: &NameNorm, b: &NameNorm) -> bool {
     if a.given.is_empty() || a.family.is_empty() || b.given.is_empty() || b.family.is_empty() {
         return false;
     }
-    let straight = best_jw(&a.given, &b.given) + family_jw(a, &b.family);
-    let swapped = best_jw(&a.given, &b.family) + family_jw(b, &a.family);
+    let straight = best_jw(&a.given, &b.given) + family_jw(a, b);
+    let swapped = with_readings(b, |b_family| best_jw(&a.given, b_family))
+        + with_readings(a, |a_family| best_jw(a_family, &b.given));
     swapped > straight + 1e-9
 }
 
-/// Jaro-Winkler of `other` against a name's family tokens, counting polyphonic readings.
-fn family_jw(name: &NameNorm, other: &[String]) -> f64 {
-    let mut best = best_jw(&name.family, other);
-    for alt in &name.alt {
-        best = best.max(best_jw(std::slice::from_ref(alt), other));
+/// Best Jaro-Winkler of two names' family tokens, counting polyphonic readings on both sides.
+fn family_jw(a: &NameNorm, b: &NameNorm) -> f64 {
+    with_readings(a, |fa| with_readings(b, |fb| best_jw(fa, fb)))
+}
+
+/// Best of `f` over a name's family tokens and each alternative reading of them.
+fn with_readings(n: &NameNorm, mut f: impl FnMut(&[String]) -> f64) -> f64 {
+    let mut best = f(&n.family);
+    for alt in &n.alt {
+        best = best.max(f(std::slice::from_ref(alt)));
     }
     best
 }
@@ -88,7 +94,16 @@ fn family_jw(name: &NameNorm, other: &[String]) -> f64 {
 /// Level of agreement of two name-token lists (0 best): 0 exact, 1 equivalent (nickname,
 /// other reading, compound part, tokens glued differently), 2 one edit or Jaro-Winkler >= 0.92,
 /// 3 Jaro-Winkler >= 0.8 or initial, 4 different.
-pub fn name_level(a: &[String], b: &[String], alt_a: &[String], alt_b: &[String]) -> u8 {
+/// `family` allows a compound family name to meet one of its parts ("smithjones" / "jones");
+/// given names never do (志强 zhiqiang is not 强 qiang). One edit counts only on names of four
+/// letters or more ("xu" and "wu" are different names).
+pub fn name_level(
+    a: &[String],
+    b: &[String],
+    alt_a: &[String],
+    alt_b: &[String],
+    family: bool,
+) -> u8 {
     if a == b {
         return 0;
     }
@@ -99,13 +114,12 @@ pub fn name_level(a: &[String], b: &[String], alt_a: &[String], alt_b: &[String]
         || alt_b.iter().any(|x| a.contains(x))
         || shares_nickname_root(a, b)
         || (a.first() == b.first() && a.len() != b.len())
-        || compound_part(&ca, b)
-        || compound_part(&cb, a)
+        || (family && (compound_part(&ca, b) || compound_part(&cb, a)))
     {
         return 1;
     }
     let best = best_jw(a, b);
-    if best >= 0.92 || dl(&ca, &cb) <= 1 {
+    if best >= 0.92 || (ca.len().min(cb.len()) >= 4 && dl(&ca, &cb) <= 1) {
         return 2;
     }
     if best >= 0.8 || initial_agrees(a, b) || initial_agrees(b, a) {
@@ -163,13 +177,24 @@ mod tests {
 
     #[test]
     fn name_levels_are_ordered() {
-        let l = |a: &str, b: &str| name_level(&toks(a), &toks(b), &[], &[]);
+        let l = |a: &str, b: &str| name_level(&toks(a), &toks(b), &[], &[], true);
         assert_eq!(l("robert", "robert"), 0);
         assert_eq!(l("mary ann", "maryann"), 1);
         assert_eq!(l("smithjones", "jones"), 1);
         assert_eq!(l("jonathon", "jonathan"), 2);
         assert_eq!(l("j", "john"), 3);
         assert_eq!(l("alice", "zoe"), 4);
+        assert_eq!(
+            l("xu", "wu"),
+            4,
+            "one edit on a two-letter name is another name"
+        );
+        let given = |a: &str, b: &str| name_level(&toks(a), &toks(b), &[], &[], false);
+        assert_ne!(
+            given("zhiqiang", "qiang"),
+            1,
+            "given names have no compound parts"
+        );
     }
 
     #[test]
@@ -186,5 +211,18 @@ mod tests {
         };
         assert!(names_swapped(&a, &b));
         assert!(!names_swapped(&a, &a));
+        // A nickname on one side is not a swap (regression: the family name was compared with
+        // itself on the swapped side).
+        let formal = NameNorm {
+            given: toks("anthony"),
+            family: toks("taylor"),
+            ..Default::default()
+        };
+        let nick = NameNorm {
+            given: toks("tony"),
+            family: toks("taylor"),
+            ..Default::default()
+        };
+        assert!(!names_swapped(&formal, &nick));
     }
 }

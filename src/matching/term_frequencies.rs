@@ -1,7 +1,7 @@
 //! Term-frequency adjustment: agreeing on a rare value is stronger evidence than agreeing on a
 //! common one (a rare surname versus 王 or Smith).
 //!
-//! For comparisons that opt in (names and short text by default), the table counts how many
+//! For comparisons that opt in (names, short text and postcodes by default), the table counts how many
 //! stored records hold each normalized value. At the exact level, the comparison's u becomes
 //! the value's frequency: `u_v = (count + PRIOR_RECORDS * u) / (records + PRIOR_RECORDS)`,
 //! which starts at the model's u while few records are stored and moves to the observed
@@ -20,7 +20,7 @@ pub const MAX_BOOST: f64 = 16.0;
 
 /// Whether a comparison gets term-frequency adjustment by default.
 pub fn applies_to(method: Method) -> bool {
-    matches!(method, Method::Name | Method::Text)
+    matches!(method, Method::Name | Method::Text | Method::Postcode)
 }
 
 /// The value a comparison's frequencies are counted by, for one profile.
@@ -48,7 +48,7 @@ pub fn value_of(
             };
             (!tokens.is_empty()).then(|| tokens.join(" "))
         }
-        (Method::Text, Norm::Str(s)) => Some(s.clone()),
+        (Method::Text | Method::Postcode, Norm::Str(s)) => Some(s.clone()),
         _ => None,
     }
 }

@@ -6,5 +6,6 @@ mod config;
 mod entities;
 mod helpers;
 mod ingest;
+mod multisource;
 mod restart;
 mod training;
