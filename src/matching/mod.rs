@@ -363,21 +363,11 @@ impl Model {
     /// Decision weight of a pair: the match weight, capped below the link weight when the
     /// personal evidence disagrees.
     pub fn weight(&self, a: &Profile, b: &Profile) -> f64 {
-        let tf = self.tf.read().expect("term frequencies lock");
-        let mut w = Sum::new(self.prior_weight());
-        let mut personal = Personal::default();
-        for (i, c) in self.comparisons.iter().enumerate() {
-            if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
-                let x = self.level_weight(&tf, i, l, a, b);
-                w.add(c, x);
-                personal.add(c, l, x);
-            }
-        }
-        self.cap(w.w, personal)
+        self.weight_and_conflict(a, b).0
     }
 
-    /// Decision weight and whether the pair has a personal conflict (the merge check of
-    /// clustering treats such a pair as a cannot-link).
+    /// Decision weight and whether the pair has a personal conflict (clustering refuses a merge
+    /// when most cross pairs conflict).
     pub fn weight_and_conflict(&self, a: &Profile, b: &Profile) -> (f64, bool) {
         let tf = self.tf.read().expect("term frequencies lock");
         let mut w = Sum::new(self.prior_weight());

@@ -374,6 +374,38 @@ fn a_multi_source_customer_base_resolves_with_high_precision_and_recall() {
         let id = goldrec::ingest::RecordId::of(source, &key_of(source, raw));
         entity_of.push(engine.store.record(id).unwrap().unwrap().entity);
     }
+    // MS_DEBUG=1 prints every error with the model's explanation.
+    let explain = |tag: &str, i: usize, j: usize| {
+        if std::env::var("MS_DEBUG").is_err() {
+            return;
+        }
+        let rec = |k: usize| {
+            let id = goldrec::ingest::RecordId::of(recs[k].0, &key_of(recs[k].0, &recs[k].1));
+            engine.store.record(id).unwrap().unwrap()
+        };
+        let (ri, rj) = (rec(i), rec(j));
+        let e = engine.model.explain(&ri.profile, &rj.profile);
+        let levels: Vec<String> = e
+            .comparisons
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}={}({:+.1})",
+                    c.comparison,
+                    c.level.as_deref().unwrap_or("-"),
+                    c.weight
+                )
+            })
+            .collect();
+        eprintln!(
+            "{tag} {:?} | {:?}\n   weight {:.1} decision {:.1} {}",
+            ri.values,
+            rj.values,
+            e.match_weight,
+            e.decision_weight,
+            levels.join(" ")
+        );
+    };
     let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
     let mut family_merges = 0;
     for i in 0..recs.len() {
@@ -384,41 +416,7 @@ fn a_multi_source_customer_base_resolves_with_high_precision_and_recall() {
                 (true, true) => tp += 1,
                 (false, true) => {
                     fp += 1;
-                    if std::env::var("MS_DEBUG").is_ok() {
-                        let (si, sj) = (recs[i].0, recs[j].0);
-                        let ri = engine
-                            .store
-                            .record(goldrec::ingest::RecordId::of(si, &key_of(si, &recs[i].1)))
-                            .unwrap()
-                            .unwrap();
-                        let rj = engine
-                            .store
-                            .record(goldrec::ingest::RecordId::of(sj, &key_of(sj, &recs[j].1)))
-                            .unwrap()
-                            .unwrap();
-                        let e = engine.model.explain(&ri.profile, &rj.profile);
-                        let lv: Vec<String> = e
-                            .comparisons
-                            .iter()
-                            .map(|c| {
-                                format!(
-                                    "{}={}({:+.1})",
-                                    c.comparison,
-                                    c.level.as_deref().unwrap_or("-"),
-                                    c.weight
-                                )
-                            })
-                            .collect();
-                        eprintln!(
-                            "FP {:?} | {:?}\n   w {:.1} dec {:.1} conflict {} {}",
-                            ri.values.get("name"),
-                            rj.values.get("name"),
-                            e.match_weight,
-                            e.decision_weight,
-                            e.personal_conflict,
-                            lv.join(" ")
-                        );
-                    }
+                    explain("FP", i, j);
                     if people[truth[i]].family.1 == people[truth[j]].family.1
                         && people[truth[i]].phone == people[truth[j]].phone
                     {
@@ -427,42 +425,7 @@ fn a_multi_source_customer_base_resolves_with_high_precision_and_recall() {
                 }
                 (true, false) => {
                     fneg += 1;
-                    if std::env::var("MS_DEBUG").is_ok() {
-                        let (si, sj) = (recs[i].0, recs[j].0);
-                        let ri = engine
-                            .store
-                            .record(goldrec::ingest::RecordId::of(si, &key_of(si, &recs[i].1)))
-                            .unwrap()
-                            .unwrap();
-                        let rj = engine
-                            .store
-                            .record(goldrec::ingest::RecordId::of(sj, &key_of(sj, &recs[j].1)))
-                            .unwrap()
-                            .unwrap();
-                        let e = engine.model.explain(&ri.profile, &rj.profile);
-                        let lv: Vec<String> = e
-                            .comparisons
-                            .iter()
-                            .map(|c| {
-                                format!(
-                                    "{}={}({:+.1})",
-                                    c.comparison,
-                                    c.level.as_deref().unwrap_or("-"),
-                                    c.weight
-                                )
-                            })
-                            .collect();
-                        eprintln!(
-                            "FN {:?} {:?} | {:?} {:?}\n   w {:.1} dec {:.1} {}",
-                            ri.values.get("name"),
-                            ri.values.get("email"),
-                            rj.values.get("name"),
-                            rj.values.get("email"),
-                            e.match_weight,
-                            e.decision_weight,
-                            lv.join(" ")
-                        );
-                    }
+                    explain("FN", i, j);
                 }
                 _ => {}
             }
