@@ -33,6 +33,16 @@ pub struct Clusters {
     pub review: Vec<(Edge, &'static str)>,
 }
 
+/// Steward decisions between nodes: must-links join first, cannot-links are never violated
+/// (not even transitively through third records).
+#[derive(Debug, Default, Clone)]
+pub struct Constraints {
+    /// Pairs a steward said are the same customer.
+    pub must: Vec<(usize, usize)>,
+    /// Pairs a steward said are different customers.
+    pub cannot: Vec<(usize, usize)>,
+}
+
 /// Clusters `n` nodes. `initial` lists groups of nodes that start together (existing
 /// entities); `weight` scores any two nodes and says whether they conflict personally
 /// (household members): called for merge checks, cached by the caller. A merge is refused when
@@ -43,16 +53,33 @@ pub fn cluster(
     edges: &[Edge],
     link_weight: f64,
     review_weight: f64,
+    constraints: &Constraints,
     mut weight: impl FnMut(usize, usize) -> (f64, bool),
 ) -> Clusters {
     let mut parent: Vec<usize> = (0..n).collect();
     let mut members: HashMap<usize, Vec<usize>> = (0..n).map(|i| (i, vec![i])).collect();
+    // Whether joining the groups of a and b would put a cannot-linked pair together.
+    let forbidden = |parent: &mut Vec<usize>, a: usize, b: usize| {
+        let (ra, rb) = (find(parent, a), find(parent, b));
+        constraints.cannot.iter().any(|&(p, q)| {
+            let (rp, rq) = (find(parent, p), find(parent, q));
+            (rp == ra && rq == rb) || (rp == rb && rq == ra)
+        })
+    };
     for group in initial {
         let Some(&first) = group.first() else {
             continue;
         };
         for &x in &group[1..] {
-            union(&mut parent, &mut members, first, x);
+            // A member a steward has since set apart from the rest leaves the group.
+            if !forbidden(&mut parent, first, x) {
+                union(&mut parent, &mut members, first, x);
+            }
+        }
+    }
+    for &(a, b) in &constraints.must {
+        if !forbidden(&mut parent, a, b) {
+            union(&mut parent, &mut members, a, b);
         }
     }
     let mut links: Vec<Edge> = edges
@@ -70,6 +97,10 @@ pub fn cluster(
     for e in links {
         let (ra, rb) = (find(&mut parent, e.a), find(&mut parent, e.b));
         if ra == rb {
+            continue;
+        }
+        if forbidden(&mut parent, e.a, e.b) {
+            review.push((e, "conflicts_with_decision"));
             continue;
         }
         let (ma, mb) = (&members[&ra], &members[&rb]);
@@ -148,7 +179,15 @@ mod tests {
     #[test]
     fn strong_links_join_and_weak_ones_go_to_review() {
         let edges = [edge(0, 1, 20.0), edge(1, 2, 2.0)];
-        let c = cluster(3, &[], &edges, 10.0, 0.0, |_, _| (20.0, false));
+        let c = cluster(
+            3,
+            &[],
+            &edges,
+            10.0,
+            0.0,
+            &Constraints::default(),
+            |_, _| (20.0, false),
+        );
         assert_eq!(c.root[0], c.root[1]);
         assert_ne!(c.root[1], c.root[2]);
         assert_eq!(c.review.len(), 1);
@@ -164,7 +203,7 @@ mod tests {
             (1, 2) => (12.0, false),
             _ => (-25.0, false),
         };
-        let c = cluster(4, &[], &edges, 10.0, 0.0, w);
+        let c = cluster(4, &[], &edges, 10.0, 0.0, &Constraints::default(), w);
         assert_eq!(c.root[0], c.root[1]);
         assert_eq!(c.root[2], c.root[3]);
         assert_ne!(c.root[0], c.root[2]);
@@ -180,9 +219,12 @@ mod tests {
             edge(3, 4, 11.0),
         ];
         let w = |x: usize, y: usize| (if x.abs_diff(y) <= 1 { 15.0 } else { -1.0 }, false);
-        let first = cluster(5, &[], &edges, 10.0, 0.0, w).root;
+        let first = cluster(5, &[], &edges, 10.0, 0.0, &Constraints::default(), w).root;
         edges.reverse();
-        assert_eq!(first, cluster(5, &[], &edges, 10.0, 0.0, w).root);
+        assert_eq!(
+            first,
+            cluster(5, &[], &edges, 10.0, 0.0, &Constraints::default(), w).root
+        );
     }
 
     #[test]
@@ -190,13 +232,21 @@ mod tests {
         // 0-1 and 2-3 each one person; 1-2 link strongly (shared phone and address).
         let edges = [edge(0, 1, 30.0), edge(2, 3, 30.0), edge(1, 2, 20.0)];
         let household = |_: usize, _: usize| (20.0, true);
-        let c = cluster(4, &[], &edges, 10.0, 0.0, household);
+        let c = cluster(
+            4,
+            &[],
+            &edges,
+            10.0,
+            0.0,
+            &Constraints::default(),
+            household,
+        );
         assert_ne!(
             c.root[0], c.root[2],
             "every cross pair conflicts: a family, not one person"
         );
         let one_bad = |x: usize, y: usize| (20.0, (x.min(y), x.max(y)) == (0, 3));
-        let c = cluster(4, &[], &edges, 10.0, 0.0, one_bad);
+        let c = cluster(4, &[], &edges, 10.0, 0.0, &Constraints::default(), one_bad);
         assert_eq!(
             c.root[0], c.root[3],
             "one corrupted pair among four does not split a person"
@@ -204,8 +254,40 @@ mod tests {
     }
 
     #[test]
+    fn decisions_bind_even_through_third_records() {
+        // 0-1 and 1-2 link strongly; a steward said 0 and 2 are different people.
+        let edges = [edge(0, 1, 30.0), edge(1, 2, 25.0), edge(3, 4, 1.0)];
+        let c = Constraints {
+            must: vec![(3, 4)],
+            cannot: vec![(0, 2)],
+        };
+        let r = cluster(5, &[], &edges, 10.0, 0.0, &c, |_, _| (30.0, false)).root;
+        assert_ne!(r[0], r[2], "cannot-link holds transitively");
+        assert_eq!(r[3], r[4], "must-link joins a pair the model doubts");
+        // A cannot-link inside an existing entity takes the later member out.
+        let c = Constraints {
+            must: vec![],
+            cannot: vec![(5, 7)],
+        };
+        let r = cluster(8, &[vec![5, 6, 7]], &[], 10.0, 0.0, &c, |_, _| {
+            (30.0, false)
+        })
+        .root;
+        assert_eq!(r[5], r[6]);
+        assert_ne!(r[5], r[7]);
+    }
+
+    #[test]
     fn initial_groups_stay_together() {
-        let c = cluster(3, &[vec![0, 2]], &[], 10.0, 0.0, |_, _| (0.0, false));
+        let c = cluster(
+            3,
+            &[vec![0, 2]],
+            &[],
+            10.0,
+            0.0,
+            &Constraints::default(),
+            |_, _| (0.0, false),
+        );
         assert_eq!(c.root[0], c.root[2]);
         assert_ne!(c.root[0], c.root[1]);
     }

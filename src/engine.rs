@@ -21,8 +21,8 @@ use crate::ingest::profile::{self, Profile};
 use crate::ingest::{self, Position, RawRecord, RecordError, RecordId, SourceRecord};
 use crate::matching::{Explanation, Model};
 use crate::store::{
-    ChangeEvent, ChangeKind, Entity, EntityId, EntityState, ReviewItem, SourceKey, Store,
-    StoreError, StoredRecord, WriteSet,
+    ChangeEvent, ChangeKind, Decision, Entity, EntityId, EntityState, ReviewItem, SourceKey, Store,
+    StoreError, StoredRecord, Verdict, WriteSet,
 };
 use crate::survivorship;
 
@@ -46,6 +46,13 @@ pub enum EngineError {
     Closed,
 }
 
+/// Steward decisions to record or revoke with a batch.
+#[derive(Debug, Default)]
+struct Pending {
+    decisions: Vec<Decision>,
+    revoked: Vec<[u8; 32]>,
+}
+
 /// Prepared records of a payload, in payload order: a change, or why the record was rejected.
 pub type Prepared = Vec<(Position, Result<Change, RecordError>)>;
 
@@ -59,6 +66,8 @@ pub enum Change {
     Upsert(SourceRecord, Profile),
     /// Delete a record.
     Delete(RecordId),
+    /// Match a stored record again as if it had changed (after a steward decision).
+    Reevaluate(RecordId),
 }
 
 /// What happened to one change.
@@ -77,6 +86,8 @@ pub enum Status {
     NotFound,
     /// A later change to the same record in the same batch replaced this one.
     Superseded,
+    /// Matched again without a change to its content.
+    Reevaluated,
 }
 
 /// Result of one change.
@@ -105,6 +116,8 @@ pub struct Summary {
     pub not_found: usize,
     /// Records replaced by a later version in the same batch.
     pub superseded: usize,
+    /// Records matched again after a decision.
+    pub reevaluated: usize,
     /// Rejected records (see `errors`).
     pub rejected: usize,
 }
@@ -120,6 +133,7 @@ impl Summary {
                 Status::Deleted => self.deleted += 1,
                 Status::NotFound => self.not_found += 1,
                 Status::Superseded => self.superseded += 1,
+                Status::Reevaluated => self.reevaluated += 1,
             }
         }
     }
@@ -217,6 +231,40 @@ impl Engine {
         }
         self.model.count_terms(&chunk, 1);
         Ok(())
+    }
+
+    /// Records a steward decision about two records and re-evaluates both at once (one
+    /// transaction): `same` joins their entities, `different` sets them apart for good.
+    /// Returns the entities of `a` and `b` afterwards.
+    pub fn decide(
+        &self,
+        decision: Decision,
+    ) -> Result<(Option<EntityId>, Option<EntityId>), EngineError> {
+        let (a, b) = (decision.a, decision.b);
+        let out = self.apply_with(
+            vec![Change::Reevaluate(a), Change::Reevaluate(b)],
+            &Pending {
+                decisions: vec![decision],
+                revoked: Vec::new(),
+            },
+        )?;
+        Ok((out[0].entity, out[1].entity))
+    }
+
+    /// Revokes a decision and re-evaluates its two records; `None` if there is no such
+    /// decision.
+    pub fn revoke(&self, key: [u8; 32]) -> Result<Option<Decision>, EngineError> {
+        let Some(d) = self.store.decision(&key)? else {
+            return Ok(None);
+        };
+        self.apply_with(
+            vec![Change::Reevaluate(d.a), Change::Reevaluate(d.b)],
+            &Pending {
+                decisions: Vec::new(),
+                revoked: vec![key],
+            },
+        )?;
+        Ok(Some(d))
     }
 
     /// Fits m and u to the stored records (see [`crate::matching::training`]) and saves the
@@ -391,7 +439,41 @@ impl Engine {
 
     /// Applies one batch of changes atomically and durably; outcomes are in input order.
     pub fn apply(&self, changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, EngineError> {
+        self.apply_with(changes, &Pending::default())
+    }
+
+    /// [`Engine::apply`] that also records (or revokes) steward decisions in the same
+    /// transaction, and honours them while clustering this batch.
+    fn apply_with(
+        &self,
+        changes: Vec<Change>,
+        pending: &Pending,
+    ) -> Result<Vec<ChangeOutcome>, EngineError> {
         let _guard = self.write_lock.lock().expect("writer lock");
+        // Decisions in force for a record: stored ones, minus those revoked or replaced now,
+        // plus the ones being made now.
+        let replaced: HashSet<[u8; 32]> = pending
+            .decisions
+            .iter()
+            .map(Decision::key)
+            .chain(pending.revoked.iter().copied())
+            .collect();
+        let decisions_for = |id: RecordId| -> Result<Vec<Decision>, EngineError> {
+            let mut v: Vec<Decision> = self
+                .store
+                .decisions_of(id)?
+                .into_iter()
+                .filter(|d| !replaced.contains(&d.key()))
+                .collect();
+            v.extend(
+                pending
+                    .decisions
+                    .iter()
+                    .filter(|d| d.a == id || d.b == id)
+                    .cloned(),
+            );
+            Ok(v)
+        };
         let mut timer = PhaseTimer::new(changes.len());
         let now = now_ms();
         let config = &self.config;
@@ -405,7 +487,7 @@ impl Engine {
         for (i, c) in changes.iter().enumerate() {
             let id = match c {
                 Change::Upsert(r, _) => r.id(),
-                Change::Delete(id) => *id,
+                Change::Delete(id) | Change::Reevaluate(id) => *id,
             };
             last.insert(id, i);
         }
@@ -415,10 +497,11 @@ impl Engine {
         // Records entering matching (inserted or updated), and deleted ones.
         let mut incoming: Vec<(usize, RecordId, StoredRecord, Option<StoredRecord>)> = Vec::new();
         let mut deleted: Vec<(usize, RecordId, StoredRecord)> = Vec::new();
+        let mut reevaluated: HashSet<RecordId> = HashSet::new();
         for (i, c) in changes.into_iter().enumerate() {
             let id = match &c {
                 Change::Upsert(r, _) => r.id(),
-                Change::Delete(id) => *id,
+                Change::Delete(id) | Change::Reevaluate(id) => *id,
             };
             if last[&id] != i {
                 outcomes[i] = Some(ChangeOutcome {
@@ -462,6 +545,19 @@ impl Engine {
                     };
                     incoming.push((i, id, stored, existing));
                 }
+                Change::Reevaluate(_) => match existing {
+                    Some(old) => {
+                        reevaluated.insert(id);
+                        incoming.push((i, id, old.clone(), Some(old)));
+                    }
+                    None => {
+                        outcomes[i] = Some(ChangeOutcome {
+                            record: id,
+                            status: Status::NotFound,
+                            entity: None,
+                        })
+                    }
+                },
                 Change::Delete(_) => match existing {
                     Some(old) => deleted.push((i, id, old)),
                     None => {
@@ -622,6 +718,20 @@ impl Engine {
             };
             edges.push(Edge { a: i, b, weight: w });
         }
+        // A must-linked partner's entity joins the batch, so the decision can take effect.
+        for (_, id, _, _) in &incoming {
+            for d in decisions_for(*id)? {
+                let other = if d.a == *id { d.b } else { d.a };
+                if d.verdict == Verdict::Same
+                    && !node_of.contains_key(&other)
+                    && work.member(other).is_none()
+                {
+                    if let Some(r) = self.store.record(other)? {
+                        work.load(r.entity)?;
+                    }
+                }
+            }
+        }
         // Every member of a touched entity is a node, so clusters start from whole entities.
         let mut initial: Vec<Vec<usize>> = Vec::new();
         let mut entity_of_group: Vec<EntityId> = Vec::new();
@@ -637,6 +747,30 @@ impl Engine {
             initial.push(group);
             entity_of_group.push(eid);
         }
+        // Decisions between nodes become clustering constraints.
+        let mut constraints = cluster::Constraints::default();
+        let mut cannot_ids: HashSet<(RecordId, RecordId)> = HashSet::new();
+        let mut seen_decisions: HashSet<[u8; 32]> = HashSet::new();
+        for node in &nodes {
+            for d in decisions_for(node.id())? {
+                if !seen_decisions.insert(d.key()) {
+                    continue;
+                }
+                let (Some(&x), Some(&y)) = (node_of.get(&d.a), node_of.get(&d.b)) else {
+                    continue;
+                };
+                match d.verdict {
+                    Verdict::Same => constraints.must.push((x, y)),
+                    Verdict::Different => {
+                        constraints.cannot.push((x, y));
+                        cannot_ids.insert((d.a, d.b));
+                        cannot_ids.insert((d.b, d.a));
+                    }
+                }
+            }
+        }
+        constraints.must.sort_unstable();
+        constraints.cannot.sort_unstable();
         // An updated record stays in its entity when it still agrees with the rest of it (or is
         // its only member), so ids do not churn on edits.
         for (i, (_, id, _, old)) in incoming.iter().enumerate() {
@@ -661,7 +795,11 @@ impl Engine {
                     max >= link_weight && mean >= review_weight
                 }
             };
-            if stays {
+            let set_apart = work.entities[&old.entity]
+                .members
+                .keys()
+                .any(|m| cannot_ids.contains(&(*id, *m)));
+            if stays && !set_apart {
                 initial[gi].push(i);
                 work.keep_id_for.insert(*id, old.entity);
             }
@@ -679,6 +817,7 @@ impl Engine {
             &edges,
             link_weight,
             review_weight,
+            &constraints,
             |x, y| {
                 *cache.entry((x.min(y), x.max(y))).or_insert_with(|| {
                     match (&profiles[x], &profiles[y]) {
@@ -699,6 +838,7 @@ impl Engine {
         let mut node_entity: Vec<EntityId> = vec![0; nodes.len()];
         let mut entity_members: BTreeMap<EntityId, Vec<usize>> = BTreeMap::new();
         let mut merged_away: Vec<(EntityId, EntityId)> = Vec::new();
+        let mut claimed: HashSet<EntityId> = HashSet::new();
         for group in by_root.values() {
             let mut ids: BTreeSet<EntityId> = BTreeSet::new();
             for &n in group {
@@ -715,10 +855,26 @@ impl Engine {
                     }
                 }
             }
-            // Skip clusters that only hold untouched existing records.
-            if !group.iter().any(|&n| matches!(nodes[n], Node::Batch(_))) && ids.len() <= 1 {
+            // Skip clusters that are exactly an untouched existing entity.
+            let has_batch = group.iter().any(|&n| matches!(nodes[n], Node::Batch(_)));
+            if !has_batch && ids.len() == 1 {
+                let e = *ids.first().expect("one id");
+                let whole = work
+                    .entities
+                    .get(&e)
+                    .is_some_and(|w| w.members.len() == group.len());
+                if whole && !claimed.contains(&e) {
+                    claimed.insert(e);
+                    continue;
+                }
+            }
+            if !has_batch && ids.is_empty() {
                 continue;
             }
+            // An id already kept by another part of a split entity is not kept twice: the
+            // part that comes first (smallest node) keeps it, the others get new ids.
+            ids.retain(|e| !claimed.contains(e));
+            claimed.extend(ids.iter().copied());
             let survivor = match ids.first() {
                 Some(&e) => e,
                 None => {
@@ -812,7 +968,9 @@ impl Engine {
         for (n, (i, id, _, old)) in incoming.iter().enumerate() {
             outcomes[*i] = Some(ChangeOutcome {
                 record: *id,
-                status: if old.is_some() {
+                status: if reevaluated.contains(id) {
+                    Status::Reevaluated
+                } else if old.is_some() {
                     Status::Updated
                 } else {
                     Status::Inserted
@@ -873,6 +1031,8 @@ impl Engine {
         ws.entities = changed_entities.into_values().collect();
         ws.next_entity = next_entity;
         ws.next_record_seq = next_seq;
+        ws.decisions = pending.decisions.clone();
+        ws.revoked = pending.revoked.clone();
 
         // Queued pairs of changed or deleted records are stale: drop them (pairs re-scored in
         // this batch were queued again above).

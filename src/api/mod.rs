@@ -1,6 +1,7 @@
 //! The HTTP API: axum routers per resource under `/v1`, merged here, sharing [`AppState`].
 
 pub mod changes;
+pub mod decisions;
 pub mod entities;
 pub mod error;
 pub mod records;
@@ -38,6 +39,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(records::router())
         .merge(entities::router())
         .merge(changes::router())
+        .merge(decisions::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

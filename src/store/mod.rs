@@ -232,6 +232,41 @@ pub struct ChangeEvent {
     pub merged_into: Option<EntityId>,
 }
 
+/// What a steward decided about two records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The same customer: a must-link.
+    Same,
+    /// Different customers: a cannot-link.
+    Different,
+}
+
+/// A steward decision: a durable constraint between two records that no re-ingest, update,
+/// re-training or re-matching undoes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Decision {
+    /// One record.
+    pub a: RecordId,
+    /// The other record.
+    pub b: RecordId,
+    /// Same or different.
+    pub verdict: Verdict,
+    /// Who decided.
+    pub actor: String,
+    /// Why.
+    pub reason: String,
+    /// When, ms since epoch.
+    pub at: i64,
+}
+
+impl Decision {
+    /// Sled key of the pair (smaller id first), also the decision's id in the API (hex).
+    pub fn key(&self) -> [u8; 32] {
+        ReviewItem::key(self.a, self.b)
+    }
+}
+
 /// Everything one batch writes; applied atomically by [`Store::commit`].
 #[derive(Debug, Default)]
 pub struct WriteSet {
@@ -252,6 +287,10 @@ pub struct WriteSet {
     /// Change events, without sequence numbers yet: [`Store::commit`] numbers them after the
     /// last committed one, in order.
     pub events: Vec<ChangeEvent>,
+    /// Decisions to record.
+    pub decisions: Vec<Decision>,
+    /// Decisions to revoke (pair keys).
+    pub revoked: Vec<[u8; 32]>,
 }
 
 /// The sled database and its trees.
@@ -263,6 +302,8 @@ pub struct Store {
     review: sled::Tree,
     review_by_record: sled::Tree,
     changes: sled::Tree,
+    decisions: sled::Tree,
+    decisions_by_record: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -300,6 +341,8 @@ impl Store {
             review: tree(trees::REVIEW)?,
             review_by_record: tree(trees::REVIEW_BY_RECORD)?,
             changes: tree(trees::CHANGES)?,
+            decisions: tree(trees::DECISIONS)?,
+            decisions_by_record: tree(trees::DECISIONS_BY_RECORD)?,
             meta: tree(trees::META)?,
             db,
         })
@@ -426,6 +469,19 @@ impl Store {
         // transaction.
         let encoded_records: Vec<Vec<u8>> = w.records.par_iter().map(|(_, r)| encode(r)).collect();
         let encoded_entities: Vec<Vec<u8>> = w.entities.par_iter().map(encode).collect();
+        let mut decisions = sled::Batch::default();
+        let mut decisions_index = sled::Batch::default();
+        for k in &w.revoked {
+            decisions.remove(&k[..]);
+            decisions_index.remove([&k[..16], &k[..]].concat());
+            decisions_index.remove([&k[16..], &k[..]].concat());
+        }
+        for d in &w.decisions {
+            let k = d.key();
+            decisions.insert(&k[..], encode(d));
+            decisions_index.insert([&k[..16], &k[..]].concat(), &[]);
+            decisions_index.insert([&k[16..], &k[..]].concat(), &[]);
+        }
         let first_change = self.last_change_seq()? + 1;
         let mut changes = sled::Batch::default();
         let encoded_events: Vec<Vec<u8>> = w
@@ -474,9 +530,13 @@ impl Store {
             &self.review,
             &self.review_by_record,
             &self.changes,
+            &self.decisions,
+            &self.decisions_by_record,
             &self.meta,
         )
-            .transaction(|(tr, te, tv, ti, tc, tm)| {
+            .transaction(|(tr, te, tv, ti, tc, td, tx, tm)| {
+                td.apply_batch(&decisions)?;
+                tx.apply_batch(&decisions_index)?;
                 tr.apply_batch(&records)?;
                 te.apply_batch(&entities)?;
                 tv.apply_batch(&review)?;
@@ -523,6 +583,42 @@ impl Store {
         }
         self.db.flush().map_err(sled_err("flushing"))?;
         Ok(())
+    }
+
+    /// Decisions that involve a record.
+    pub fn decisions_of(&self, id: RecordId) -> Result<Vec<Decision>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.decisions_by_record.scan_prefix(id.0) {
+            let (k, _) = r.map_err(sled_err("scanning the decision index"))?;
+            if let Some(v) = self
+                .decisions
+                .get(&k[16..])
+                .map_err(sled_err("reading a decision"))?
+            {
+                out.push(decode(trees::DECISIONS, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A decision by its pair key.
+    pub fn decision(&self, key: &[u8; 32]) -> Result<Option<Decision>, StoreError> {
+        match self
+            .decisions
+            .get(key)
+            .map_err(sled_err("reading a decision"))?
+        {
+            Some(v) => decode(trees::DECISIONS, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// All decisions, in pair-key order.
+    pub fn decisions(&self) -> impl Iterator<Item = Result<Decision, StoreError>> + '_ {
+        self.decisions.iter().map(|r| {
+            let (_, v) = r.map_err(sled_err("scanning decisions"))?;
+            decode(trees::DECISIONS, &v)
+        })
     }
 
     /// Last committed change sequence number (0 before the first).

@@ -14,6 +14,11 @@ pub const REVIEW_BY_RECORD: &str = "review_by_record";
 /// Maps a change sequence number (u64 big-endian, gap-free, from 1) to a
 /// [`super::ChangeEvent`] (JSON): the change feed, appended in the batch's transaction.
 pub const CHANGES: &str = "changes";
+/// Maps a record pair (two record ids, smaller first, 32 bytes) to a steward
+/// [`super::Decision`] (JSON): a must-link (`same`) or cannot-link (`different`).
+pub const DECISIONS: &str = "decisions";
+/// Index of `decisions` by record: record id (16 bytes) + pair key (32 bytes) -> empty.
+pub const DECISIONS_BY_RECORD: &str = "decisions_by_record";
 /// Maps a counter name to its value (u64 big-endian).
 pub const META: &str = "meta";
 

@@ -3,6 +3,7 @@
 
 mod changes;
 mod config;
+mod decisions;
 mod entities;
 mod helpers;
 mod ingest;

@@ -1,0 +1,155 @@
+//! Steward decisions: `same` (must-link) and `different` (cannot-link) between two records,
+//! durable constraints that re-ingest, updates, re-training and re-matching never undo.
+//! Deciding or revoking re-evaluates both records in the same transaction.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{blocking, ApiError};
+use super::AppState;
+use crate::ingest::RecordId;
+use crate::store::{Decision, Verdict};
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/decisions", post(decide).get(list))
+        .route("/v1/decisions/{id}", delete(revoke))
+}
+
+/// A record named by source and key, or by record id.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RecordRef {
+    Key { source: String, key: String },
+    Id { record_id: String },
+}
+
+impl RecordRef {
+    fn id(&self) -> Result<RecordId, ApiError> {
+        match self {
+            Self::Key { source, key } => Ok(RecordId::of(source, key)),
+            Self::Id { record_id } => RecordId::parse(record_id).ok_or_else(|| {
+                ApiError::bad_request("invalid_id", format!("not a record id: {record_id:?}"))
+            }),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DecideBody {
+    a: RecordRef,
+    b: RecordRef,
+    decision: String,
+    actor: String,
+    #[serde(default)]
+    reason: String,
+}
+
+fn pair_id(key: &[u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let body: DecideBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_payload",
+            format!("expected {{\"a\": {{\"source\", \"key\"}}, \"b\": ..., \"decision\": \"same\"|\"different\", \"actor\", \"reason\"}}: {e}"),
+        )
+    })?;
+    let verdict = match body.decision.as_str() {
+        "same" => Verdict::Same,
+        "different" => Verdict::Different,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_decision",
+                format!("decision must be \"same\" or \"different\", got {other:?}"),
+            ))
+        }
+    };
+    if body.actor.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "actor_required",
+            "every decision names its actor",
+        ));
+    }
+    let (a, b) = (body.a.id()?, body.b.id()?);
+    if a == b {
+        return Err(ApiError::bad_request(
+            "same_record",
+            "a decision needs two different records",
+        ));
+    }
+    blocking(move || {
+        for id in [a, b] {
+            if s.engine.store.record(id)?.is_none() {
+                return Err(ApiError::not_found("record_not_found", format!("no record {id}")));
+            }
+        }
+        let decision = Decision {
+            a: a.min(b),
+            b: a.max(b),
+            verdict,
+            actor: body.actor,
+            reason: body.reason,
+            at: chrono::Utc::now().timestamp_millis(),
+        };
+        let key = decision.key();
+        let (ea, eb) = s.engine.decide(decision.clone())?;
+        let (entity_a, entity_b) = if a <= b { (ea, eb) } else { (eb, ea) };
+        Ok(Json(json!({"id": pair_id(&key), "decision": decision, "entity_a": entity_a, "entity_b": entity_b})))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+async fn list(State(s): State<AppState>, Query(p): Query<Page>) -> Result<Json<Value>, ApiError> {
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let offset = p.offset.unwrap_or(0);
+    blocking(move || {
+        let mut items = Vec::new();
+        for d in s.engine.store.decisions().skip(offset).take(limit) {
+            let d = d?;
+            items.push(json!({"id": pair_id(&d.key()), "decision": d}));
+        }
+        Ok(Json(json!({"offset": offset, "items": items})))
+    })
+    .await
+}
+
+async fn revoke(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let mut key = [0u8; 32];
+    let parsed = id.len() == 64
+        && key.iter_mut().enumerate().all(|(i, b)| {
+            id.get(2 * i..2 * i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .map(|v| *b = v)
+                .is_some()
+        });
+    if !parsed {
+        return Err(ApiError::bad_request(
+            "invalid_id",
+            format!("not a decision id: {id:?}"),
+        ));
+    }
+    blocking(move || match s.engine.revoke(key)? {
+        Some(d) => Ok(Json(json!({"revoked": d}))),
+        None => Err(ApiError::not_found(
+            "decision_not_found",
+            format!("no decision {id}"),
+        )),
+    })
+    .await
+}

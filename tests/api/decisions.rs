@@ -1,0 +1,151 @@
+//! Steward decisions are durable constraints: re-ingest, updates, re-training and re-matching
+//! never undo them; a cannot-link also stops merges through third records; revoking
+//! re-evaluates.
+
+use goldrec::engine::Engine;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{config_for, spawn_app, spawn_app_in, TestApp};
+
+async fn decide(app: &TestApp, a: (&str, &str), b: (&str, &str), decision: &str) -> Value {
+    let r = app
+        .post_json(
+            app.url("/v1/decisions"),
+            &json!({"a": {"source": a.0, "key": a.1}, "b": {"source": b.0, "key": b.1}, "decision": decision,
+                    "actor": "steward@example.com", "reason": "checked with the customer"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cannot_link_survives_reingest_updates_and_retraining() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    assert_eq!(
+        app.entity_of("crm", "C001").await,
+        app.entity_of("webshop", "W-1001").await
+    );
+    let d = decide(&app, ("crm", "C001"), ("webshop", "W-1001"), "different").await;
+    assert_ne!(d["entity_a"], d["entity_b"], "{d}");
+    let john = app.entity_of("crm", "C001").await;
+    assert_ne!(john, app.entity_of("webshop", "W-1001").await);
+
+    // Re-ingest everything, and change the web-shop record so it is matched again.
+    app.ingest_fixtures().await;
+    app.put_record(
+        "webshop",
+        "W-1001",
+        &json!({"name": {"first": "John", "last": "Smith"}, "contact": {"email": "john.smith@example.com", "phone": "+1 415 555 0101"},
+                "dob": "1980-03-15", "shipping": {"line1": "12 Main St", "city": "San Francisco", "postcode": "94105"}}),
+    )
+    .await;
+    assert_ne!(
+        app.entity_of("crm", "C001").await,
+        app.entity_of("webshop", "W-1001").await
+    );
+
+    // Re-train and re-match everything: the decision still holds.
+    let dir = app.stop().await;
+    let config = config_for(dir.path());
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let engine = loop {
+            match Engine::open(config.clone()) {
+                Ok(e) => break e,
+                Err(_) if started.elapsed() < std::time::Duration::from_secs(10) => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                Err(e) => panic!("engine does not open: {e}"),
+            }
+        };
+        engine.train(20_000, 10).unwrap();
+        engine.rematch().unwrap();
+    })
+    .await
+    .unwrap();
+    let app = spawn_app_in(dir).await;
+    assert_ne!(
+        app.entity_of("crm", "C001").await,
+        app.entity_of("webshop", "W-1001").await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cannot_link_stops_merges_through_third_records_and_revoking_reevaluates() {
+    let app = spawn_app().await;
+    let x = json!({"full_name": "Hedy Lamarr", "email": "hedy@films.com"});
+    app.put_record("crm", "X", &x).await;
+    app.put_record("webshop", "Y", &json!({"name": {"first": "Hedy", "last": "Lamarr"}, "contact": {"phone": "+43 1 234 5678"}, "dob": "1914-11-09"})).await;
+    let d = decide(&app, ("crm", "X"), ("webshop", "Y"), "different").await;
+    let id = d["id"].as_str().unwrap().to_string();
+    // Z agrees with X on email and with Y on phone and birth date: without the decision it
+    // merges X and Y (see entities.rs); with it, X and Y stay apart.
+    app.put_record("support", "Z", &json!({"name": "Hedy Lamarr", "email": "hedy@films.com", "phone": "+43 1 234 5678", "dob": "09.11.1914"})).await;
+    assert_ne!(
+        app.entity_of("crm", "X").await,
+        app.entity_of("webshop", "Y").await
+    );
+    let listed = app.get(app.url("/v1/decisions")).await.body;
+    assert_eq!(
+        listed["items"][0]["decision"]["actor"], "steward@example.com",
+        "{listed}"
+    );
+
+    let r = app
+        .client
+        .delete(app.url(&format!("/v1/decisions/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        app.entity_of("crm", "X").await,
+        app.entity_of("webshop", "Y").await,
+        "revoked: re-evaluated"
+    );
+    let r = app
+        .client
+        .delete(app.url(&format!("/v1/decisions/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_must_link_joins_what_the_model_keeps_apart_and_sticks() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    // Li Na and Ming Li look like family members; a steward knows they are one customer.
+    assert_ne!(
+        app.entity_of("crm", "C005").await,
+        app.entity_of("webshop", "W-1005").await
+    );
+    let d = decide(&app, ("crm", "C005"), ("webshop", "W-1005"), "same").await;
+    assert_eq!(d["entity_a"], d["entity_b"], "{d}");
+    app.ingest_fixtures().await;
+    app.put_record("webshop", "W-1005", &json!({"name": {"first": "Ming", "last": "Li"}, "contact": {"email": "ming.li@newmail.com", "phone": "646-555-0199"}, "dob": "2010-09-09"})).await;
+    assert_eq!(
+        app.entity_of("crm", "C005").await,
+        app.entity_of("webshop", "W-1005").await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_are_validated() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let bad = |body: Value| {
+        let app = &app;
+        async move { app.post_json(app.url("/v1/decisions"), &body).await }
+    };
+    let r = bad(json!({"a": {"source": "crm", "key": "C001"}, "b": {"source": "crm", "key": "C002"}, "decision": "same", "actor": " "})).await;
+    assert_eq!(r.body["code"], "actor_required");
+    let r = bad(json!({"a": {"source": "crm", "key": "C001"}, "b": {"source": "crm", "key": "NOPE"}, "decision": "same", "actor": "s"})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = bad(json!({"a": {"source": "crm", "key": "C001"}, "b": {"source": "crm", "key": "C002"}, "decision": "maybe", "actor": "s"})).await;
+    assert_eq!(r.body["code"], "invalid_decision");
+}
