@@ -21,8 +21,8 @@ use crate::ingest::profile::{self, Profile};
 use crate::ingest::{self, Position, RawRecord, RecordError, RecordId, SourceRecord};
 use crate::matching::{Explanation, Model};
 use crate::store::{
-    ChangeEvent, ChangeKind, Decision, Entity, EntityId, EntityState, ReviewItem, SourceKey, Store,
-    StoreError, StoredRecord, Verdict, WriteSet,
+    ChangeEvent, ChangeKind, Decision, Entity, EntityId, EntityState, GoldenValue, Override,
+    ReviewItem, SourceKey, Store, StoreError, StoredRecord, Verdict, WriteSet,
 };
 use crate::survivorship;
 
@@ -41,6 +41,22 @@ pub enum EngineError {
     /// The batch this change was grouped with failed; nothing of it was stored.
     #[error("batch failed, nothing was stored: {0}")]
     Batch(String),
+    /// No live entity with this id.
+    #[error("no live entity {0}")]
+    EntityNotFound(EntityId),
+    /// The caller's version of the entity is stale.
+    #[error("entity {id} is at version {current}, not {expected}")]
+    VersionConflict {
+        /// Entity.
+        id: EntityId,
+        /// Version the caller expected.
+        expected: u64,
+        /// Current version.
+        current: u64,
+    },
+    /// A steward-supplied value is not valid for its attribute.
+    #[error("{0}")]
+    InvalidValue(String),
     /// The writer thread is gone (server shutting down).
     #[error("the writer is shutting down")]
     Closed,
@@ -265,6 +281,96 @@ impl Engine {
             },
         )?;
         Ok(Some(d))
+    }
+
+    /// Pins (`Some`) or unpins (`None`) a golden attribute of a live entity. With
+    /// `expected_version`, a stale caller gets [`EngineError::VersionConflict`] and nothing
+    /// changes. The entity, its golden record and the change event are written in one
+    /// transaction.
+    pub fn set_override(
+        &self,
+        id: EntityId,
+        attr: &str,
+        pin: Option<Override>,
+        expected_version: Option<u64>,
+    ) -> Result<Entity, EngineError> {
+        let Some(a) = self.config.attr(attr) else {
+            return Err(EngineError::InvalidValue(format!(
+                "unknown attribute {attr:?}"
+            )));
+        };
+        if let Some(o) = &pin {
+            if o.value.trim().is_empty() {
+                return Err(EngineError::InvalidValue(
+                    "an override needs a value".into(),
+                ));
+            }
+            let kind = self.config.attributes[a].kind;
+            let probe = self
+                .config
+                .sources
+                .values()
+                .next()
+                .expect("config has a source");
+            profile::normalize_value(kind, &o.value, None, None, probe).map_err(|reason| {
+                EngineError::InvalidValue(format!("attribute {attr:?}: {reason}"))
+            })?;
+        }
+        let _guard = self.write_lock.lock().expect("writer lock");
+        let prev = match self.store.entity(id)? {
+            Some(e) if e.state == EntityState::Active => e,
+            _ => return Err(EngineError::EntityNotFound(id)),
+        };
+        if let Some(expected) = expected_version {
+            if expected != prev.version {
+                return Err(EngineError::VersionConflict {
+                    id,
+                    expected,
+                    current: prev.version,
+                });
+            }
+        }
+        let mut members = Vec::new();
+        for rid in &prev.members {
+            if let Some(r) = self.store.record(*rid)? {
+                members.push((*rid, r));
+            }
+        }
+        let mut base = prev.clone();
+        match pin {
+            Some(o) => {
+                base.overrides.insert(attr.to_string(), o);
+            }
+            None => {
+                base.overrides.remove(attr);
+            }
+        }
+        let now = now_ms();
+        let entity = build_entity(&self.config, id, Some(base), &members, now);
+        let names: HashMap<RecordId, SourceKey> = members
+            .iter()
+            .map(|(rid, r)| {
+                (
+                    *rid,
+                    SourceKey {
+                        source: r.source.clone(),
+                        key: r.key.clone(),
+                    },
+                )
+            })
+            .collect();
+        let ws = WriteSet {
+            next_entity: self.store.next_entity()?,
+            next_record_seq: self.store.next_record_seq()?,
+            events: vec![change_event(&entity, Some(&prev), &names, now)],
+            entities: vec![entity.clone()],
+            ..WriteSet::default()
+        };
+        let seq = self.store.commit(&ws)?;
+        // Keep the index's commit payload in step with the store.
+        self.index.commit(seq)?;
+        self.changes.send_replace(self.store.last_change_seq()?);
+        Ok(entity)
     }
 
     /// Fits m and u to the stored records (see [`crate::matching::training`]) and saves the
@@ -1261,8 +1367,24 @@ fn build_entity(
     now: i64,
 ) -> Entity {
     let refs: Vec<(RecordId, &StoredRecord)> = members.iter().map(|(id, r)| (*id, r)).collect();
-    let golden = survivorship::golden(config, &refs);
+    let mut golden = survivorship::golden(config, &refs);
     let ids: Vec<RecordId> = members.iter().map(|(id, _)| *id).collect();
+    let overrides = prev
+        .as_ref()
+        .map(|p| p.overrides.clone())
+        .unwrap_or_default();
+    // Steward pins win over survivorship; lineage keeps what survivorship found.
+    for (attr, o) in &overrides {
+        let lineage = golden.get(attr).and_then(|g| g.lineage.clone());
+        golden.insert(
+            attr.clone(),
+            GoldenValue {
+                value: o.value.clone(),
+                lineage,
+                steward: Some(o.clone()),
+            },
+        );
+    }
     match prev {
         Some(mut e) => {
             e.version += 1;
@@ -1278,6 +1400,7 @@ fn build_entity(
             state: EntityState::Active,
             members: ids,
             golden,
+            overrides,
             created_at: now,
             updated_at: now,
         },

@@ -26,6 +26,10 @@ const MAX_LIMIT: usize = 1000;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/entities/{id}", get(get_entity))
+        .route(
+            "/v1/entities/{id}/overrides/{attr}",
+            axum::routing::put(pin).delete(unpin),
+        )
         .route("/v1/search", get(search))
         .route("/v1/match", post(probe))
         .route("/v1/review", get(review))
@@ -100,6 +104,110 @@ async fn get_entity(
             )
                 .into_response(),
         })
+    })
+    .await
+}
+
+fn parse_entity_id(id: &str) -> Result<u64, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError::bad_request("invalid_id", format!("entity ids are integers, got {id:?}"))
+    })
+}
+
+/// The version an `If-Match: "{id}-{version}"` header expects, if one is sent.
+fn expected_version(headers: &axum::http::HeaderMap, id: u64) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or_default().trim().trim_matches('"');
+    match text.split_once('-') {
+        Some((i, ver)) if i == id.to_string() => ver.parse().map(Some).map_err(|_| {
+            ApiError::bad_request("invalid_if_match", format!("bad If-Match {text:?}"))
+        }),
+        _ => Err(ApiError::bad_request(
+            "invalid_if_match",
+            format!("If-Match {text:?} is not an ETag of entity {id}"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct PinBody {
+    value: String,
+    actor: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Pins a golden attribute (steward override); `If-Match` makes it conditional.
+async fn pin(
+    State(s): State<AppState>,
+    Path((id, attr)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_entity_id(&id)?;
+    let expected = expected_version(&headers, id)?;
+    let body: PinBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_payload",
+            format!("expected {{\"value\", \"actor\", \"reason\"}}: {e}"),
+        )
+    })?;
+    if body.actor.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "actor_required",
+            "every override names its actor",
+        ));
+    }
+    blocking(move || {
+        let o = crate::store::Override {
+            value: body.value,
+            actor: body.actor,
+            reason: body.reason,
+            at: chrono::Utc::now().timestamp_millis(),
+        };
+        let e = s.engine.set_override(id, &attr, Some(o), expected)?;
+        let etag = format!("\"{}-{}\"", e.id, e.version);
+        Ok((
+            StatusCode::OK,
+            [(header::ETAG, etag)],
+            Json(view(&s.engine, &e)?),
+        )
+            .into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct UnpinQuery {
+    actor: Option<String>,
+}
+
+/// Removes a steward override: survivorship decides the attribute again.
+async fn unpin(
+    State(s): State<AppState>,
+    Path((id, attr)): Path<(String, String)>,
+    Query(q): Query<UnpinQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = parse_entity_id(&id)?;
+    let expected = expected_version(&headers, id)?;
+    if q.actor.as_deref().is_none_or(|a| a.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "actor_required",
+            "say who unpins: ?actor=...",
+        ));
+    }
+    blocking(move || {
+        let e = s.engine.set_override(id, &attr, None, expected)?;
+        let etag = format!("\"{}-{}\"", e.id, e.version);
+        Ok((
+            StatusCode::OK,
+            [(header::ETAG, etag)],
+            Json(view(&s.engine, &e)?),
+        )
+            .into_response())
     })
     .await
 }

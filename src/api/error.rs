@@ -61,6 +61,17 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownSource(s) => {
                 Self::not_found("unknown_source", format!("unknown source {s:?}"))
             }
+            EngineError::EntityNotFound(id) => Self::not_found("entity_not_found", format!("no live entity {id}")),
+            EngineError::VersionConflict { id, expected, current } => Self {
+                status: StatusCode::CONFLICT,
+                code: "version_conflict",
+                message: format!("entity {id} changed: it is at version {current} (ETag \"{id}-{current}\"), not {expected}; read it again"),
+            },
+            EngineError::InvalidValue(m) => Self {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid_value",
+                message: m,
+            },
             EngineError::Closed => Self {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: "shutting_down",

@@ -104,10 +104,27 @@ pub struct Lineage {
 /// One attribute of a golden record, with its lineage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GoldenValue {
-    /// The chosen value, as its source supplied it.
+    /// The chosen value, as its source supplied it (or as a steward pinned it).
     pub value: String,
-    /// Where it came from.
-    pub lineage: Lineage,
+    /// Where survivorship found it (absent when only a steward supplied the attribute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
+    /// The steward override that set the value, if one is pinned.
+    #[serde(rename = "override", default, skip_serializing_if = "Option::is_none")]
+    pub steward: Option<Override>,
+}
+
+/// A golden value pinned by a steward: it wins over survivorship until unpinned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Override {
+    /// The pinned value.
+    pub value: String,
+    /// Who pinned it.
+    pub actor: String,
+    /// Why.
+    pub reason: String,
+    /// When, ms since epoch.
+    pub at: i64,
 }
 
 /// Lifecycle of an entity id.
@@ -139,6 +156,9 @@ pub struct Entity {
     pub members: Vec<RecordId>,
     /// Golden value per attribute.
     pub golden: BTreeMap<String, GoldenValue>,
+    /// Steward overrides per attribute; they survive re-ingest and re-matching.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, Override>,
     /// Creation time, ms since epoch.
     pub created_at: i64,
     /// Last change, ms since epoch.

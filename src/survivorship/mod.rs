@@ -74,14 +74,15 @@ pub fn golden(
             a.name.clone(),
             GoldenValue {
                 value: canonical.map_or_else(|| winner.value.clone(), String::from),
-                lineage: Lineage {
+                steward: None,
+                lineage: Some(Lineage {
                     record: winner.id,
                     source: winner.record.source.clone(),
                     key: winner.record.key.clone(),
                     rule,
                     observed_at: winner.record.recency(),
                     support: support[winner.group.as_str()],
-                },
+                }),
             },
         );
     }
@@ -176,10 +177,10 @@ mod tests {
         ];
         let g = run(&config, &recs);
         assert_eq!(g["email"].value, "new@x.com");
-        assert_eq!(g["email"].lineage.source, "web");
-        assert_eq!(g["email"].lineage.rule, Rule::MostRecent);
+        assert_eq!(g["email"].lineage.as_ref().unwrap().source, "web");
+        assert_eq!(g["email"].lineage.as_ref().unwrap().rule, Rule::MostRecent);
         assert_eq!(g["city"].value, "Lyon");
-        assert_eq!(g["city"].lineage.key, "c1");
+        assert_eq!(g["city"].lineage.as_ref().unwrap().key, "c1");
     }
 
     #[test]
@@ -209,7 +210,8 @@ mod tests {
         ];
         let g = run(&config, &recs);
         assert_eq!(
-            g["email"].lineage.support, 2,
+            g["email"].lineage.as_ref().unwrap().support,
+            2,
             "case variants count as one value"
         );
         assert_eq!(g["city"].value, "Paris");

@@ -8,5 +8,6 @@ mod entities;
 mod helpers;
 mod ingest;
 mod multisource;
+mod overrides;
 mod restart;
 mod training;
