@@ -67,6 +67,8 @@ pub enum EngineError {
 struct Pending {
     decisions: Vec<Decision>,
     revoked: Vec<[u8; 32]>,
+    /// Entity versions the caller read; checked under the writer lock.
+    expected: Vec<(EntityId, u64)>,
 }
 
 /// Prepared records of a payload, in payload order: a change, or why the record was rejected.
@@ -257,14 +259,178 @@ impl Engine {
         decision: Decision,
     ) -> Result<(Option<EntityId>, Option<EntityId>), EngineError> {
         let (a, b) = (decision.a, decision.b);
+        let out = self.decide_all(vec![decision])?;
+        Ok((out[&a], out[&b]))
+    }
+
+    /// Records several decisions in one transaction, re-evaluating every record they name;
+    /// returns each record's entity afterwards.
+    pub fn decide_all(
+        &self,
+        decisions: Vec<Decision>,
+    ) -> Result<HashMap<RecordId, Option<EntityId>>, EngineError> {
+        let ids: Vec<RecordId> = decisions.iter().flat_map(|d| [d.a, d.b]).collect();
+        self.decide_and_reevaluate(decisions, ids, Vec::new())
+    }
+
+    /// Records decisions and re-evaluates the given records in one transaction, after checking
+    /// the expected entity versions under the writer lock.
+    fn decide_and_reevaluate(
+        &self,
+        decisions: Vec<Decision>,
+        mut ids: Vec<RecordId>,
+        expected: Vec<(EntityId, u64)>,
+    ) -> Result<HashMap<RecordId, Option<EntityId>>, EngineError> {
+        ids.sort_unstable();
+        ids.dedup();
         let out = self.apply_with(
-            vec![Change::Reevaluate(a), Change::Reevaluate(b)],
+            ids.iter().map(|id| Change::Reevaluate(*id)).collect(),
             &Pending {
-                decisions: vec![decision],
+                decisions,
                 revoked: Vec::new(),
+                expected,
             },
         )?;
-        Ok((out[0].entity, out[1].entity))
+        Ok(ids
+            .into_iter()
+            .zip(out.into_iter().map(|o| o.entity))
+            .collect())
+    }
+
+    /// Merges live entities: must-links between them, so the merge sticks. The oldest id
+    /// survives; the others redirect to it. `expected` versions (entity id -> version) make it
+    /// conditional.
+    pub fn merge_entities(
+        &self,
+        ids: &[EntityId],
+        actor: &str,
+        reason: &str,
+        expected: &HashMap<EntityId, u64>,
+    ) -> Result<EntityId, EngineError> {
+        let mut anchors = Vec::new();
+        let mut versions = Vec::new();
+        for &id in ids {
+            let e = self.live_entity(id, expected.get(&id).copied())?;
+            if let Some(&v) = expected.get(&id) {
+                versions.push((id, v));
+            }
+            anchors.push(*e.members.first().ok_or(EngineError::EntityNotFound(id))?);
+        }
+        let now = now_ms();
+        let decisions: Vec<Decision> = anchors
+            .windows(2)
+            .map(|w| Decision {
+                a: w[0].min(w[1]),
+                b: w[0].max(w[1]),
+                verdict: Verdict::Same,
+                actor: actor.to_string(),
+                reason: reason.to_string(),
+                at: now,
+            })
+            .collect();
+        let out = self.decide_and_reevaluate(decisions, anchors.clone(), versions)?;
+        out[&anchors[0]].ok_or(EngineError::EntityNotFound(ids[0]))
+    }
+
+    /// Splits records out of a live entity: each group becomes its own entity (must-links
+    /// inside a group, cannot-links against the rest and the other groups). The records left
+    /// keep the entity id; every group gets a new id. Returns the group entities in order.
+    pub fn split_entity(
+        &self,
+        id: EntityId,
+        groups: &[Vec<RecordId>],
+        actor: &str,
+        reason: &str,
+        expected_version: Option<u64>,
+    ) -> Result<Vec<EntityId>, EngineError> {
+        let e = self.live_entity(id, expected_version)?;
+        let mut moving: HashSet<RecordId> = HashSet::new();
+        for g in groups {
+            if g.is_empty() {
+                return Err(EngineError::InvalidValue(
+                    "a split group needs at least one record".into(),
+                ));
+            }
+            for r in g {
+                if !e.members.contains(r) {
+                    return Err(EngineError::InvalidValue(format!(
+                        "record {r} is not a member of entity {id}"
+                    )));
+                }
+                if !moving.insert(*r) {
+                    return Err(EngineError::InvalidValue(format!(
+                        "record {r} is named twice"
+                    )));
+                }
+            }
+        }
+        let rest: Vec<RecordId> = e
+            .members
+            .iter()
+            .copied()
+            .filter(|r| !moving.contains(r))
+            .collect();
+        if rest.is_empty() {
+            return Err(EngineError::InvalidValue(
+                "a split must leave at least one record in the entity".into(),
+            ));
+        }
+        let now = now_ms();
+        let decision = |a: RecordId, b: RecordId, verdict| Decision {
+            a: a.min(b),
+            b: a.max(b),
+            verdict,
+            actor: actor.to_string(),
+            reason: reason.to_string(),
+            at: now,
+        };
+        let mut decisions = Vec::new();
+        for (gi, g) in groups.iter().enumerate() {
+            for w in g.windows(2) {
+                decisions.push(decision(w[0], w[1], Verdict::Same));
+            }
+            let others = rest.iter().chain(
+                groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(gj, _)| *gj != gi)
+                    .flat_map(|(_, o)| o.iter()),
+            );
+            for &o in others {
+                for &r in g {
+                    if r < o || !g.contains(&o) {
+                        decisions.push(decision(r, o, Verdict::Different));
+                    }
+                }
+            }
+        }
+        decisions.sort_by_key(|d| d.key());
+        decisions.dedup_by_key(|d| d.key());
+        // Only the split-out records move: the rest keep the entity and its id.
+        let versions = expected_version.map(|v| vec![(id, v)]).unwrap_or_default();
+        let out = self.decide_and_reevaluate(decisions, moving.into_iter().collect(), versions)?;
+        Ok(groups
+            .iter()
+            .map(|g| out[&g[0]].unwrap_or_default())
+            .collect())
+    }
+
+    /// A live entity, checked against an expected version.
+    fn live_entity(&self, id: EntityId, expected: Option<u64>) -> Result<Entity, EngineError> {
+        let e = match self.store.entity(id)? {
+            Some(e) if e.state == EntityState::Active => e,
+            _ => return Err(EngineError::EntityNotFound(id)),
+        };
+        if let Some(v) = expected {
+            if v != e.version {
+                return Err(EngineError::VersionConflict {
+                    id,
+                    expected: v,
+                    current: e.version,
+                });
+            }
+        }
+        Ok(e)
     }
 
     /// Revokes a decision and re-evaluates its two records; `None` if there is no such
@@ -278,6 +444,7 @@ impl Engine {
             &Pending {
                 decisions: Vec::new(),
                 revoked: vec![key],
+                expected: Vec::new(),
             },
         )?;
         Ok(Some(d))
@@ -556,6 +723,16 @@ impl Engine {
         pending: &Pending,
     ) -> Result<Vec<ChangeOutcome>, EngineError> {
         let _guard = self.write_lock.lock().expect("writer lock");
+        for &(id, version) in &pending.expected {
+            let current = self.store.entity(id)?.map_or(0, |e| e.version);
+            if current != version {
+                return Err(EngineError::VersionConflict {
+                    id,
+                    expected: version,
+                    current,
+                });
+            }
+        }
         // Decisions in force for a record: stored ones, minus those revoked or replaced now,
         // plus the ones being made now.
         let replaced: HashSet<[u8; 32]> = pending

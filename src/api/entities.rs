@@ -26,6 +26,8 @@ const MAX_LIMIT: usize = 1000;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/entities/{id}", get(get_entity))
+        .route("/v1/entities/merge", post(merge))
+        .route("/v1/entities/{id}/split", post(split))
         .route(
             "/v1/entities/{id}/overrides/{attr}",
             axum::routing::put(pin).delete(unpin),
@@ -208,6 +210,129 @@ async fn unpin(
             Json(view(&s.engine, &e)?),
         )
             .into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct MergeBody {
+    /// Entity ids, or `{"id", "version"}` to make the merge conditional.
+    entities: Vec<EntityRef>,
+    actor: String,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EntityRef {
+    Id(u64),
+    Versioned { id: u64, version: u64 },
+}
+
+/// Merges two or more entities for good (must-links); the oldest id survives.
+async fn merge(
+    State(s): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: MergeBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_payload",
+            format!("expected {{\"entities\": [id, ...], \"actor\", \"reason\"}}: {e}"),
+        )
+    })?;
+    if body.actor.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "actor_required",
+            "every merge names its actor",
+        ));
+    }
+    let mut ids = Vec::new();
+    let mut expected = std::collections::HashMap::new();
+    for e in &body.entities {
+        match e {
+            EntityRef::Id(id) => ids.push(*id),
+            EntityRef::Versioned { id, version } => {
+                ids.push(*id);
+                expected.insert(*id, *version);
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() < 2 {
+        return Err(ApiError::bad_request(
+            "too_few",
+            "a merge needs at least two entities",
+        ));
+    }
+    blocking(move || {
+        let survivor = s
+            .engine
+            .merge_entities(&ids, &body.actor, &body.reason, &expected)?;
+        let e = s
+            .engine
+            .store
+            .resolve(survivor)?
+            .ok_or_else(|| ApiError::internal("merged entity missing"))?;
+        Ok(Json(json!({"entity": view(&s.engine, &e)?, "merged": ids})))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct SplitBody {
+    /// Groups of records (`{"source", "key"}`) that each become an entity.
+    groups: Vec<Vec<crate::store::SourceKey>>,
+    actor: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Splits records out of an entity for good (cannot-links against the rest); the records left
+/// keep the id, each group gets a new one. `If-Match` makes it conditional.
+async fn split(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_entity_id(&id)?;
+    let expected = expected_version(&headers, id)?;
+    let body: SplitBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_payload",
+            format!(
+                "expected {{\"groups\": [[{{\"source\", \"key\"}}]], \"actor\", \"reason\"}}: {e}"
+            ),
+        )
+    })?;
+    if body.actor.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "actor_required",
+            "every split names its actor",
+        ));
+    }
+    let groups: Vec<Vec<crate::ingest::RecordId>> = body
+        .groups
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|k| crate::ingest::RecordId::of(&k.source, &k.key))
+                .collect()
+        })
+        .collect();
+    blocking(move || {
+        let parts = s
+            .engine
+            .split_entity(id, &groups, &body.actor, &body.reason, expected)?;
+        let mut out = Vec::new();
+        for eid in std::iter::once(id).chain(parts.iter().copied()) {
+            if let Some(e) = s.engine.store.resolve(eid)? {
+                out.push(view(&s.engine, &e)?);
+            }
+        }
+        Ok(Json(json!({"entities": out})))
     })
     .await
 }

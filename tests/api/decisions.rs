@@ -149,3 +149,97 @@ async fn decisions_are_validated() {
     let r = bad(json!({"a": {"source": "crm", "key": "C001"}, "b": {"source": "crm", "key": "C002"}, "decision": "maybe", "actor": "s"})).await;
     assert_eq!(r.body["code"], "invalid_decision");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_merge_keeps_the_oldest_id_and_sticks() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let (na, ming) = (
+        app.entity_of("crm", "C005").await,
+        app.entity_of("webshop", "W-1005").await,
+    );
+    assert_ne!(na, ming);
+    let r = app
+        .post_json(
+            app.url("/v1/entities/merge"),
+            &json!({"entities": [ming, na], "actor": "steward", "reason": "same customer"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let survivor = na.min(ming);
+    assert_eq!(r.body["entity"]["id"], survivor);
+    let gone = app
+        .get_no_redirect(app.url(&format!("/v1/entities/{}", na.max(ming))))
+        .await;
+    assert_eq!(gone.status, StatusCode::PERMANENT_REDIRECT);
+    app.ingest_fixtures().await;
+    assert_eq!(app.entity_of("crm", "C005").await, survivor);
+    assert_eq!(app.entity_of("webshop", "W-1005").await, survivor);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_restores_source_values_on_both_sides_and_sticks() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let john = app.entity_of("crm", "C001").await;
+    // The support record's email wins survivorship (most recent) before the split.
+    assert_eq!(
+        app.entity(john).await["golden"]["email"]["value"],
+        "jsmith@gmail.com"
+    );
+    let tag = {
+        let r = app
+            .client
+            .get(app.url(&format!("/v1/entities/{john}")))
+            .send()
+            .await
+            .unwrap();
+        r.headers()["etag"].to_str().unwrap().to_string()
+    };
+    let body = json!({"groups": [[{"source": "support", "key": "S-501"}]], "actor": "steward", "reason": "another John Smith"});
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/entities/{john}/split")))
+        .header("if-match", &tag)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let parts: Value = r.json().await.unwrap();
+    assert_eq!(
+        parts["entities"][0]["id"], john,
+        "the records left keep the id"
+    );
+    let new_id = parts["entities"][1]["id"].as_u64().unwrap();
+    assert_ne!(new_id, john);
+    assert_eq!(app.entity_of("support", "S-501").await, new_id);
+    assert_eq!(
+        app.entity(john).await["golden"]["email"]["value"],
+        "john.smith@example.com",
+        "values return to their sources"
+    );
+    assert_eq!(
+        app.entity(new_id).await["golden"]["email"]["value"],
+        "jsmith@gmail.com"
+    );
+
+    // The same ETag is stale now.
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/entities/{john}/split")))
+        .header("if-match", &tag)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+
+    app.ingest_fixtures().await;
+    assert_eq!(
+        app.entity_of("support", "S-501").await,
+        new_id,
+        "the split sticks on re-ingest"
+    );
+    assert_eq!(app.entity_of("crm", "C001").await, john);
+}
