@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/entities/{id}", get(get_entity))
         .route("/v1/entities/merge", post(merge))
+        .route("/v1/entities/{id}/conflicts", get(conflicts))
         .route("/v1/entities/{id}/split", post(split))
         .route(
             "/v1/entities/{id}/overrides/{attr}",
@@ -210,6 +211,31 @@ async fn unpin(
             Json(view(&s.engine, &e)?),
         )
             .into_response())
+    })
+    .await
+}
+
+/// Attributes whose member records disagree, with each candidate value, its source, its age
+/// and whether the rule picks it.
+async fn conflicts(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_entity_id(&id)?;
+    blocking(move || {
+        let e = match s.engine.store.entity(id)? {
+            Some(e) if e.state == EntityState::Active => e,
+            _ => return Err(ApiError::not_found("entity_not_found", format!("no live entity {id}"))),
+        };
+        let mut recs = Vec::new();
+        for rid in &e.members {
+            if let Some(r) = s.engine.store.record(*rid)? {
+                recs.push((*rid, r));
+            }
+        }
+        let members: Vec<_> = recs.iter().map(|(id, r)| (*id, r)).collect();
+        let list = crate::survivorship::conflicts(&s.engine.config, &members);
+        Ok(Json(json!({"entity_id": id, "version": e.version, "overrides": e.overrides, "conflicts": list})))
     })
     .await
 }
@@ -487,42 +513,91 @@ async fn search(
 }
 
 #[derive(Deserialize)]
-struct Page {
+struct ReviewQuery {
     limit: Option<usize>,
     offset: Option<usize>,
+    /// Only pairs with a record from this source.
+    source: Option<String>,
+    /// Only pairs whose current match probability is at least this.
+    min_probability: Option<f64>,
+    /// Only pairs whose current match probability is at most this.
+    max_probability: Option<f64>,
+    /// Only pairs queued at or before this time (ms since epoch): "older than".
+    queued_before: Option<i64>,
+    /// Only pairs queued at or after this time (ms since epoch).
+    queued_after: Option<i64>,
+    /// `uncertain` (probability closest to 0.5 first, the default), `impact` (most records
+    /// affected first), `oldest` or `newest`.
+    order: Option<String>,
 }
 
-async fn review(State(s): State<AppState>, Query(p): Query<Page>) -> Result<Json<Value>, ApiError> {
-    let limit = p.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let offset = p.offset.unwrap_or(0);
+/// The review queue: pairs between the review and link thresholds (or refused links), scored
+/// again now (a record that changed since it was queued shows its current score), with both
+/// sides and the explanation. Pairs settled since (same entity, decided, deleted) are skipped.
+/// Decide an item with `POST /v1/decisions`.
+async fn review(
+    State(s): State<AppState>,
+    Query(q): Query<ReviewQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let offset = q.offset.unwrap_or(0);
+    let order = q.order.clone().unwrap_or_else(|| "uncertain".into());
+    if !["uncertain", "impact", "oldest", "newest"].contains(&order.as_str()) {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("order must be uncertain, impact, oldest or newest, got {order:?}"),
+        ));
+    }
     blocking(move || {
         let store = &s.engine.store;
-        let mut items = Vec::new();
-        let mut open = 0usize;
+        let mut open: Vec<(f64, usize, i64, Value)> = Vec::new();
         for item in store.review_items() {
             let item = item?;
-            // Items settled since they were queued (records gone or now together) are skipped.
             let (Some(a), Some(b)) = (store.record(item.a)?, store.record(item.b)?) else { continue };
-            if a.entity == b.entity {
+            if a.entity == b.entity || store.decision(&crate::store::ReviewItem::key(item.a, item.b))?.is_some() {
                 continue;
             }
-            open += 1;
-            if open <= offset || items.len() >= limit {
+            if let Some(src) = &q.source {
+                if &a.source != src && &b.source != src {
+                    continue;
+                }
+            }
+            if q.queued_before.is_some_and(|t| item.queued_at > t) || q.queued_after.is_some_and(|t| item.queued_at < t) {
                 continue;
             }
             let explanation = s.engine.model.explain(&a.profile, &b.profile);
+            let p = explanation.decision_probability;
+            if q.min_probability.is_some_and(|m| p < m) || q.max_probability.is_some_and(|m| p > m) {
+                continue;
+            }
+            let size = |e: u64| -> Result<usize, ApiError> { Ok(store.entity(e)?.map_or(0, |e| e.members.len())) };
+            let impact = size(a.entity)? + size(b.entity)?;
             let side = |id: crate::ingest::RecordId, r: &crate::store::StoredRecord| {
                 json!({"record_id": id, "source": r.source, "key": r.key, "entity_id": r.entity, "values": r.values})
             };
-            items.push(json!({
-                "a": side(item.a, &a),
-                "b": side(item.b, &b),
-                "reason": item.reason,
-                "queued_at": item.queued_at,
-                "explanation": explanation,
-            }));
+            open.push((
+                (p - 0.5).abs(),
+                impact,
+                item.queued_at,
+                json!({
+                    "a": side(item.a, &a),
+                    "b": side(item.b, &b),
+                    "reason": item.reason,
+                    "queued_at": item.queued_at,
+                    "records_affected": impact,
+                    "explanation": explanation,
+                }),
+            ));
         }
-        Ok(Json(json!({"total": open, "offset": offset, "items": items})))
+        match order.as_str() {
+            "impact" => open.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.total_cmp(&y.0))),
+            "oldest" => open.sort_by_key(|x| x.2),
+            "newest" => open.sort_by_key(|x| std::cmp::Reverse(x.2)),
+            _ => open.sort_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1))),
+        }
+        let total = open.len();
+        let items: Vec<Value> = open.into_iter().skip(offset).take(limit).map(|x| x.3).collect();
+        Ok(Json(json!({"total": total, "offset": offset, "order": order, "items": items})))
     })
     .await
 }

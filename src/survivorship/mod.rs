@@ -89,6 +89,90 @@ pub fn golden(
     out
 }
 
+/// One attribute whose member records disagree.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Conflict {
+    /// Attribute.
+    pub attribute: String,
+    /// Rule that picks the winner.
+    pub rule: Rule,
+    /// The golden value now (a steward override shows in the entity's golden record).
+    pub golden: Option<String>,
+    /// Every distinct value (after normalization), with who holds it.
+    pub candidates: Vec<ConflictCandidate>,
+}
+
+/// A candidate value of a conflicting attribute.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConflictCandidate {
+    /// The value as its source wrote it.
+    pub value: String,
+    /// Source of the record that holds it.
+    pub source: String,
+    /// Key of that record.
+    pub key: String,
+    /// When that value was observed (source update time, else arrival), ms since epoch.
+    pub observed_at: i64,
+    /// Member records holding the same normalized value.
+    pub support: usize,
+    /// Whether survivorship picks this value.
+    pub wins: bool,
+}
+
+/// The attributes whose members disagree, with every candidate value, so a steward sees what
+/// to resolve.
+pub fn conflicts(config: &Config, members: &[(RecordId, &StoredRecord)]) -> Vec<Conflict> {
+    let chosen = golden(config, members);
+    let mut out = Vec::new();
+    for (attr, a) in config.attributes.iter().enumerate() {
+        let mut groups: BTreeMap<String, Vec<(RecordId, &StoredRecord)>> = BTreeMap::new();
+        for (id, r) in members {
+            if let Some(v) = r.values.get(&a.name) {
+                groups
+                    .entry(group_key(r, attr, v))
+                    .or_default()
+                    .push((*id, r));
+            }
+        }
+        if groups.len() < 2 {
+            continue;
+        }
+        let winner = chosen
+            .get(&a.name)
+            .and_then(|g| g.lineage.as_ref())
+            .map(|l| l.record);
+        let mut candidates = Vec::new();
+        for holders in groups.values() {
+            // One line per distinct value: its most recent holder stands for it.
+            let (_, r) = holders
+                .iter()
+                .max_by_key(|(id, r)| (r.recency(), *id))
+                .expect("non-empty group");
+            candidates.push(ConflictCandidate {
+                value: r.values[&a.name].clone(),
+                source: r.source.clone(),
+                key: r.key.clone(),
+                observed_at: r.recency(),
+                support: holders.len(),
+                wins: holders.iter().any(|(h, _)| Some(*h) == winner) && winner.is_some(),
+            });
+        }
+        candidates.sort_by(|x, y| {
+            y.wins
+                .cmp(&x.wins)
+                .then(y.support.cmp(&x.support))
+                .then(x.value.cmp(&y.value))
+        });
+        out.push(Conflict {
+            attribute: a.name.clone(),
+            rule: config.rules[attr],
+            golden: chosen.get(&a.name).map(|g| g.value.clone()),
+            candidates,
+        });
+    }
+    out
+}
+
 struct Candidate<'a> {
     id: RecordId,
     record: &'a StoredRecord,
@@ -181,6 +265,21 @@ mod tests {
         assert_eq!(g["email"].lineage.as_ref().unwrap().rule, Rule::MostRecent);
         assert_eq!(g["city"].value, "Lyon");
         assert_eq!(g["city"].lineage.as_ref().unwrap().key, "c1");
+    }
+
+    #[test]
+    fn conflicts_list_every_distinct_value_and_the_winner() {
+        let config = Config::parse(CONFIG).unwrap();
+        let recs = [
+            rec("web", "w1", "new@x.com", "Paris", 200, 1),
+            rec("crm", "c1", "old@x.com", "Paris", 100, 0),
+        ];
+        let members: Vec<_> = recs.iter().map(|r| (r.id(), r)).collect();
+        let c = conflicts(&config, &members);
+        assert_eq!(c.len(), 1, "city agrees, email does not: {c:?}");
+        assert_eq!(c[0].attribute, "email");
+        assert_eq!(c[0].candidates.len(), 2);
+        assert!(c[0].candidates[0].wins && c[0].candidates[0].value == "new@x.com");
     }
 
     #[test]

@@ -243,3 +243,57 @@ async fn a_split_restores_source_values_on_both_sides_and_sticks() {
     );
     assert_eq!(app.entity_of("crm", "C001").await, john);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stewards_see_conflicts_and_can_filter_and_order_the_queue() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let john = app.entity_of("crm", "C001").await;
+    let c = app
+        .get(app.url(&format!("/v1/entities/{john}/conflicts")))
+        .await
+        .body;
+    let email = c["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["attribute"] == "email")
+        .expect("email conflicts");
+    let cands = email["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 2, "{email}");
+    assert_eq!(cands.iter().filter(|x| x["wins"] == true).count(), 1);
+    assert!(
+        cands.iter().any(|x| x["support"] == 2),
+        "two records share john.smith@example.com: {email}"
+    );
+    assert_eq!(email["rule"], "most_recent");
+
+    let all = app.get(app.url("/v1/review?order=impact")).await.body;
+    assert!(all["total"].as_u64().unwrap() >= 1, "{all}");
+    let none = app
+        .get(app.url("/v1/review?min_probability=0.999999"))
+        .await
+        .body;
+    assert_eq!(none["total"], 0, "{none}");
+    let by_source = app.get(app.url("/v1/review?source=support")).await.body;
+    for i in by_source["items"].as_array().unwrap() {
+        assert!(i["a"]["source"] == "support" || i["b"]["source"] == "support");
+    }
+    let bad = app.get(app.url("/v1/review?order=loudest")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // A decided pair leaves the queue.
+    let item = &all["items"][0];
+    let (a, b) = (&item["a"], &item["b"]);
+    decide(
+        &app,
+        (a["source"].as_str().unwrap(), a["key"].as_str().unwrap()),
+        (b["source"].as_str().unwrap(), b["key"].as_str().unwrap()),
+        "different",
+    )
+    .await;
+    let after = app.get(app.url("/v1/review?order=impact")).await.body;
+    assert_eq!(
+        after["total"].as_u64().unwrap() + 1,
+        all["total"].as_u64().unwrap()
+    );
+}
