@@ -7,6 +7,7 @@ mod decisions;
 mod entities;
 mod helpers;
 mod ingest;
+mod invariants;
 mod multisource;
 mod overrides;
 mod restart;
