@@ -69,6 +69,10 @@ struct Pending {
     revoked: Vec<[u8; 32]>,
     /// Entity versions the caller read; checked under the writer lock.
     expected: Vec<(EntityId, u64)>,
+    /// Who asked for this write (history), empty for matching.
+    actor: String,
+    /// Why.
+    reason: String,
 }
 
 /// Prepared records of a payload, in payload order: a change, or why the record was rejected.
@@ -283,12 +287,18 @@ impl Engine {
     ) -> Result<HashMap<RecordId, Option<EntityId>>, EngineError> {
         ids.sort_unstable();
         ids.dedup();
+        let (actor, reason) = decisions
+            .first()
+            .map(|d| (d.actor.clone(), d.reason.clone()))
+            .unwrap_or_default();
         let out = self.apply_with(
             ids.iter().map(|id| Change::Reevaluate(*id)).collect(),
             &Pending {
                 decisions,
                 revoked: Vec::new(),
                 expected,
+                actor,
+                reason,
             },
         )?;
         Ok(ids
@@ -435,7 +445,7 @@ impl Engine {
 
     /// Revokes a decision and re-evaluates its two records; `None` if there is no such
     /// decision.
-    pub fn revoke(&self, key: [u8; 32]) -> Result<Option<Decision>, EngineError> {
+    pub fn revoke(&self, key: [u8; 32], actor: &str) -> Result<Option<Decision>, EngineError> {
         let Some(d) = self.store.decision(&key)? else {
             return Ok(None);
         };
@@ -445,6 +455,8 @@ impl Engine {
                 decisions: Vec::new(),
                 revoked: vec![key],
                 expected: Vec::new(),
+                actor: actor.to_string(),
+                reason: "decision revoked".into(),
             },
         )?;
         Ok(Some(d))
@@ -460,6 +472,7 @@ impl Engine {
         attr: &str,
         pin: Option<Override>,
         expected_version: Option<u64>,
+        actor: &str,
     ) -> Result<Entity, EngineError> {
         let Some(a) = self.config.attr(attr) else {
             return Err(EngineError::InvalidValue(format!(
@@ -526,9 +539,15 @@ impl Engine {
                 )
             })
             .collect();
+        let reason = match entity.overrides.get(attr) {
+            Some(o) => format!("override of {attr}: {}", o.reason),
+            None => format!("override of {attr} removed"),
+        };
         let ws = WriteSet {
             next_entity: self.store.next_entity()?,
             next_record_seq: self.store.next_record_seq()?,
+            actor: actor.to_string(),
+            reason,
             events: vec![change_event(&entity, Some(&prev), &names, now)],
             entities: vec![entity.clone()],
             ..WriteSet::default()
@@ -580,6 +599,8 @@ impl Engine {
             let mut ws = WriteSet {
                 next_entity: self.store.next_entity()?,
                 next_record_seq: self.store.next_record_seq()?,
+                actor: "rematch".into(),
+                reason: "full re-match".into(),
                 ..WriteSet::default()
             };
             for e in self.store.entities() {
@@ -1316,6 +1337,8 @@ impl Engine {
         ws.next_record_seq = next_seq;
         ws.decisions = pending.decisions.clone();
         ws.revoked = pending.revoked.clone();
+        ws.actor = pending.actor.clone();
+        ws.reason = pending.reason.clone();
 
         // Queued pairs of changed or deleted records are stale: drop them (pairs re-scored in
         // this batch were queued again above).

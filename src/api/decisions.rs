@@ -126,10 +126,20 @@ async fn list(State(s): State<AppState>, Query(p): Query<Page>) -> Result<Json<V
     .await
 }
 
+#[derive(Deserialize)]
+struct RevokeQuery {
+    actor: Option<String>,
+}
+
 async fn revoke(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<RevokeQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let actor = q
+        .actor
+        .filter(|a| !a.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("actor_required", "say who revokes: ?actor=..."))?;
     let mut key = [0u8; 32];
     let parsed = id.len() == 64
         && key.iter_mut().enumerate().all(|(i, b)| {
@@ -144,7 +154,7 @@ async fn revoke(
             format!("not a decision id: {id:?}"),
         ));
     }
-    blocking(move || match s.engine.revoke(key)? {
+    blocking(move || match s.engine.revoke(key, &actor)? {
         Some(d) => Ok(Json(json!({"revoked": d}))),
         None => Err(ApiError::not_found(
             "decision_not_found",

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/entities/{id}", get(get_entity))
         .route("/v1/entities/merge", post(merge))
         .route("/v1/entities/{id}/conflicts", get(conflicts))
+        .route("/v1/entities/{id}/history", get(history))
         .route("/v1/entities/{id}/split", post(split))
         .route(
             "/v1/entities/{id}/overrides/{attr}",
@@ -64,11 +65,74 @@ pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
     }))
 }
 
+#[derive(Deserialize)]
+struct VersionQuery {
+    /// Read the entity as of this version (from its history).
+    version: Option<u64>,
+}
+
+/// One history entry as JSON: the entity as of that version, with who, when and why.
+fn history_json(engine: &Engine, h: &crate::store::HistoryEntry) -> Result<Value, ApiError> {
+    let mut members = Vec::new();
+    for id in &h.entity.members {
+        match engine.store.record(*id)? {
+            Some(r) => members.push(json!({"record_id": id, "source": r.source, "key": r.key})),
+            None => members.push(json!({"record_id": id})),
+        }
+    }
+    Ok(json!({
+        "id": h.entity_id,
+        "version": h.version,
+        "kind": h.kind,
+        "actor": h.actor,
+        "reason": h.reason,
+        "at": h.at,
+        "state": h.entity.state,
+        "golden": h.entity.golden,
+        "members": members,
+    }))
+}
+
+/// Every version of an entity, oldest first, with who changed it, when and why.
+async fn history(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_entity_id(&id)?;
+    blocking(move || {
+        let entries = s.engine.store.history(id)?;
+        if entries.is_empty() {
+            return Err(ApiError::not_found(
+                "entity_not_found",
+                format!("no entity {id}"),
+            ));
+        }
+        let versions: Vec<Value> = entries
+            .iter()
+            .map(|h| history_json(&s.engine, h))
+            .collect::<Result<_, _>>()?;
+        Ok(Json(json!({"id": id, "versions": versions})))
+    })
+    .await
+}
+
 async fn get_entity(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    Query(vq): Query<VersionQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    if let Some(version) = vq.version {
+        let id = parse_entity_id(&id)?;
+        return blocking(move || match s.engine.store.entity_version(id, version)? {
+            Some(h) => Ok(Json(history_json(&s.engine, &h)?).into_response()),
+            None => Err(ApiError::not_found(
+                "version_not_found",
+                format!("entity {id} has no version {version}"),
+            )),
+        })
+        .await;
+    }
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -170,7 +234,10 @@ async fn pin(
             reason: body.reason,
             at: chrono::Utc::now().timestamp_millis(),
         };
-        let e = s.engine.set_override(id, &attr, Some(o), expected)?;
+        let actor = o.actor.clone();
+        let e = s
+            .engine
+            .set_override(id, &attr, Some(o), expected, &actor)?;
         let etag = format!("\"{}-{}\"", e.id, e.version);
         Ok((
             StatusCode::OK,
@@ -203,7 +270,8 @@ async fn unpin(
         ));
     }
     blocking(move || {
-        let e = s.engine.set_override(id, &attr, None, expected)?;
+        let actor = q.actor.clone().unwrap_or_default();
+        let e = s.engine.set_override(id, &attr, None, expected, &actor)?;
         let etag = format!("\"{}-{}\"", e.id, e.version);
         Ok((
             StatusCode::OK,

@@ -252,6 +252,25 @@ pub struct ChangeEvent {
     pub merged_into: Option<EntityId>,
 }
 
+/// One version of an entity, as kept in its history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Entity.
+    pub entity_id: EntityId,
+    /// Version this entry records.
+    pub version: u64,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// Who did it: a steward, or `system` for matching.
+    pub actor: String,
+    /// Why, when given.
+    pub reason: String,
+    /// When, ms since epoch.
+    pub at: i64,
+    /// The entity as of this version.
+    pub entity: Entity,
+}
+
 /// What a steward decided about two records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -311,6 +330,10 @@ pub struct WriteSet {
     pub decisions: Vec<Decision>,
     /// Decisions to revoke (pair keys).
     pub revoked: Vec<[u8; 32]>,
+    /// Who caused this write (`system` for matching).
+    pub actor: String,
+    /// Why, when given.
+    pub reason: String,
 }
 
 /// The sled database and its trees.
@@ -324,6 +347,7 @@ pub struct Store {
     changes: sled::Tree,
     decisions: sled::Tree,
     decisions_by_record: sled::Tree,
+    history: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -363,6 +387,7 @@ impl Store {
             changes: tree(trees::CHANGES)?,
             decisions: tree(trees::DECISIONS)?,
             decisions_by_record: tree(trees::DECISIONS_BY_RECORD)?,
+            history: tree(trees::HISTORY)?,
             meta: tree(trees::META)?,
             db,
         })
@@ -502,6 +527,33 @@ impl Store {
             decisions_index.insert([&k[..16], &k[..]].concat(), &[]);
             decisions_index.insert([&k[16..], &k[..]].concat(), &[]);
         }
+        let actor = if w.actor.is_empty() {
+            "system"
+        } else {
+            w.actor.as_str()
+        };
+        let history_entries: Vec<(Vec<u8>, Vec<u8>)> = w
+            .entities
+            .par_iter()
+            .zip(w.events.par_iter())
+            .map(|(e, ev)| {
+                let key = [e.id.to_be_bytes(), e.version.to_be_bytes()].concat();
+                let entry = HistoryEntry {
+                    entity_id: e.id,
+                    version: e.version,
+                    kind: ev.kind,
+                    actor: actor.to_string(),
+                    reason: w.reason.clone(),
+                    at: ev.at,
+                    entity: e.clone(),
+                };
+                (key, encode(&entry))
+            })
+            .collect();
+        let mut history = sled::Batch::default();
+        for (k, v) in history_entries {
+            history.insert(k, v);
+        }
         let first_change = self.last_change_seq()? + 1;
         let mut changes = sled::Batch::default();
         let encoded_events: Vec<Vec<u8>> = w
@@ -552,9 +604,11 @@ impl Store {
             &self.changes,
             &self.decisions,
             &self.decisions_by_record,
+            &self.history,
             &self.meta,
         )
-            .transaction(|(tr, te, tv, ti, tc, td, tx, tm)| {
+            .transaction(|(tr, te, tv, ti, tc, td, tx, th, tm)| {
+                th.apply_batch(&history)?;
                 td.apply_batch(&decisions)?;
                 tx.apply_batch(&decisions_index)?;
                 tr.apply_batch(&records)?;
@@ -603,6 +657,29 @@ impl Store {
         }
         self.db.flush().map_err(sled_err("flushing"))?;
         Ok(())
+    }
+
+    /// The history of an entity, oldest version first.
+    pub fn history(&self, id: EntityId) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.history.scan_prefix(id.to_be_bytes()) {
+            let (_, v) = r.map_err(sled_err("reading history"))?;
+            out.push(decode(trees::HISTORY, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// One version of an entity from its history.
+    pub fn entity_version(
+        &self,
+        id: EntityId,
+        version: u64,
+    ) -> Result<Option<HistoryEntry>, StoreError> {
+        let key = [id.to_be_bytes(), version.to_be_bytes()].concat();
+        match self.history.get(key).map_err(sled_err("reading history"))? {
+            Some(v) => decode(trees::HISTORY, &v).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Decisions that involve a record.

@@ -19,6 +19,9 @@ pub const CHANGES: &str = "changes";
 pub const DECISIONS: &str = "decisions";
 /// Index of `decisions` by record: record id (16 bytes) + pair key (32 bytes) -> empty.
 pub const DECISIONS_BY_RECORD: &str = "decisions_by_record";
+/// Maps entity id (u64 big-endian) + version (u64 big-endian) to a [`super::HistoryEntry`]
+/// (JSON): every version of every entity, with who changed it, when and why.
+pub const HISTORY: &str = "history";
 /// Maps a counter name to its value (u64 big-endian).
 pub const META: &str = "meta";
 

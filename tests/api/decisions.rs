@@ -96,7 +96,7 @@ async fn a_cannot_link_stops_merges_through_third_records_and_revoking_reevaluat
 
     let r = app
         .client
-        .delete(app.url(&format!("/v1/decisions/{id}")))
+        .delete(app.url(&format!("/v1/decisions/{id}?actor=steward")))
         .send()
         .await
         .unwrap();
@@ -108,7 +108,7 @@ async fn a_cannot_link_stops_merges_through_third_records_and_revoking_reevaluat
     );
     let r = app
         .client
-        .delete(app.url(&format!("/v1/decisions/{id}")))
+        .delete(app.url(&format!("/v1/decisions/{id}?actor=steward")))
         .send()
         .await
         .unwrap();

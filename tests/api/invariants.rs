@@ -220,7 +220,7 @@ fn steward_operations_keep_the_invariants() {
                     let all: Vec<Decision> = engine.store.decisions().map(|d| d.unwrap()).collect();
                     if !all.is_empty() {
                         let d = &all[rng.below(all.len())];
-                        engine.revoke(d.key()).unwrap();
+                        engine.revoke(d.key(), "prop").unwrap();
                     }
                 }
                 _ => {}

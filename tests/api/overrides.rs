@@ -149,3 +149,50 @@ async fn stale_and_invalid_overrides_are_refused() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_is_kept_as_a_version_with_actor_time_and_reason() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let john = app.entity_of("crm", "C001").await;
+    let body = json!({"value": "john@verified.example.com", "actor": "ana@example.com", "reason": "confirmed by phone"});
+    assert_eq!(pin(&app, john, "email", body, None).await.0, StatusCode::OK);
+    let h = app
+        .get(app.url(&format!("/v1/entities/{john}/history")))
+        .await
+        .body;
+    let versions = h["versions"].as_array().unwrap();
+    assert!(
+        versions.len() >= 3,
+        "created, records joined, override: {h}"
+    );
+    assert_eq!(versions[0]["kind"], "created");
+    assert_eq!(versions[0]["actor"], "system");
+    let last = versions.last().unwrap();
+    assert_eq!(last["actor"], "ana@example.com");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("confirmed by phone"),
+        "{last}"
+    );
+    for w in versions.windows(2) {
+        assert_eq!(
+            w[1]["version"].as_u64().unwrap(),
+            w[0]["version"].as_u64().unwrap() + 1,
+            "every version is kept"
+        );
+    }
+    // As of version 1 the entity had only the CRM record and no override.
+    let v1 = app
+        .get(app.url(&format!("/v1/entities/{john}?version=1")))
+        .await
+        .body;
+    assert_eq!(v1["members"].as_array().unwrap().len(), 1, "{v1}");
+    assert!(v1["golden"]["email"]["override"].is_null());
+    let missing = app
+        .get(app.url(&format!("/v1/entities/{john}?version=999")))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
