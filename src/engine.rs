@@ -1292,6 +1292,7 @@ impl Engine {
                 match_weight: e.weight,
                 reason: reason.to_string(),
                 queued_at: now_ms,
+                skips: 0,
             });
         }
         for (_, id, _) in &deleted {

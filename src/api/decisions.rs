@@ -61,16 +61,6 @@ async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, A
             format!("expected {{\"a\": {{\"source\", \"key\"}}, \"b\": ..., \"decision\": \"same\"|\"different\", \"actor\", \"reason\"}}: {e}"),
         )
     })?;
-    let verdict = match body.decision.as_str() {
-        "same" => Verdict::Same,
-        "different" => Verdict::Different,
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_decision",
-                format!("decision must be \"same\" or \"different\", got {other:?}"),
-            ))
-        }
-    };
     if body.actor.trim().is_empty() {
         return Err(ApiError::bad_request(
             "actor_required",
@@ -84,6 +74,33 @@ async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, A
             "a decision needs two different records",
         ));
     }
+    let verdict = match body.decision.as_str() {
+        "same" => Verdict::Same,
+        "different" => Verdict::Different,
+        // Skip: no constraint, the queued pair goes to the back of the queue.
+        "skip" => {
+            return blocking(move || {
+                if s.engine
+                    .store
+                    .skip_review(a, b, chrono::Utc::now().timestamp_millis())?
+                {
+                    Ok(Json(json!({"skipped": true})))
+                } else {
+                    Err(ApiError::not_found(
+                        "not_queued",
+                        "this pair is not in the review queue",
+                    ))
+                }
+            })
+            .await
+        }
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_decision",
+                format!("decision must be \"same\", \"different\" or \"skip\", got {other:?}"),
+            ))
+        }
+    };
     blocking(move || {
         for id in [a, b] {
             if s.engine.store.record(id)?.is_none() {

@@ -178,8 +178,11 @@ pub struct ReviewItem {
     pub match_weight: f64,
     /// Why it is queued (`below_link_threshold` or `conflicts_with_entity`).
     pub reason: String,
-    /// When it was queued, ms since epoch.
+    /// When it was queued, ms since epoch (a skip puts it back at the end).
     pub queued_at: i64,
+    /// How often stewards skipped it.
+    #[serde(default)]
+    pub skips: u32,
 }
 
 impl ReviewItem {
@@ -680,6 +683,27 @@ impl Store {
             Some(v) => decode(trees::HISTORY, &v).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Skips a review item: it goes to the back of the queue (durably). `false` if the pair is
+    /// not queued.
+    pub fn skip_review(&self, a: RecordId, b: RecordId, at: i64) -> Result<bool, StoreError> {
+        let key = ReviewItem::key(a, b);
+        let Some(v) = self
+            .review
+            .get(key)
+            .map_err(sled_err("reading the review queue"))?
+        else {
+            return Ok(false);
+        };
+        let mut item: ReviewItem = decode(trees::REVIEW, &v)?;
+        item.queued_at = at;
+        item.skips += 1;
+        self.review
+            .insert(key, encode(&item))
+            .map_err(sled_err("skipping a review item"))?;
+        self.db.flush().map_err(sled_err("flushing"))?;
+        Ok(true)
     }
 
     /// Decisions that involve a record.

@@ -297,3 +297,44 @@ async fn stewards_see_conflicts_and_can_filter_and_order_the_queue() {
         all["total"].as_u64().unwrap()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_merge_gets_409_and_a_skip_requeues() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    // Skip first: the queue holds the family pair C005 / W-1005.
+    let queue = app.get(app.url("/v1/review?order=oldest")).await.body;
+    assert!(queue["total"].as_u64().unwrap() >= 1, "{queue}");
+    let first = &queue["items"][0];
+    let pair = json!({"a": {"record_id": first["a"]["record_id"]}, "b": {"record_id": first["b"]["record_id"]}, "decision": "skip", "actor": "s"});
+    let r = app.post_json(app.url("/v1/decisions"), &pair).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let again = app.get(app.url("/v1/review?order=oldest")).await.body;
+    assert_eq!(again["total"], queue["total"], "a skip decides nothing");
+    if queue["total"].as_u64().unwrap() > 1 {
+        assert_ne!(
+            again["items"][0]["a"]["record_id"], first["a"]["record_id"],
+            "the skipped pair went to the back"
+        );
+    }
+
+    let (na, ming) = (
+        app.entity_of("crm", "C005").await,
+        app.entity_of("webshop", "W-1005").await,
+    );
+    let version = app.entity(na).await["version"].as_u64().unwrap();
+    // Someone changes Li Na's entity after we read it.
+    app.put_record("crm", "C005", &json!({"full_name": "Li Na", "email": "na.li@new.example.com", "phone": "(646) 555-0199", "birth_date": "05/05/1985"})).await;
+    let r = app
+        .post_json(
+            app.url("/v1/entities/merge"),
+            &json!({"entities": [{"id": na, "version": version}, ming], "actor": "s"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_ne!(
+        app.entity_of("crm", "C005").await,
+        app.entity_of("webshop", "W-1005").await,
+        "nothing merged"
+    );
+}
