@@ -74,7 +74,7 @@ struct VersionQuery {
 /// One history entry as JSON: the entity as of that version, with who, when and why.
 fn history_json(engine: &Engine, h: &crate::store::HistoryEntry) -> Result<Value, ApiError> {
     let mut members = Vec::new();
-    for id in &h.entity.members {
+    for id in &h.members {
         match engine.store.record(*id)? {
             Some(r) => members.push(json!({"record_id": id, "source": r.source, "key": r.key})),
             None => members.push(json!({"record_id": id})),
@@ -87,8 +87,9 @@ fn history_json(engine: &Engine, h: &crate::store::HistoryEntry) -> Result<Value
         "actor": h.actor,
         "reason": h.reason,
         "at": h.at,
-        "state": h.entity.state,
-        "golden": h.entity.golden,
+        "state": h.state,
+        "golden": h.golden,
+        "overrides": h.overrides,
         "members": members,
     }))
 }

@@ -270,8 +270,16 @@ pub struct HistoryEntry {
     pub reason: String,
     /// When, ms since epoch.
     pub at: i64,
-    /// The entity as of this version.
-    pub entity: Entity,
+    /// Lifecycle state as of this version.
+    #[serde(flatten)]
+    pub state: EntityState,
+    /// Member records as of this version.
+    pub members: Vec<RecordId>,
+    /// Golden values as of this version (lineage is kept on the live entity only).
+    pub golden: BTreeMap<String, String>,
+    /// Steward overrides in force.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, Override>,
 }
 
 /// What a steward decided about two records.
@@ -548,7 +556,10 @@ impl Store {
                     actor: actor.to_string(),
                     reason: w.reason.clone(),
                     at: ev.at,
-                    entity: e.clone(),
+                    state: e.state.clone(),
+                    members: e.members.clone(),
+                    golden: ev.golden.clone(),
+                    overrides: e.overrides.clone(),
                 };
                 (key, encode(&entry))
             })
