@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::{blocking, ApiError};
+use super::error::{blocking, json_body, require_actor, ApiError};
 use super::AppState;
 use crate::ingest::RecordId;
 use crate::store::{Decision, Verdict};
@@ -55,18 +55,11 @@ fn pair_id(key: &[u8; 32]) -> String {
 }
 
 async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let body: DecideBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_payload",
-            format!("expected {{\"a\": {{\"source\", \"key\"}}, \"b\": ..., \"decision\": \"same\"|\"different\", \"actor\", \"reason\"}}: {e}"),
-        )
-    })?;
-    if body.actor.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "actor_required",
-            "every decision names its actor",
-        ));
-    }
+    let body: DecideBody = json_body(
+        &body,
+        r#"{"a": {"source", "key"}, "b": ..., "decision": "same"|"different"|"skip", "actor", "reason"}"#,
+    )?;
+    require_actor(&body.actor, "decision")?;
     let (a, b) = (body.a.id()?, body.b.id()?);
     if a == b {
         return Err(ApiError::bad_request(

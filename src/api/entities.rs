@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::{blocking, ApiError};
+use super::error::{blocking, json_body, require_actor, ApiError};
 use super::AppState;
 use crate::config::{Format, Mapping, Source};
 use crate::engine::Engine;
@@ -216,18 +216,8 @@ async fn pin(
 ) -> Result<Response, ApiError> {
     let id = parse_entity_id(&id)?;
     let expected = expected_version(&headers, id)?;
-    let body: PinBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_payload",
-            format!("expected {{\"value\", \"actor\", \"reason\"}}: {e}"),
-        )
-    })?;
-    if body.actor.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "actor_required",
-            "every override names its actor",
-        ));
-    }
+    let body: PinBody = json_body(&body, r#"{"value", "actor", "reason"}"#)?;
+    require_actor(&body.actor, "override")?;
     blocking(move || {
         let o = crate::store::Override {
             value: body.value,
@@ -330,18 +320,11 @@ async fn merge(
     State(s): State<AppState>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body: MergeBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_payload",
-            format!("expected {{\"entities\": [id, ...], \"actor\", \"reason\"}}: {e}"),
-        )
-    })?;
-    if body.actor.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "actor_required",
-            "every merge names its actor",
-        ));
-    }
+    let body: MergeBody = json_body(
+        &body,
+        r#"{"entities": [id or {"id", "version"}, ...], "actor", "reason"}"#,
+    )?;
+    require_actor(&body.actor, "merge")?;
     let mut ids = Vec::new();
     let mut expected = std::collections::HashMap::new();
     for e in &body.entities {
@@ -394,20 +377,11 @@ async fn split(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_entity_id(&id)?;
     let expected = expected_version(&headers, id)?;
-    let body: SplitBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_payload",
-            format!(
-                "expected {{\"groups\": [[{{\"source\", \"key\"}}]], \"actor\", \"reason\"}}: {e}"
-            ),
-        )
-    })?;
-    if body.actor.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "actor_required",
-            "every split names its actor",
-        ));
-    }
+    let body: SplitBody = json_body(
+        &body,
+        r#"{"groups": [[{"source", "key"}, ...], ...], "actor", "reason"}"#,
+    )?;
+    require_actor(&body.actor, "split")?;
     let groups: Vec<Vec<crate::ingest::RecordId>> = body
         .groups
         .iter()

@@ -109,3 +109,21 @@ pub async fn blocking<T: Send + 'static>(
         .await
         .map_err(ApiError::internal)?
 }
+
+/// Parses a JSON request body, or answers `invalid_payload` with the expected `shape`.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_payload", format!("expected {shape}: {e}")))
+}
+
+/// Every steward action names its actor.
+pub fn require_actor(actor: &str, action: &str) -> Result<(), ApiError> {
+    if actor.trim().is_empty() {
+        Err(ApiError::bad_request(
+            "actor_required",
+            format!("every {action} names its actor"),
+        ))
+    } else {
+        Ok(())
+    }
+}
