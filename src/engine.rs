@@ -762,7 +762,12 @@ impl Engine {
             .map(Decision::key)
             .chain(pending.revoked.iter().copied())
             .collect();
+        // Most stores have no decisions: skip the per-record index look-ups then.
+        let any_decisions = !pending.decisions.is_empty() || self.store.has_decisions();
         let decisions_for = |id: RecordId| -> Result<Vec<Decision>, EngineError> {
+            if !any_decisions {
+                return Ok(Vec::new());
+            }
             let mut v: Vec<Decision> = self
                 .store
                 .decisions_of(id)?

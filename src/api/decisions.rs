@@ -146,10 +146,8 @@ async fn revoke(
     Path(id): Path<String>,
     Query(q): Query<RevokeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = q
-        .actor
-        .filter(|a| !a.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("actor_required", "say who revokes: ?actor=..."))?;
+    let actor = q.actor.unwrap_or_default();
+    require_actor(&actor, "revocation (?actor=...)")?;
     let mut key = [0u8; 32];
     let parsed = id.len() == 64
         && key.iter_mut().enumerate().all(|(i, b)| {

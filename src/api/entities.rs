@@ -39,6 +39,21 @@ pub fn router() -> Router<AppState> {
         .route("/v1/review", get(review))
 }
 
+/// ETag of an entity version.
+fn etag(e: &Entity) -> String {
+    format!("\"{}-{}\"", e.id, e.version)
+}
+
+/// 200 with the entity view and its ETag.
+fn entity_response(engine: &Engine, e: &Entity) -> Result<Response, ApiError> {
+    Ok((
+        StatusCode::OK,
+        [(header::ETAG, etag(e))],
+        Json(view(engine, e)?),
+    )
+        .into_response())
+}
+
 /// JSON view of an entity: golden values with lineage and the member records.
 pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
     let mut members = Vec::new();
@@ -150,11 +165,11 @@ async fn get_entity(
         Ok(match e.state {
             EntityState::Active => {
                 // The version changes on every change, so id and version make a strong ETag.
-                let etag = format!("\"{}-{}\"", e.id, e.version);
-                if if_none_match.as_deref().is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
-                    (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()
+                let tag = etag(&e);
+                if if_none_match.as_deref().is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*")) {
+                    (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response()
                 } else {
-                    (StatusCode::OK, [(header::ETAG, etag)], Json(view(&s.engine, &e)?)).into_response()
+                    entity_response(&s.engine, &e)?
                 }
             }
             EntityState::Merged { .. } => {
@@ -229,13 +244,7 @@ async fn pin(
         let e = s
             .engine
             .set_override(id, &attr, Some(o), expected, &actor)?;
-        let etag = format!("\"{}-{}\"", e.id, e.version);
-        Ok((
-            StatusCode::OK,
-            [(header::ETAG, etag)],
-            Json(view(&s.engine, &e)?),
-        )
-            .into_response())
+        entity_response(&s.engine, &e)
     })
     .await
 }
@@ -254,22 +263,11 @@ async fn unpin(
 ) -> Result<Response, ApiError> {
     let id = parse_entity_id(&id)?;
     let expected = expected_version(&headers, id)?;
-    if q.actor.as_deref().is_none_or(|a| a.trim().is_empty()) {
-        return Err(ApiError::bad_request(
-            "actor_required",
-            "say who unpins: ?actor=...",
-        ));
-    }
+    let actor = q.actor.unwrap_or_default();
+    require_actor(&actor, "unpin (?actor=...)")?;
     blocking(move || {
-        let actor = q.actor.clone().unwrap_or_default();
         let e = s.engine.set_override(id, &attr, None, expected, &actor)?;
-        let etag = format!("\"{}-{}\"", e.id, e.version);
-        Ok((
-            StatusCode::OK,
-            [(header::ETAG, etag)],
-            Json(view(&s.engine, &e)?),
-        )
-            .into_response())
+        entity_response(&s.engine, &e)
     })
     .await
 }

@@ -717,6 +717,11 @@ impl Store {
         Ok(true)
     }
 
+    /// Whether any steward decision exists (lets batches skip per-record look-ups).
+    pub fn has_decisions(&self) -> bool {
+        !self.decisions.is_empty()
+    }
+
     /// Decisions that involve a record.
     pub fn decisions_of(&self, id: RecordId) -> Result<Vec<Decision>, StoreError> {
         let mut out = Vec::new();
