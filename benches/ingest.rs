@@ -1,16 +1,25 @@
-//! Bulk ingest throughput: generates a synthetic customer feed with duplicates, loads it through
-//! the engine in batches (as `goldrec ingest` does) into a temp data dir, and prints records/s
-//! and peak memory. `GOLDREC_BENCH_RECORDS` sets the size (default 100000).
+//! Bulk ingest: loads a customer feed with known duplicates through the engine in batches (as
+//! `goldrec ingest` does: the next batch is read and prepared while one is applied) and prints
+//! records/s, the per-phase time of the first and last batch, peak RSS, the data directory's
+//! size and the pairwise precision / recall / F1 of the entities against the feed's truth.
 //!
-//! Run: `cargo bench --bench ingest` (add `-- --write FILE` to also write the feed as CSV, and
-//! `-- --data-dir DIR` to keep the data directory, e.g. to time an export of it).
+//! The feed is the shared generator's (`../shared/datasets/synth/gen.py`, seed 42, the feed
+//! Splink's figures are measured on) when it is there, else a built-in generator's.
+//! `GOLDREC_BENCH_RECORDS` sets the size (default 100000).
+//!
+//! Run: `cargo bench --bench ingest`. Options after `--`: `--csv FILE --truth FILE` to load an
+//! existing feed (mapped by `../shared/datasets/synth/goldrec.toml`, source `synth`),
+//! `--data-dir DIR` to keep the data directory, `--write FILE` to write the built-in feed as CSV.
 
 use std::io::Write;
 use std::time::Instant;
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
 use goldrec::config::Config;
-use goldrec::engine::{Engine, Summary};
-use goldrec::ingest::{Position, RawRecord};
+use goldrec::engine::{Change, Engine, Summary};
+use goldrec::ingest::{self, RawRecord};
 
 const GIVEN: &[&str] = &[
     "james",
@@ -126,12 +135,15 @@ fn typo(rng: &mut Rng, s: &str) -> String {
 }
 
 /// `n` records: about 70% originals and 30% corrupted duplicates of earlier ones.
-fn generate(n: usize) -> Vec<RawRecord> {
+fn generate(n: usize) -> (Vec<RawRecord>, Vec<(String, String)>) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut out: Vec<RawRecord> = Vec::with_capacity(n);
+    let mut cluster: Vec<usize> = Vec::with_capacity(n);
     for i in 0..n {
         let rec = if i > 10 && rng.below(10) < 3 {
-            let mut d = out[rng.below(i as u64) as usize].clone();
+            let of = rng.below(i as u64) as usize;
+            cluster.push(cluster[of]);
+            let mut d = out[of].clone();
             match rng.below(3) {
                 0 => {
                     let f = d["first"].as_str().unwrap_or_default().to_string();
@@ -146,6 +158,7 @@ fn generate(n: usize) -> Vec<RawRecord> {
             }
             d
         } else {
+            cluster.push(i);
             let (g, f) = (rng.pick(GIVEN), rng.pick(FAMILY));
             let mut m = RawRecord::new();
             m.insert("first".into(), g.into());
@@ -182,10 +195,16 @@ fn generate(n: usize) -> Vec<RawRecord> {
         rec.insert("id".into(), format!("R{i}").into());
         out.push(rec);
     }
-    out
+    let truth = cluster
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("R{i}"), c.to_string()))
+        .collect();
+    (out, truth)
 }
 
 const CONFIG: &str = include_str!("feed.toml");
+const SHARED: &str = "../shared/datasets/synth";
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -203,6 +222,136 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// Pairwise precision, recall and F1 of the stored entities against cluster labels
+/// (`key -> label`), counted per (entity, label) cell without listing pairs.
+fn pairwise(engine: &Engine, truth: &[(String, String)]) -> anyhow::Result<(f64, f64, f64)> {
+    let label: HashMap<&str, &str> = truth
+        .iter()
+        .map(|(k, c)| (k.as_str(), c.as_str()))
+        .collect();
+    let mut per_entity: HashMap<u64, u64> = HashMap::new();
+    let mut per_label: HashMap<&str, u64> = HashMap::new();
+    let mut per_cell: HashMap<(u64, &str), u64> = HashMap::new();
+    for r in engine.store.records() {
+        let (_, r) = r?;
+        let Some(&l) = label.get(r.key.as_str()) else {
+            continue;
+        };
+        *per_entity.entry(r.entity).or_default() += 1;
+        *per_label.entry(l).or_default() += 1;
+        *per_cell.entry((r.entity, l)).or_default() += 1;
+    }
+    let pairs = |n: &u64| n * n.saturating_sub(1) / 2;
+    let predicted: u64 = per_entity.values().map(pairs).sum();
+    let actual: u64 = per_label.values().map(pairs).sum();
+    let tp: u64 = per_cell.values().map(pairs).sum();
+    let p = if predicted == 0 {
+        1.0
+    } else {
+        tp as f64 / predicted as f64
+    };
+    let r = if actual == 0 {
+        1.0
+    } else {
+        tp as f64 / actual as f64
+    };
+    Ok((
+        p,
+        r,
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        },
+    ))
+}
+
+/// The feed: (config, source, CSV file, truth file). Records are streamed from the file, so
+/// the bench's memory is the engine's.
+fn feed(
+    args: &[String],
+    n: usize,
+    scratch: &Path,
+) -> anyhow::Result<(Config, String, PathBuf, PathBuf)> {
+    let shared = Path::new(SHARED);
+    let files = match (arg(args, "--csv"), arg(args, "--truth")) {
+        (Some(c), Some(t)) => Some((PathBuf::from(c), PathBuf::from(t))),
+        _ if shared.join("gen.py").exists() && !args.iter().any(|a| a == "--builtin") => {
+            let prefix = scratch.join("feed").display().to_string();
+            let ok = std::process::Command::new("python3")
+                .arg(shared.join("gen.py"))
+                .args(["--n", &n.to_string(), "--seed", "42", "--out", &prefix])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                Some((
+                    PathBuf::from(format!("{prefix}_records.csv")),
+                    PathBuf::from(format!("{prefix}_truth.csv")),
+                ))
+            } else {
+                eprintln!("could not run {SHARED}/gen.py: using the built-in feed");
+                None
+            }
+        }
+        _ => None,
+    };
+    if let Some((csv, truth)) = files {
+        let config = Config::parse(&std::fs::read_to_string(shared.join("goldrec.toml"))?)?;
+        eprintln!("feed: {}", csv.display());
+        return Ok((config, "synth".into(), csv, truth));
+    }
+    let (records, truth) = generate(n);
+    let csv = arg(args, "--write").map_or_else(|| scratch.join("builtin.csv"), PathBuf::from);
+    let mut w = csv::Writer::from_path(&csv)?;
+    let cols = [
+        "id", "first", "last", "email", "phone", "dob", "street", "zip",
+    ];
+    w.write_record(cols)?;
+    for r in &records {
+        w.write_record(
+            cols.iter()
+                .map(|c| r.get(*c).and_then(|v| v.as_str()).unwrap_or("")),
+        )?;
+    }
+    w.flush()?;
+    let truth_path = scratch.join("builtin_truth.csv");
+    let mut t = csv::Writer::from_path(&truth_path)?;
+    t.write_record(["id", "cluster"])?;
+    for (k, c) in truth {
+        t.write_record([k, c])?;
+    }
+    t.flush()?;
+    eprintln!("feed: built-in generator ({n} records, {})", csv.display());
+    Ok((Config::parse(CONFIG)?, "feed".into(), csv, truth_path))
+}
+
+fn phases(p: &[(&str, f64)]) -> String {
+    p.iter()
+        .map(|(n, ms)| format!("{n} {ms:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--list") {
@@ -216,63 +365,80 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let records = generate(n);
-    if let Some(i) = args.iter().position(|a| a == "--write") {
-        let path = args
-            .get(i + 1)
-            .ok_or_else(|| anyhow::anyhow!("--write needs a file"))?;
-        let mut w = csv::Writer::from_path(path)?;
-        let cols = [
-            "id", "first", "last", "email", "phone", "dob", "street", "zip",
-        ];
-        w.write_record(cols)?;
-        for r in &records {
-            w.write_record(
-                cols.iter()
-                    .map(|c| r.get(*c).and_then(|v| v.as_str()).unwrap_or("")),
-            )?;
-        }
-        w.flush()?;
-        eprintln!("wrote {n} records to {path}");
-    }
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::parse(CONFIG)?;
-    config.data_dir = match args.iter().position(|a| a == "--data-dir") {
-        Some(i) => args
-            .get(i + 1)
-            .ok_or_else(|| anyhow::anyhow!("--data-dir needs a directory"))?
-            .into(),
-        None => dir.path().to_path_buf(),
+    let scratch = tempfile::tempdir()?;
+    let (mut config, source, csv, truth) = feed(&args, n, scratch.path())?;
+    config.data_dir = match arg(&args, "--data-dir") {
+        Some(d) => d.into(),
+        None => scratch.path().join("data"),
     };
+    let data_dir = config.data_dir.clone();
     let batch = config.batch_size;
     let engine = Engine::open(config)?;
     let started = Instant::now();
-    let mut summary = Summary::default();
-    let mut items = records
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| (Position::Index(i as u64), Ok(r)));
-    loop {
-        let chunk: Vec<_> = items.by_ref().take(batch).collect();
-        if chunk.is_empty() {
-            break;
+    let mut items = ingest::read_payload(goldrec::config::Format::Csv, std::fs::File::open(&csv)?);
+    let mut batch_phases: Vec<Vec<(&'static str, f64)>> = Vec::new();
+    let mut batch_ms: Vec<f64> = Vec::new();
+    // As `goldrec ingest`: the next batch is prepared while this one is applied.
+    let engine_ref = &engine;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Change>>(1);
+    let summary = std::thread::scope(|scope| -> anyhow::Result<Summary> {
+        let writer = scope.spawn(|| -> anyhow::Result<Summary> {
+            let mut summary = Summary::default();
+            for changes in rx {
+                let changes: Vec<Change> = changes;
+                let t = Instant::now();
+                summary.add(&engine_ref.apply(changes)?);
+                batch_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                batch_phases.push(engine_ref.last_phases());
+            }
+            Ok(summary)
+        });
+        loop {
+            let chunk: Vec<_> = items.by_ref().take(batch).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let changes = engine_ref
+                .prepare(&source, chunk)?
+                .into_iter()
+                .filter_map(|(_, c)| c.ok())
+                .collect();
+            if tx.send(changes).is_err() {
+                break;
+            }
         }
-        let changes = engine
-            .prepare("feed", chunk)?
-            .into_iter()
-            .filter_map(|(_, c)| c.ok())
-            .collect();
-        summary.add(&engine.apply(changes)?);
-    }
+        drop(tx);
+        writer.join().expect("writer thread")
+    })?;
     let secs = started.elapsed().as_secs_f64();
+    let rss = peak_rss_mb();
+    let n = summary.inserted + summary.updated + summary.unchanged;
+    engine.close()?;
+    let size = dir_size(&data_dir) as f64 / 1e6;
+    let (p, r, f1) = pairwise(&engine, &goldrec::eval::read_rows(&truth)?)?;
     let entities = engine.store.entities().count();
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "ingest: {n} records in {secs:.2}s = {:.0} records/s; {} inserted, {entities} entities; peak RSS {:.0} MB",
+        "ingest: {n} records in {secs:.2}s = {:.0} records/s; {} inserted, {entities} entities; peak RSS {rss:.0} MB; data dir {size:.0} MB",
         n as f64 / secs,
         summary.inserted,
-        peak_rss_mb()
+    )?;
+    if let (Some(first), Some(last)) = (batch_phases.first(), batch_phases.last()) {
+        writeln!(
+            out,
+            "batches: {} of {batch}; first {:.0} ms, last {:.0} ms (last/first {:.2})",
+            batch_ms.len(),
+            batch_ms[0],
+            batch_ms[batch_ms.len() - 1],
+            batch_ms[batch_ms.len() - 1] / batch_ms[0].max(1e-9)
+        )?;
+        writeln!(out, "first batch phases (ms): {}", phases(first))?;
+        writeln!(out, "last batch phases (ms): {}", phases(last))?;
+    }
+    writeln!(
+        out,
+        "quality: pairwise precision {p:.4}, recall {r:.4}, F1 {f1:.4}"
     )?;
     Ok(())
 }

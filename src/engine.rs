@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::blocking::{keys, BatchIndex, BlockingIndex, IndexError};
+use crate::blocking::{self, keys, BatchIndex, BlockingIndex, IndexError};
 use crate::cluster::{self, Edge};
 use crate::config::Config;
 use crate::ingest::profile::{self, Profile};
@@ -145,6 +145,18 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Adds another summary's counts.
+    pub fn merge(&mut self, o: &Summary) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.deleted += o.deleted;
+        self.not_found += o.not_found;
+        self.superseded += o.superseded;
+        self.reevaluated += o.reevaluated;
+        self.rejected += o.rejected;
+    }
+
     /// Counts outcomes.
     pub fn add(&mut self, outcomes: &[ChangeOutcome]) {
         for o in outcomes {
@@ -189,6 +201,8 @@ pub struct Engine {
     /// Blocking index (derived from the store).
     pub index: BlockingIndex,
     write_lock: Mutex<()>,
+    /// Wall time per phase of the last applied batch (ms).
+    last_phases: Mutex<Vec<(&'static str, f64)>>,
     /// Last committed change sequence, for long-polling readers of the feed.
     changes: tokio::sync::watch::Sender<u64>,
 }
@@ -225,9 +239,10 @@ impl Engine {
             store,
             index,
             write_lock: Mutex::new(()),
+            last_phases: Mutex::new(Vec::new()),
             changes: tokio::sync::watch::Sender::new(0),
         };
-        engine.count_terms()?;
+        engine.load_terms()?;
         engine.changes.send_replace(engine.store.last_change_seq()?);
         let seq = engine.store.batch_seq()?;
         if engine.index.committed_seq() != seq {
@@ -239,6 +254,31 @@ impl Engine {
             engine.reindex()?;
         }
         Ok(engine)
+    }
+
+    /// Term frequencies from the snapshot written at the last close, when no batch was
+    /// committed since; otherwise (a crash, an older store) counted from every record.
+    fn load_terms(&self) -> Result<(), EngineError> {
+        if let Some(bytes) = self.store.load_terms()? {
+            if self.model.restore_terms(&bytes) {
+                return Ok(());
+            }
+        }
+        tracing::info!("counting term frequencies from the stored records");
+        self.count_terms()
+    }
+
+    /// Saves what the next open needs to start without a full scan (the term-frequency
+    /// counts) and flushes. Call when the engine is done with writes; later writes make the
+    /// snapshot stale (the next open then counts again).
+    pub fn close(&self) -> Result<(), EngineError> {
+        // A poisoned lock means a writer panicked: the snapshot may be stale, skip it.
+        let Ok(_guard) = self.write_lock.lock() else {
+            return Ok(());
+        };
+        let seq = self.store.batch_seq()?;
+        self.store.save_terms(seq, self.model.terms_snapshot())?;
+        Ok(())
     }
 
     /// Counts every stored record into the model's term frequencies.
@@ -650,6 +690,11 @@ impl Engine {
         Ok(n)
     }
 
+    /// Wall time per phase (ms) of the last batch applied, in pipeline order.
+    pub fn last_phases(&self) -> Vec<(&'static str, f64)> {
+        self.last_phases.lock().expect("phase lock").clone()
+    }
+
     /// Waits (blocking the async task, not a thread) until the change feed passes `after` or the
     /// timeout ends; returns the last committed change sequence.
     pub async fn wait_for_changes(&self, after: u64, timeout: std::time::Duration) -> u64 {
@@ -675,7 +720,7 @@ impl Engine {
         for r in self.store.records() {
             let (id, rec) = r?;
             self.index
-                .upsert(id, &keys::keys(&self.config, &rec.profile))?;
+                .upsert(id, &keys::keys(&self.config, &rec.profile), false)?;
             n += 1;
         }
         self.index.commit(self.store.batch_seq()?)?;
@@ -807,6 +852,22 @@ impl Engine {
         let mut incoming: Vec<(usize, RecordId, StoredRecord, Option<StoredRecord>)> = Vec::new();
         let mut deleted: Vec<(usize, RecordId, StoredRecord)> = Vec::new();
         let mut reevaluated: HashSet<RecordId> = HashSet::new();
+        // Stored versions of the changed records, read on every core.
+        let mut stored: Vec<Option<StoredRecord>> = changes
+            .par_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let id = match c {
+                    Change::Upsert(r, _) => r.id(),
+                    Change::Delete(id) | Change::Reevaluate(id) => *id,
+                };
+                if last[&id] == i {
+                    self.store.record(id)
+                } else {
+                    Ok(None)
+                }
+            })
+            .collect::<Result<_, _>>()?;
         for (i, c) in changes.into_iter().enumerate() {
             let id = match &c {
                 Change::Upsert(r, _) => r.id(),
@@ -820,7 +881,7 @@ impl Engine {
                 });
                 continue;
             }
-            let existing = self.store.record(id)?;
+            let existing = stored[i].take();
             match c {
                 Change::Upsert(rec, profile) => {
                     let hash = hex(&rec.content_hash());
@@ -888,13 +949,22 @@ impl Engine {
             .map(|x| x.1)
             .chain(deleted.iter().map(|x| x.1))
             .collect();
+        work.load_many(
+            deleted
+                .iter()
+                .map(|x| x.2.entity)
+                .chain(
+                    incoming
+                        .iter()
+                        .filter_map(|x| x.3.as_ref().map(|o| o.entity)),
+                )
+                .collect(),
+        )?;
         for (_, id, old) in &deleted {
-            work.load(old.entity)?;
             work.remove_member(old.entity, *id);
         }
         for (_, id, _, old) in &incoming {
             if let Some(old) = old {
-                work.load(old.entity)?;
                 work.remove_member(old.entity, *id);
             }
         }
@@ -919,24 +989,30 @@ impl Engine {
             .collect();
         let batch_index = BatchIndex::build(&batch_keys);
         let limit = config.matching.max_candidates;
-        let found: Vec<Result<Found, IndexError>> = (0..incoming.len())
+        // One posting look-up per distinct key of the batch, not one query per record.
+        let distinct: Vec<&str> = batch_index.keys().collect();
+        let looked_up: Vec<Vec<Option<Vec<RecordId>>>> = distinct
+            .par_chunks(2048)
+            .map(|chunk| self.index.postings(chunk, blocking::GENERIC_KEY_RECORDS))
+            .collect::<Result<_, _>>()?;
+        let postings: blocking::StorePostings = distinct
+            .iter()
+            .map(|k| k.to_string())
+            .zip(looked_up.into_iter().flatten())
+            .collect();
+        let found: Vec<Found> = (0..incoming.len())
             .into_par_iter()
             .map(|i| {
-                let committed = self
-                    .index
-                    .candidates(&batch_keys[i], limit + 1)?
-                    .into_iter()
-                    .map(|(r, _)| r)
-                    .filter(|r| !moving.contains(r))
-                    .take(limit)
-                    .collect();
-                Ok((
-                    committed,
-                    batch_index.candidates(i as u32, &batch_keys[i], limit),
-                ))
+                blocking::rank(
+                    &batch_keys[i],
+                    i as u32,
+                    limit,
+                    &|k| postings.get(k).and_then(|p| p.as_deref()),
+                    &batch_index,
+                    &|r| moving.contains(r),
+                )
             })
             .collect();
-        let found: Vec<Found> = found.into_iter().collect::<Result<_, _>>()?;
 
         timer.phase("nodes");
         // 4. Nodes: batch records first, then every existing record met as a candidate.
@@ -1009,6 +1085,16 @@ impl Engine {
                 Some((i, c, w))
             })
             .collect();
+        work.load_many(
+            scored
+                .iter()
+                .filter(|x| x.2 >= review_weight)
+                .filter_map(|(_, c, _)| match c {
+                    Candidate::Existing(r) => existing.get(r).map(|r| r.entity),
+                    Candidate::Batch(_) => None,
+                })
+                .collect(),
+        )?;
         let mut edges = Vec::new();
         for (i, c, w) in scored {
             if w < review_weight {
@@ -1205,6 +1291,7 @@ impl Engine {
         let mut ws = WriteSet::default();
         let mut changed_entities: BTreeMap<EntityId, Entity> = BTreeMap::new();
         let mut records_out: HashMap<RecordId, StoredRecord> = HashMap::new();
+        let mut rebuilt: Vec<(EntityId, Vec<(RecordId, StoredRecord)>)> = Vec::new();
         for (eid, group) in &entity_members {
             let mut members: Vec<(RecordId, StoredRecord)> = Vec::new();
             for &n in group {
@@ -1230,14 +1317,23 @@ impl Engine {
                 }
             }
             members.sort_by_key(|(id, _)| *id);
-            let prev = work.entities.get(eid).map(|w| w.entity.clone());
-            let entity = build_entity(config, *eid, prev, &members, now);
+            rebuilt.push((*eid, members));
+        }
+        // Survivorship of every rebuilt entity, on every core.
+        let built: Vec<Entity> = rebuilt
+            .par_iter()
+            .map(|(eid, members)| {
+                let prev = work.entities.get(eid).map(|w| w.entity.clone());
+                build_entity(config, *eid, prev, members, now)
+            })
+            .collect();
+        for ((eid, members), entity) in rebuilt.into_iter().zip(built) {
             for (id, r) in members {
                 if matches!(nodes[node_of[&id]], Node::Batch(_)) {
                     records_out.insert(id, r);
                 }
             }
-            changed_entities.insert(*eid, entity);
+            changed_entities.insert(eid, entity);
         }
         for (gone, into) in &merged_away {
             if let Some(w) = work.entities.get(gone) {
@@ -1359,8 +1455,8 @@ impl Engine {
         timer.phase("commit");
         // 9. Commit: sled first (the truth), then the derived index tagged with the batch seq.
         let seq = self.store.commit(&ws)?;
-        for (i, (_, id, _, _)) in incoming.iter().enumerate() {
-            self.index.upsert(*id, &batch_keys[i])?;
+        for (i, (_, id, _, old)) in incoming.iter().enumerate() {
+            self.index.upsert(*id, &batch_keys[i], old.is_some())?;
         }
         for (_, id, _) in &deleted {
             self.index.delete(*id);
@@ -1371,7 +1467,7 @@ impl Engine {
             self.changes.send_replace(self.store.last_change_seq()?);
             self.store.prune_changes(self.config.change_retention)?;
         }
-        timer.finish();
+        *self.last_phases.lock().expect("phase lock") = timer.finish();
         // A superseded change reports where its record ended up after the batch.
         let mut outcomes: Vec<ChangeOutcome> = outcomes
             .into_iter()
@@ -1429,6 +1525,15 @@ impl Engine {
         });
         out.truncate(limit);
         Ok(out)
+    }
+}
+
+impl Drop for Engine {
+    /// Writes the term-frequency snapshot so the next open skips the full scan.
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::warn!(error = %e, "could not save the term-frequency snapshot");
+        }
     }
 }
 
@@ -1495,7 +1600,7 @@ impl PhaseTimer {
         self.current = name;
     }
 
-    fn finish(mut self) {
+    fn finish(mut self) -> Vec<(&'static str, f64)> {
         self.phase("end");
         let phases: Vec<String> = self
             .phases
@@ -1509,6 +1614,7 @@ impl PhaseTimer {
             phases = %phases.join(" "),
             "batch applied"
         );
+        self.phases.into_iter().skip(1).collect()
     }
 }
 
@@ -1609,6 +1715,7 @@ fn build_entity(
             overrides,
             created_at: now,
             updated_at: now,
+            history: Vec::new(),
         },
     }
 }
@@ -1672,6 +1779,37 @@ impl<'a> Work<'a> {
             }
         }
         self.entities.insert(id, WorkEntity { entity, members });
+        Ok(())
+    }
+
+    /// Loads several entities with their members, reading on every core.
+    fn load_many(&mut self, mut ids: Vec<EntityId>) -> Result<(), StoreError> {
+        ids.sort_unstable();
+        ids.dedup();
+        ids.retain(|id| !self.entities.contains_key(id));
+        let store = self.store;
+        let loaded: Vec<Option<(Entity, BTreeMap<RecordId, StoredRecord>)>> = ids
+            .par_iter()
+            .map(|&id| {
+                let Some(entity) = store.entity(id)? else {
+                    return Ok(None);
+                };
+                let mut members = BTreeMap::new();
+                for rid in &entity.members {
+                    if let Some(r) = store.record(*rid)? {
+                        members.insert(*rid, r);
+                    }
+                }
+                Ok(Some((entity, members)))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        for (entity, members) in loaded.into_iter().flatten() {
+            let id = entity.id;
+            for rid in members.keys() {
+                self.member_entity.insert(*rid, id);
+            }
+            self.entities.insert(id, WorkEntity { entity, members });
+        }
         Ok(())
     }
 

@@ -139,7 +139,9 @@ pub fn read_truth_clusters(path: &Path) -> Result<Vec<(String, String)>, EvalErr
     Ok(pairs)
 }
 
-fn read_rows(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
+/// Reads the rows of a two-column truth file (header first): `(record, label)` pairs for
+/// cluster-label files.
+pub fn read_rows(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
     let err = |reason: String| EvalError::Truth {
         path: path.display().to_string(),
         reason,

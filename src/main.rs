@@ -282,21 +282,38 @@ fn ingest_files(
         };
         bar.set_message(path.display().to_string());
         let mut items = ingest::read_payload(format, bar.wrap_read(file));
-        loop {
-            let chunk: Vec<_> = items.by_ref().take(batch).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            let mut changes: Vec<Change> = Vec::with_capacity(chunk.len());
-            for (_, r) in engine.prepare(source, chunk)? {
-                match r {
-                    Ok(c) => changes.push(c),
-                    Err(e) => errors.push(e),
+        // Reading and preparing the next chunk overlaps with applying this one.
+        let engine = &engine;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Change>>(1);
+        let applied = std::thread::scope(|scope| -> anyhow::Result<Summary> {
+            let writer = scope.spawn(move || -> anyhow::Result<Summary> {
+                let mut summary = Summary::default();
+                for changes in rx {
+                    summary.add(&engine.apply(changes)?);
+                }
+                Ok(summary)
+            });
+            loop {
+                let chunk: Vec<_> = items.by_ref().take(batch).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                let mut changes: Vec<Change> = Vec::with_capacity(chunk.len());
+                for (_, r) in engine.prepare(source, chunk)? {
+                    match r {
+                        Ok(c) => changes.push(c),
+                        Err(e) => errors.push(e),
+                    }
+                }
+                if tx.send(changes).is_err() {
+                    // The writer stopped on an error: it is reported below.
+                    break;
                 }
             }
-            let outcomes = engine.apply(changes)?;
-            summary.add(&outcomes);
-        }
+            drop(tx);
+            writer.join().expect("the writer thread does not panic")
+        })?;
+        summary.merge(&applied);
         bar.finish_and_clear();
         let stderr = std::io::stderr();
         let mut out = stderr.lock();

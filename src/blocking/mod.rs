@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, FAST, STRING};
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+use tantivy::{doc, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::ingest::RecordId;
 
@@ -57,8 +57,11 @@ mod field {
     pub const KEY: &str = "key";
 }
 
-/// Keys shared by more records than this are too common to rank candidates by in a batch.
-const MAX_BATCH_BUCKET: usize = 5_000;
+/// A key held by more records than this (stored and in the batch together) is *generic*, like
+/// a family name with an initial in a million customers: it is not blocked on, because its
+/// pairs would cost more than they find (records that match share rarer keys too). Keeps the
+/// cost of a record's candidates bounded however large the store grows.
+pub const GENERIC_KEY_RECORDS: usize = 1_000;
 
 /// The tantivy index of blocking keys.
 pub struct BlockingIndex {
@@ -145,10 +148,14 @@ impl BlockingIndex {
         self.len() == 0
     }
 
-    /// Replaces (or adds) a record's keys; visible after [`Self::commit`].
-    pub fn upsert(&self, id: RecordId, keys: &[String]) -> Result<(), IndexError> {
+    /// Adds (`replace` false: a record new to the index) or replaces a record's keys;
+    /// visible after [`Self::commit`]. Skipping the delete for new records spares a term
+    /// look-up in every segment at commit.
+    pub fn upsert(&self, id: RecordId, keys: &[String], replace: bool) -> Result<(), IndexError> {
         let w = self.writer.lock().expect("index writer lock");
-        w.delete_term(Term::from_field_text(self.rid, &id.to_string()));
+        if replace {
+            w.delete_term(Term::from_field_text(self.rid, &id.to_string()));
+        }
         let (hi, lo) = id.halves();
         let mut d = doc!(self.rid => id.to_string(), self.rid_hi => hi, self.rid_lo => lo);
         for k in keys {
@@ -181,6 +188,74 @@ impl BlockingIndex {
         drop(w);
         self.reader.reload().map_err(tv("reloading the reader"))?;
         Ok(())
+    }
+
+    /// The committed records holding each key (one term look-up per key and segment, no
+    /// scoring): `None` for a key held by more than `cap` records.
+    pub fn postings(
+        &self,
+        keys: &[&str],
+        cap: usize,
+    ) -> Result<Vec<Option<Vec<RecordId>>>, IndexError> {
+        let searcher = self.reader.searcher();
+        let io = |source: std::io::Error| IndexError::Tantivy {
+            op: "reading postings",
+            source: source.into(),
+        };
+        struct Seg<'a> {
+            inv: std::sync::Arc<tantivy::InvertedIndexReader>,
+            reader: &'a tantivy::SegmentReader,
+            hi: tantivy::columnar::Column<u64>,
+            lo: tantivy::columnar::Column<u64>,
+        }
+        let mut segs = Vec::new();
+        for reader in searcher.segment_readers() {
+            let ff = reader.fast_fields();
+            segs.push(Seg {
+                inv: reader
+                    .inverted_index(self.key)
+                    .map_err(tv("reading postings"))?,
+                reader,
+                hi: ff.u64(field::RID_HI).map_err(tv("reading record ids"))?,
+                lo: ff.u64(field::RID_LO).map_err(tv("reading record ids"))?,
+            });
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        let mut infos = Vec::with_capacity(segs.len());
+        for k in keys {
+            let term = Term::from_field_text(self.key, k);
+            infos.clear();
+            let mut total = 0usize;
+            for (si, seg) in segs.iter().enumerate() {
+                if let Some(info) = seg.inv.get_term_info(&term).map_err(io)? {
+                    total += info.doc_freq as usize;
+                    infos.push((si, info));
+                }
+            }
+            if total > cap {
+                out.push(None);
+                continue;
+            }
+            let mut ids = Vec::with_capacity(total);
+            for (si, info) in &infos {
+                let seg = &segs[*si];
+                let mut postings = seg
+                    .inv
+                    .read_postings_from_terminfo(info, IndexRecordOption::Basic)
+                    .map_err(io)?;
+                let mut doc = postings.doc();
+                while doc != tantivy::TERMINATED {
+                    if !seg.reader.is_deleted(doc) {
+                        if let (Some(h), Some(l)) = (seg.hi.first(doc), seg.lo.first(doc)) {
+                            ids.push(RecordId::from_halves(h, l));
+                        }
+                    }
+                    doc = postings.advance();
+                }
+            }
+            out.push(Some(ids));
+        }
+        Ok(out)
     }
 
     /// Up to `limit` committed records sharing keys with `keys`, best ranked first.
@@ -251,29 +326,63 @@ impl BatchIndex {
         Self { buckets }
     }
 
+    /// The distinct keys of the batch.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.buckets.keys().map(String::as_str)
+    }
+
     /// Up to `limit` other records of the batch sharing keys with record `i`, ranked by the sum
     /// of the inverse bucket sizes of the shared keys (rare keys count more), ties by position.
     pub fn candidates(&self, i: u32, keys: &[String], limit: usize) -> Vec<u32> {
-        let mut score: HashMap<u32, f64> = HashMap::new();
-        for k in keys {
-            let Some(bucket) = self.buckets.get(k) else {
-                continue;
-            };
-            if bucket.len() < 2 || bucket.len() > MAX_BATCH_BUCKET {
-                continue;
-            }
-            let w = 1.0 / (bucket.len() as f64).ln_1p();
-            for &j in bucket {
-                if j != i {
-                    *score.entry(j).or_default() += w;
-                }
+        rank(keys, i, limit, &|_| Some(&[][..]), self, &|_| false).1
+    }
+}
+
+/// Committed records per key, as [`BlockingIndex::postings`] found them for a batch.
+pub type StorePostings = HashMap<String, Option<Vec<RecordId>>>;
+
+/// Candidates of batch record `i` with keys `keys`: up to `limit` committed records (from
+/// `store`, skipping those `skip` rejects) and up to `limit` other batch records, each ranked
+/// by the sum over shared keys of `1 / ln(1 + n)`, n the number of records holding the key in
+/// the store and the batch together. Generic keys ([`GENERIC_KEY_RECORDS`]) are left out.
+pub fn rank<'a>(
+    keys: &[String],
+    i: u32,
+    limit: usize,
+    store: &dyn Fn(&str) -> Option<&'a [RecordId]>,
+    batch: &BatchIndex,
+    skip: &dyn Fn(&RecordId) -> bool,
+) -> (Vec<RecordId>, Vec<u32>) {
+    let mut committed: HashMap<RecordId, f64> = HashMap::new();
+    let mut own: HashMap<u32, f64> = HashMap::new();
+    for k in keys {
+        // `None`: generic in the store already.
+        let Some(stored) = store(k) else { continue };
+        let in_batch = batch.buckets.get(k).map_or(&[][..], Vec::as_slice);
+        let n = stored.len() + in_batch.len();
+        if !(2..=GENERIC_KEY_RECORDS).contains(&n) {
+            continue;
+        }
+        let w = 1.0 / (n as f64).ln_1p();
+        for r in stored {
+            *committed.entry(*r).or_default() += w;
+        }
+        for &j in in_batch {
+            if j != i {
+                *own.entry(j).or_default() += w;
             }
         }
-        let mut ranked: Vec<(u32, f64)> = score.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(limit);
-        ranked.into_iter().map(|(j, _)| j).collect()
     }
+    let mut c: Vec<(RecordId, f64)> = committed.into_iter().filter(|(r, _)| !skip(r)).collect();
+    c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    c.truncate(limit);
+    let mut o: Vec<(u32, f64)> = own.into_iter().collect();
+    o.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    o.truncate(limit);
+    (
+        c.into_iter().map(|(r, _)| r).collect(),
+        o.into_iter().map(|(j, _)| j).collect(),
+    )
 }
 
 #[cfg(test)]
@@ -286,8 +395,9 @@ mod tests {
         let idx = BlockingIndex::open(dir.path(), 50).unwrap();
         let a = RecordId::of("s", "a");
         let b = RecordId::of("s", "b");
-        idx.upsert(a, &["e:x@y.z".into(), "n:SM0".into()]).unwrap();
-        idx.upsert(b, &["n:SM0".into()]).unwrap();
+        idx.upsert(a, &["e:x@y.z".into(), "n:SM0".into()], false)
+            .unwrap();
+        idx.upsert(b, &["n:SM0".into()], false).unwrap();
         // Uncommitted documents are invisible.
         assert!(idx.candidates(&["n:SM0".into()], 10).unwrap().is_empty());
         idx.commit(1).unwrap();
@@ -296,9 +406,19 @@ mod tests {
             .unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].0, a, "the record sharing more keys ranks first");
+        let p = idx.postings(&["n:SM0", "e:x@y.z", "none"], 10).unwrap();
+        assert_eq!(p[0].as_ref().map(Vec::len), Some(2));
+        assert_eq!(p[1].as_deref(), Some(&[a][..]));
+        assert_eq!(p[2].as_deref(), Some(&[][..]));
+        assert_eq!(idx.postings(&["n:SM0"], 1).unwrap()[0], None, "generic");
         idx.delete(a);
         idx.commit(2).unwrap();
         assert_eq!(idx.candidates(&["n:SM0".into()], 10).unwrap().len(), 1);
+        assert_eq!(
+            idx.postings(&["n:SM0"], 10).unwrap()[0].as_deref(),
+            Some(&[b][..]),
+            "deleted records are not postings"
+        );
         assert_eq!(idx.committed_seq(), 2);
         drop(idx);
         let again = BlockingIndex::open(dir.path(), 50).unwrap();

@@ -440,6 +440,22 @@ impl Model {
         }
     }
 
+    /// The term-frequency counts as bytes (see [`TermFrequencies::snapshot`]).
+    pub fn terms_snapshot(&self) -> Vec<u8> {
+        self.tf.read().expect("term frequencies lock").snapshot()
+    }
+
+    /// Replaces the term-frequency counts from a snapshot; false when it does not fit.
+    pub fn restore_terms(&self, bytes: &[u8]) -> bool {
+        match TermFrequencies::restore(bytes, self.comparisons.len()) {
+            Some(t) => {
+                *self.tf.write().expect("term frequencies lock") = t;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Number of records the term frequencies count.
     pub fn counted_records(&self) -> u64 {
         self.tf.read().expect("term frequencies lock").records()

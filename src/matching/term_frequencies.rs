@@ -94,6 +94,18 @@ impl TermFrequencies {
         }
     }
 
+    /// The counts as bytes, for the store's snapshot.
+    pub fn snapshot(&self) -> Vec<u8> {
+        crate::store::codec::encode_terms(self.records, &self.counts)
+    }
+
+    /// A table from a snapshot; `None` when it does not decode or has another number of
+    /// comparisons (the configuration changed).
+    pub fn restore(bytes: &[u8], comparisons: usize) -> Option<Self> {
+        let (records, counts) = crate::store::codec::decode_terms(bytes).ok()?;
+        (counts.len() == comparisons).then_some(Self { records, counts })
+    }
+
     /// The adjusted u of an exact agreement on `value` for comparison `i` with model u `u`.
     pub fn u(&self, i: usize, value: &str, u: f64) -> f64 {
         let count = self
@@ -144,5 +156,12 @@ mod tests {
         );
         tf.add(&[Some("smith".into())], -1);
         assert_eq!(tf.records(), 99_999);
+        let back = TermFrequencies::restore(&tf.snapshot(), 1).expect("restores");
+        assert_eq!(back.u(0, "smith", u), tf.u(0, "smith", u));
+        assert_eq!(back.records(), tf.records());
+        assert!(
+            TermFrequencies::restore(&tf.snapshot(), 2).is_none(),
+            "other comparisons"
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! transaction over every tree it touches, followed by a flush, so a batch is either wholly
 //! durable or absent, and nothing is acknowledged before it is on disk.
 
+pub mod codec;
 pub mod trees;
 
 use std::collections::BTreeMap;
@@ -163,6 +164,10 @@ pub struct Entity {
     pub created_at: i64,
     /// Last change, ms since epoch.
     pub updated_at: i64,
+    /// Where each version's history entry is: (version, key of its change page). Kept by the
+    /// store, not shown.
+    #[serde(skip)]
+    pub history: Vec<(u64, u64)>,
 }
 
 /// A pair the matcher was unsure of, waiting for a steward.
@@ -358,7 +363,6 @@ pub struct Store {
     changes: sled::Tree,
     decisions: sled::Tree,
     decisions_by_record: sled::Tree,
-    history: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -371,6 +375,23 @@ fn decode<T: for<'de> Deserialize<'de>>(tree: &'static str, bytes: &[u8]) -> Res
         tree,
         reason: e.to_string(),
     })
+}
+
+fn corrupt(tree: &'static str) -> impl FnOnce(codec::CodecError) -> StoreError {
+    move |e| StoreError::Corrupt {
+        tree,
+        reason: e.0.to_string(),
+    }
+}
+
+/// Events per change page: bounds the decode cost of reading a few events from a bulk batch.
+pub const PAGE_EVENTS: usize = 512;
+
+/// Version of the value formats; stores written with JSON values (format 1) are refused.
+const STORE_FORMAT: u64 = 2;
+
+fn key_u64(k: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(k).map_or(0, u64::from_be_bytes)
 }
 
 fn read_u64(bytes: Option<sled::IVec>) -> u64 {
@@ -390,6 +411,32 @@ impl Store {
             .open()
             .map_err(sled_err("opening the database"))?;
         let tree = |name: &str| db.open_tree(name).map_err(sled_err("opening a tree"));
+        let meta = tree(trees::META)?;
+        match meta
+            .get(trees::META_FORMAT)
+            .map_err(sled_err("reading the store format"))?
+        {
+            Some(v) if key_u64(&v) == STORE_FORMAT => {}
+            Some(v) => {
+                return Err(StoreError::Corrupt {
+                    tree: trees::META,
+                    reason: format!(
+                        "store format {} is not the supported format {STORE_FORMAT}",
+                        key_u64(&v)
+                    ),
+                })
+            }
+            None if meta.get(trees::META_BATCH_SEQ).ok().flatten().is_some() => {
+                return Err(StoreError::Corrupt {
+                    tree: trees::META,
+                    reason: "the data directory was written by an older goldrec with JSON values: export it with that version and ingest again".into(),
+                })
+            }
+            None => {
+                meta.insert(trees::META_FORMAT, &STORE_FORMAT.to_be_bytes())
+                    .map_err(sled_err("writing the store format"))?;
+            }
+        }
         Ok(Self {
             records: tree(trees::RECORDS)?,
             entities: tree(trees::ENTITIES)?,
@@ -398,8 +445,7 @@ impl Store {
             changes: tree(trees::CHANGES)?,
             decisions: tree(trees::DECISIONS)?,
             decisions_by_record: tree(trees::DECISIONS_BY_RECORD)?,
-            history: tree(trees::HISTORY)?,
-            meta: tree(trees::META)?,
+            meta,
             db,
         })
     }
@@ -411,7 +457,9 @@ impl Store {
             .get(id.0)
             .map_err(sled_err("reading a record"))?
         {
-            Some(b) => decode(trees::RECORDS, &b).map(Some),
+            Some(b) => codec::decode_record(&b)
+                .map(Some)
+                .map_err(corrupt(trees::RECORDS)),
             None => Ok(None),
         }
     }
@@ -423,7 +471,9 @@ impl Store {
             .get(id.to_be_bytes())
             .map_err(sled_err("reading an entity"))?
         {
-            Some(b) => decode(trees::ENTITIES, &b).map(Some),
+            Some(b) => codec::decode_entity(&b)
+                .map(Some)
+                .map_err(corrupt(trees::ENTITIES)),
             None => Ok(None),
         }
     }
@@ -446,7 +496,7 @@ impl Store {
     pub fn entities(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
         self.entities.iter().map(|r| {
             let (_, v) = r.map_err(sled_err("scanning entities"))?;
-            decode(trees::ENTITIES, &v)
+            codec::decode_entity(&v).map_err(corrupt(trees::ENTITIES))
         })
     }
 
@@ -460,7 +510,10 @@ impl Store {
                 tree: trees::RECORDS,
                 reason: "record key is not 16 bytes".into(),
             })?);
-            Ok((id, decode(trees::RECORDS, &v)?))
+            Ok((
+                id,
+                codec::decode_record(&v).map_err(corrupt(trees::RECORDS))?,
+            ))
         })
     }
 
@@ -518,13 +571,68 @@ impl Store {
     }
 
     /// Applies a batch's writes in one transaction and flushes; returns the new batch sequence.
+    ///
+    /// `w.entities[i]` and `w.events[i]` describe the same change. Events are numbered after
+    /// the last committed one and written as pages of [`PAGE_EVENTS`]; each entity records
+    /// the page of its new version, which is how its history is found.
     pub fn commit(&self, w: &WriteSet) -> Result<u64, StoreError> {
         use rayon::prelude::*;
         let started = std::time::Instant::now();
+        let first_change = self.last_change_seq()? + 1;
         // Encoding is the CPU-heavy part of a commit: do it on every core, outside the
         // transaction.
-        let encoded_records: Vec<Vec<u8>> = w.records.par_iter().map(|(_, r)| encode(r)).collect();
-        let encoded_entities: Vec<Vec<u8>> = w.entities.par_iter().map(encode).collect();
+        let encoded_records: Vec<Vec<u8>> = w
+            .records
+            .par_iter()
+            .map(|(_, r)| codec::encode_record(r))
+            .collect();
+        let page_of = |i: usize| first_change + (i / PAGE_EVENTS * PAGE_EVENTS) as u64;
+        let encoded_entities: Vec<Vec<u8>> = w
+            .entities
+            .par_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                if i < w.events.len() {
+                    let mut e = e.clone();
+                    e.history.push((e.version, page_of(i)));
+                    codec::encode_entity(&e)
+                } else {
+                    codec::encode_entity(e)
+                }
+            })
+            .collect();
+        let actor = if w.actor.is_empty() {
+            "system"
+        } else {
+            w.actor.as_str()
+        };
+        let pages: Vec<(u64, Vec<u8>)> = w
+            .events
+            .par_chunks(PAGE_EVENTS)
+            .enumerate()
+            .map(|(p, events)| {
+                let base = p * PAGE_EVENTS;
+                let entries = events
+                    .iter()
+                    .enumerate()
+                    .map(|(j, ev)| {
+                        let e = w.entities.get(base + j);
+                        codec::PageEntry {
+                            event: ev.clone(),
+                            state: e.map_or(EntityState::Deleted, |e| e.state.clone()),
+                            member_ids: e.map(|e| e.members.clone()).unwrap_or_default(),
+                            overrides: e.map(|e| e.overrides.clone()).unwrap_or_default(),
+                        }
+                    })
+                    .collect();
+                let page = codec::Page {
+                    actor: actor.to_string(),
+                    reason: w.reason.clone(),
+                    entries,
+                };
+                (page_of(base), codec::encode_page(&page))
+            })
+            .collect();
         let mut decisions = sled::Batch::default();
         let mut decisions_index = sled::Batch::default();
         for k in &w.revoked {
@@ -538,50 +646,9 @@ impl Store {
             decisions_index.insert([&k[..16], &k[..]].concat(), &[]);
             decisions_index.insert([&k[16..], &k[..]].concat(), &[]);
         }
-        let actor = if w.actor.is_empty() {
-            "system"
-        } else {
-            w.actor.as_str()
-        };
-        let history_entries: Vec<(Vec<u8>, Vec<u8>)> = w
-            .entities
-            .par_iter()
-            .zip(w.events.par_iter())
-            .map(|(e, ev)| {
-                let key = [e.id.to_be_bytes(), e.version.to_be_bytes()].concat();
-                let entry = HistoryEntry {
-                    entity_id: e.id,
-                    version: e.version,
-                    kind: ev.kind,
-                    actor: actor.to_string(),
-                    reason: w.reason.clone(),
-                    at: ev.at,
-                    state: e.state.clone(),
-                    members: e.members.clone(),
-                    golden: ev.golden.clone(),
-                    overrides: e.overrides.clone(),
-                };
-                (key, encode(&entry))
-            })
-            .collect();
-        let mut history = sled::Batch::default();
-        for (k, v) in history_entries {
-            history.insert(k, v);
-        }
-        let first_change = self.last_change_seq()? + 1;
         let mut changes = sled::Batch::default();
-        let encoded_events: Vec<Vec<u8>> = w
-            .events
-            .par_iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let mut e = e.clone();
-                e.seq = first_change + i as u64;
-                encode(&e)
-            })
-            .collect();
-        for (i, bytes) in encoded_events.into_iter().enumerate() {
-            changes.insert(&(first_change + i as u64).to_be_bytes(), bytes);
+        for (key, bytes) in pages {
+            changes.insert(&key.to_be_bytes(), bytes);
         }
         let last_change = first_change + w.events.len() as u64 - 1;
         let encoded_at = started.elapsed();
@@ -610,6 +677,8 @@ impl Store {
             by_record.insert(index_key(&k[..16], &k), &[]);
             by_record.insert(index_key(&k[16..], &k), &[]);
         }
+        let has_review = !w.review.is_empty() || !w.review_done.is_empty();
+        let has_decisions = !w.decisions.is_empty() || !w.revoked.is_empty();
         let result: Result<u64, TransactionError<()>> = (
             &self.records,
             &self.entities,
@@ -618,17 +687,19 @@ impl Store {
             &self.changes,
             &self.decisions,
             &self.decisions_by_record,
-            &self.history,
             &self.meta,
         )
-            .transaction(|(tr, te, tv, ti, tc, td, tx, th, tm)| {
-                th.apply_batch(&history)?;
-                td.apply_batch(&decisions)?;
-                tx.apply_batch(&decisions_index)?;
+            .transaction(|(tr, te, tv, ti, tc, td, tx, tm)| {
+                if has_decisions {
+                    td.apply_batch(&decisions)?;
+                    tx.apply_batch(&decisions_index)?;
+                }
                 tr.apply_batch(&records)?;
                 te.apply_batch(&entities)?;
-                tv.apply_batch(&review)?;
-                ti.apply_batch(&by_record)?;
+                if has_review {
+                    tv.apply_batch(&review)?;
+                    ti.apply_batch(&by_record)?;
+                }
                 tc.apply_batch(&changes)?;
                 tm.insert(trees::META_LAST_CHANGE, &last_change.to_be_bytes())?;
                 let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
@@ -673,12 +744,57 @@ impl Store {
         Ok(())
     }
 
+    /// The change page whose key is `key`.
+    fn page(&self, key: u64) -> Result<Option<codec::Page>, StoreError> {
+        match self
+            .changes
+            .get(key.to_be_bytes())
+            .map_err(sled_err("reading the change log"))?
+        {
+            Some(v) => codec::decode_page(key, &v)
+                .map(Some)
+                .map_err(corrupt(trees::CHANGES)),
+            None => Ok(None),
+        }
+    }
+
+    /// The history entry of one version, read from its change page.
+    fn history_entry(
+        &self,
+        id: EntityId,
+        version: u64,
+        page: u64,
+    ) -> Result<Option<HistoryEntry>, StoreError> {
+        let Some(p) = self.page(page)? else {
+            return Ok(None);
+        };
+        Ok(p.entries
+            .into_iter()
+            .find(|x| x.event.entity_id == id && x.event.version == version)
+            .map(|x| HistoryEntry {
+                entity_id: id,
+                version,
+                kind: x.event.kind,
+                actor: p.actor.clone(),
+                reason: p.reason.clone(),
+                at: x.event.at,
+                state: x.state,
+                members: x.member_ids,
+                golden: x.event.golden,
+                overrides: x.overrides,
+            }))
+    }
+
     /// The history of an entity, oldest version first.
     pub fn history(&self, id: EntityId) -> Result<Vec<HistoryEntry>, StoreError> {
-        let mut out = Vec::new();
-        for r in self.history.scan_prefix(id.to_be_bytes()) {
-            let (_, v) = r.map_err(sled_err("reading history"))?;
-            out.push(decode(trees::HISTORY, &v)?);
+        let Some(e) = self.entity(id)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::with_capacity(e.history.len());
+        for (version, page) in e.history {
+            if let Some(h) = self.history_entry(id, version, page)? {
+                out.push(h);
+            }
         }
         Ok(out)
     }
@@ -689,9 +805,11 @@ impl Store {
         id: EntityId,
         version: u64,
     ) -> Result<Option<HistoryEntry>, StoreError> {
-        let key = [id.to_be_bytes(), version.to_be_bytes()].concat();
-        match self.history.get(key).map_err(sled_err("reading history"))? {
-            Some(v) => decode(trees::HISTORY, &v).map(Some),
+        let Some(e) = self.entity(id)? else {
+            return Ok(None);
+        };
+        match e.history.iter().find(|(v, _)| *v == version) {
+            Some(&(v, page)) => self.history_entry(id, v, page),
             None => Ok(None),
         }
     }
@@ -767,45 +885,88 @@ impl Store {
         ))
     }
 
-    /// Oldest change still kept (`None` when the feed is empty).
+    /// Oldest change still served by the feed (`None` when the feed is empty). Pages older
+    /// than the retention stay stored (entity history reads them) but are not served.
     pub fn oldest_change_seq(&self) -> Result<Option<u64>, StoreError> {
-        let first = self
-            .changes
-            .first()
-            .map_err(sled_err("reading the change feed"))?;
-        Ok(first
-            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
-            .map(u64::from_be_bytes))
+        let last = self.last_change_seq()?;
+        if last == 0 {
+            return Ok(None);
+        }
+        let floor = read_u64(
+            self.meta
+                .get(trees::META_FEED_FLOOR)
+                .map_err(sled_err("reading counters"))?,
+        );
+        Ok(Some(floor.max(1)))
     }
 
     /// Up to `limit` change events with sequence numbers above `after`, in order.
     pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeEvent>, StoreError> {
         let mut out = Vec::new();
-        for r in self
+        let from = after.saturating_add(1);
+        // The page holding `from` starts at or before it.
+        let start = self
             .changes
-            .range((after.saturating_add(1)).to_be_bytes()..)
-            .take(limit)
-        {
-            let (_, v) = r.map_err(sled_err("reading the change feed"))?;
-            out.push(decode(trees::CHANGES, &v)?);
+            .range(..=from.to_be_bytes())
+            .next_back()
+            .transpose()
+            .map_err(sled_err("reading the change feed"))?
+            .map_or(from, |(k, _)| key_u64(&k));
+        for r in self.changes.range(start.to_be_bytes()..) {
+            let (k, v) = r.map_err(sled_err("reading the change feed"))?;
+            let page = codec::decode_page(key_u64(&k), &v).map_err(corrupt(trees::CHANGES))?;
+            for x in page.entries {
+                if x.event.seq >= from {
+                    out.push(x.event);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
         }
         Ok(out)
     }
 
-    /// Drops change events so that at most `keep` remain (oldest first).
+    /// Serves at most `keep` events from the feed (the oldest beyond that answer 410); the
+    /// pages stay, as entity history.
     pub fn prune_changes(&self, keep: u64) -> Result<(), StoreError> {
         let last = self.last_change_seq()?;
         if last <= keep {
             return Ok(());
         }
-        let cut = (last - keep + 1).to_be_bytes();
-        let mut batch = sled::Batch::default();
-        for k in self.changes.range(..cut).keys() {
-            batch.remove(k.map_err(sled_err("pruning the change feed"))?);
+        self.meta
+            .insert(trees::META_FEED_FLOOR, &(last - keep + 1).to_be_bytes())
+            .map_err(sled_err("pruning the change feed"))?;
+        Ok(())
+    }
+
+    /// Saves a snapshot of the term-frequency counts, valid while the batch sequence is
+    /// `batch_seq` (durably).
+    pub fn save_terms(&self, batch_seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let mut v = batch_seq.to_be_bytes().to_vec();
+        v.extend(bytes);
+        self.meta
+            .insert(trees::META_TERMS, v)
+            .map_err(sled_err("saving term frequencies"))?;
+        self.db
+            .flush()
+            .map_err(sled_err("flushing term frequencies"))?;
+        Ok(())
+    }
+
+    /// The term-frequency snapshot, if it reflects the current batch sequence.
+    pub fn load_terms(&self) -> Result<Option<sled::IVec>, StoreError> {
+        let Some(v) = self
+            .meta
+            .get(trees::META_TERMS)
+            .map_err(sled_err("reading term frequencies"))?
+        else {
+            return Ok(None);
+        };
+        if v.len() < 8 || key_u64(&v[..8]) != self.batch_seq()? {
+            return Ok(None);
         }
-        self.changes
-            .apply_batch(batch)
-            .map_err(sled_err("pruning the change feed"))
+        Ok(Some(v.subslice(8, v.len() - 8)))
     }
 
     /// Saves a trained model (durably).

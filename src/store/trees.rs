@@ -1,27 +1,27 @@
 //! The sled key layout, in one place. Integer keys are big-endian so scans come out ordered.
 
 /// Maps a record id (16 bytes, see [`crate::ingest::RecordId`]) to its
-/// [`super::StoredRecord`] (JSON).
+/// [`super::StoredRecord`] ([`super::codec`] binary, with its profile).
 pub const RECORDS: &str = "records";
-/// Maps an entity id (u64 big-endian) to its [`super::Entity`] (JSON): members, golden record,
-/// lineage, state (active, merged into another id, deleted).
+/// Maps an entity id (u64 big-endian) to its [`super::Entity`] ([`super::codec`] binary):
+/// members, golden record, lineage, state (active, merged into another id, deleted), and the
+/// change page of each version (its history).
 pub const ENTITIES: &str = "entities";
 /// Maps a record pair (two record ids, smaller first, 32 bytes) to a [`super::ReviewItem`] (JSON).
 pub const REVIEW: &str = "review";
 /// Index of `review` by record: record id (16 bytes) + review key (32 bytes) -> empty, so a
 /// changed or deleted record's queued pairs are found and dropped.
 pub const REVIEW_BY_RECORD: &str = "review_by_record";
-/// Maps a change sequence number (u64 big-endian, gap-free, from 1) to a
-/// [`super::ChangeEvent`] (JSON): the change feed, appended in the batch's transaction.
+/// Maps the sequence number of a page's first change event (u64 big-endian; events are
+/// gap-free from 1) to a page of up to [`super::PAGE_EVENTS`] events ([`super::codec::Page`]):
+/// the change feed and the entity history in one, appended in the batch's transaction.
+/// Entities name the pages of their versions.
 pub const CHANGES: &str = "changes";
 /// Maps a record pair (two record ids, smaller first, 32 bytes) to a steward
 /// [`super::Decision`] (JSON): a must-link (`same`) or cannot-link (`different`).
 pub const DECISIONS: &str = "decisions";
 /// Index of `decisions` by record: record id (16 bytes) + pair key (32 bytes) -> empty.
 pub const DECISIONS_BY_RECORD: &str = "decisions_by_record";
-/// Maps entity id (u64 big-endian) + version (u64 big-endian) to a [`super::HistoryEntry`]
-/// (JSON): every version of every entity, with who changed it, when and why.
-pub const HISTORY: &str = "history";
 /// Maps a counter name to its value (u64 big-endian).
 pub const META: &str = "meta";
 
@@ -36,3 +36,10 @@ pub const META_BATCH_SEQ: &[u8] = b"batch_seq";
 pub const META_MODEL: &[u8] = b"model";
 /// `meta` key: last assigned change sequence number.
 pub const META_LAST_CHANGE: &[u8] = b"last_change";
+/// `meta` key: format of the stored values ([`super::codec`]); checked at open.
+pub const META_FORMAT: &[u8] = b"format";
+/// `meta` key: first change sequence the feed still serves (older pages are history only).
+pub const META_FEED_FLOOR: &[u8] = b"feed_floor";
+/// `meta` key: term-frequency snapshot: batch sequence it reflects (u64 big-endian), then the
+/// counts ([`super::codec::encode_terms`]). Written on close; stale after any later batch.
+pub const META_TERMS: &[u8] = b"term_frequencies";
