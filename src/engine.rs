@@ -268,8 +268,8 @@ impl Engine {
         self.count_terms()
     }
 
-    /// Saves what the next open needs to start without a full scan (the term-frequency
-    /// counts) and flushes. Call when the engine is done with writes; later writes make the
+    /// Commits the records the blocking index holds in memory and saves what the next open
+    /// needs to start without a full scan (the term-frequency counts). Call when the engine is done with writes; later writes make the
     /// snapshot stale (the next open then counts again).
     pub fn close(&self) -> Result<(), EngineError> {
         // A poisoned lock means a writer panicked: the snapshot may be stale, skip it.
@@ -277,6 +277,9 @@ impl Engine {
             return Ok(());
         };
         let seq = self.store.batch_seq()?;
+        if self.index.has_pending() || self.index.committed_seq() != seq {
+            self.index.commit(seq)?;
+        }
         self.store.save_terms(seq, self.model.terms_snapshot())?;
         Ok(())
     }
@@ -594,7 +597,7 @@ impl Engine {
         };
         let seq = self.store.commit(&ws)?;
         // Keep the index's commit payload in step with the store.
-        self.index.commit(seq)?;
+        self.index.publish(seq)?;
         self.changes.send_replace(self.store.last_change_seq()?);
         Ok(entity)
     }
@@ -975,10 +978,9 @@ impl Engine {
             model,
             incoming
                 .iter()
-                .filter_map(|x| x.3.as_ref().map(|o| o.profile.clone()))
-                .chain(deleted.iter().map(|x| x.2.profile.clone()))
-                .collect(),
-            incoming.iter().map(|x| x.2.profile.clone()).collect(),
+                .filter_map(|x| x.3.as_ref().map(|o| &o.profile))
+                .chain(deleted.iter().map(|x| &x.2.profile)),
+            incoming.iter().map(|x| &x.2.profile),
         );
 
         timer.phase("candidates");
@@ -997,7 +999,7 @@ impl Engine {
             .collect::<Result<_, _>>()?;
         let postings: blocking::StorePostings = distinct
             .iter()
-            .map(|k| k.to_string())
+            .copied()
             .zip(looked_up.into_iter().flatten())
             .collect();
         let found: Vec<Found> = (0..incoming.len())
@@ -1437,6 +1439,8 @@ impl Engine {
         ws.entities = changed_entities.into_values().collect();
         ws.next_entity = next_entity;
         ws.next_record_seq = next_seq;
+        ws.record_delta =
+            incoming.iter().filter(|x| x.3.is_none()).count() as i64 - deleted.len() as i64;
         ws.decisions = pending.decisions.clone();
         ws.revoked = pending.revoked.clone();
         ws.actor = pending.actor.clone();
@@ -1461,7 +1465,7 @@ impl Engine {
         for (_, id, _) in &deleted {
             self.index.delete(*id);
         }
-        self.index.commit(seq)?;
+        self.index.publish(seq)?;
         tf_guard.keep();
         if !ws.events.is_empty() {
             self.changes.send_replace(self.store.last_change_seq()?);
@@ -1485,11 +1489,24 @@ impl Engine {
     /// with the best-scoring member pair explained, best first.
     pub fn probe(&self, profile: &Profile, limit: usize) -> Result<Vec<ProbeMatch>, EngineError> {
         let keys = keys::keys(&self.config, profile);
-        let cands = self
-            .index
-            .candidates(&keys, self.config.matching.max_candidates.max(limit))?;
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let postings: HashMap<&str, Option<Vec<RecordId>>> = refs
+            .iter()
+            .copied()
+            .zip(self.index.postings(&refs, blocking::GENERIC_KEY_RECORDS)?)
+            .collect();
+        // The probe is a batch of one: its own keys count in the bucket sizes.
+        let own = BatchIndex::build(std::slice::from_ref(&keys));
+        let (cands, _) = blocking::rank(
+            &keys,
+            0,
+            self.config.matching.max_candidates.max(limit),
+            &|k| postings.get(k).and_then(|p| p.as_deref()),
+            &own,
+            &|_| false,
+        );
         let mut best: HashMap<EntityId, ProbeMatch> = HashMap::new();
-        for (id, _) in cands {
+        for id in cands {
             let Some(r) = self.store.record(id)? else {
                 continue;
             };
@@ -1528,27 +1545,24 @@ impl Engine {
     }
 }
 
-impl Drop for Engine {
-    /// Writes the term-frequency snapshot so the next open skips the full scan.
-    fn drop(&mut self) {
-        if let Err(e) = self.close() {
-            tracing::warn!(error = %e, "could not save the term-frequency snapshot");
-        }
-    }
-}
-
 /// Term-frequency counts applied for a batch in progress; reverted on drop unless kept.
 struct TermGuard<'a> {
     model: &'a Model,
-    removed: Vec<Profile>,
-    added: Vec<Profile>,
+    removed: Vec<Vec<Option<String>>>,
+    added: Vec<Vec<Option<String>>>,
     kept: bool,
 }
 
 impl<'a> TermGuard<'a> {
-    fn new(model: &'a Model, removed: Vec<Profile>, added: Vec<Profile>) -> Self {
-        model.count_terms(&removed, -1);
-        model.count_terms(&added, 1);
+    fn new<'p>(
+        model: &'a Model,
+        removed: impl Iterator<Item = &'p Profile>,
+        added: impl Iterator<Item = &'p Profile>,
+    ) -> Self {
+        let removed: Vec<_> = removed.map(|p| model.tf_values(p)).collect();
+        let added: Vec<_> = added.map(|p| model.tf_values(p)).collect();
+        model.count_values(&removed, -1);
+        model.count_values(&added, 1);
         Self {
             model,
             removed,
@@ -1565,8 +1579,8 @@ impl<'a> TermGuard<'a> {
 impl Drop for TermGuard<'_> {
     fn drop(&mut self) {
         if !self.kept {
-            self.model.count_terms(&self.added, -1);
-            self.model.count_terms(&self.removed, 1);
+            self.model.count_values(&self.added, -1);
+            self.model.count_values(&self.removed, 1);
         }
     }
 }

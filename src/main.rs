@@ -174,6 +174,7 @@ fn main() -> anyhow::Result<()> {
             let engine = open(config)?;
             let t = Instant::now();
             let n = engine.rematch()?;
+            engine.close()?;
             eprintln!(
                 "re-matched {n} records in {:.1}s",
                 t.elapsed().as_secs_f64()
@@ -184,6 +185,7 @@ fn main() -> anyhow::Result<()> {
             let engine = open(config)?;
             let t = Instant::now();
             let n = engine.reindex()?;
+            engine.close()?;
             eprintln!("reindexed {n} records in {:.1}s", t.elapsed().as_secs_f64());
             Ok(())
         }
@@ -237,7 +239,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
-        engine.store.flush()?;
+        engine.close()?;
         Ok(())
     })
 }
@@ -331,6 +333,9 @@ fn ingest_files(
         summary.rejected += errors.len();
         errors.clear();
     }
+    // Commit what the blocking index holds in memory and save the start-up snapshot, so the
+    // next open neither rebuilds the index nor rescans the records.
+    engine.close()?;
     let secs = started.elapsed().as_secs_f64();
     let total = summary.inserted + summary.updated + summary.unchanged + summary.rejected;
     eprintln!(

@@ -49,7 +49,7 @@ async fn health(
 ) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "status": "ok",
-        "records": s.engine.store.record_count(),
+        "records": s.engine.store.record_count().ok(),
         "indexed": s.engine.index.len(),
     }))
 }

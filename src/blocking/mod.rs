@@ -9,14 +9,13 @@
 
 pub mod keys;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, FAST, STRING};
 use tantivy::{doc, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+
+use rustc_hash::FxHashMap;
 
 use crate::ingest::RecordId;
 
@@ -63,11 +62,56 @@ mod field {
 /// cost of a record's candidates bounded however large the store grows.
 pub const GENERIC_KEY_RECORDS: usize = 1_000;
 
-/// The tantivy index of blocking keys.
+/// A candidate needs the evidence of one shared key held by at most this many records (or of
+/// several less specific keys adding up to as much): a record sharing only "James Smith" with
+/// hundreds of others is not worth fetching and scoring, while one sharing the name and a
+/// postcode, or an email, is.
+pub const SPECIFIC_KEY_RECORDS: usize = 50;
+
+/// Records written since the last tantivy commit are served from memory until this many
+/// accumulate (or [`PENDING_MAX_AGE`] passes), then committed together: a tantivy commit and
+/// reader reload cost ~100-200 ms and leave a segment to merge, too much for every group
+/// commit of single upserts or every bulk batch.
+pub const PENDING_RECORDS: usize = 100_000;
+/// Longest time written records wait in memory before a tantivy commit.
+pub const PENDING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Records written to the tantivy writer but not yet committed: what searches must add to, and
+/// remove from, the committed index.
+#[derive(Default)]
+struct Pending {
+    /// Keys of each uncommitted record.
+    keys: FxHashMap<RecordId, Vec<String>>,
+    /// Uncommitted records per key.
+    buckets: FxHashMap<String, Vec<RecordId>>,
+    /// Records whose committed document is replaced or deleted.
+    stale: rustc_hash::FxHashSet<RecordId>,
+    /// When the oldest uncommitted change was made.
+    since: Option<std::time::Instant>,
+}
+
+impl Pending {
+    fn remove(&mut self, id: RecordId) {
+        if let Some(keys) = self.keys.remove(&id) {
+            for k in keys {
+                if let Some(b) = self.buckets.get_mut(&k) {
+                    b.retain(|r| *r != id);
+                    if b.is_empty() {
+                        self.buckets.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The tantivy index of blocking keys, with the records written since its last commit held in
+/// memory ([`PENDING_RECORDS`]).
 pub struct BlockingIndex {
     index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
+    pending: std::sync::RwLock<Pending>,
     rid: Field,
     rid_hi: Field,
     rid_lo: Field,
@@ -125,6 +169,7 @@ impl BlockingIndex {
             index,
             reader,
             writer: Mutex::new(writer),
+            pending: Default::default(),
         })
     }
 
@@ -138,9 +183,11 @@ impl BlockingIndex {
             .unwrap_or(0)
     }
 
-    /// Number of indexed records (committed).
+    /// Number of indexed records (committed and pending).
     pub fn len(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        let p = self.pending.read().expect("pending lock");
+        (self.reader.searcher().num_docs() + p.keys.len() as u64)
+            .saturating_sub(p.stale.len() as u64)
     }
 
     /// True when no record is indexed.
@@ -148,55 +195,92 @@ impl BlockingIndex {
         self.len() == 0
     }
 
-    /// Adds (`replace` false: a record new to the index) or replaces a record's keys;
-    /// visible after [`Self::commit`]. Skipping the delete for new records spares a term
-    /// look-up in every segment at commit.
+    /// Adds (`replace` false: a record new to the index) or replaces a record's keys; searched
+    /// at once, committed to tantivy with the next [`Self::commit`]. Skipping the delete for
+    /// new records spares a term look-up in every segment at commit.
     pub fn upsert(&self, id: RecordId, keys: &[String], replace: bool) -> Result<(), IndexError> {
         let w = self.writer.lock().expect("index writer lock");
+        let mut p = self.pending.write().expect("pending lock");
         if replace {
             w.delete_term(Term::from_field_text(self.rid, &id.to_string()));
+            p.stale.insert(id);
+            p.remove(id);
         }
         let (hi, lo) = id.halves();
         let mut d = doc!(self.rid => id.to_string(), self.rid_hi => hi, self.rid_lo => lo);
         for k in keys {
             d.add_text(self.key, k);
+            p.buckets.entry(k.clone()).or_default().push(id);
         }
+        p.keys.insert(id, keys.to_vec());
+        p.since.get_or_insert_with(std::time::Instant::now);
         w.add_document(d).map_err(tv("adding a document"))?;
         Ok(())
     }
 
-    /// Removes a record; effective after [`Self::commit`].
+    /// Removes a record; effective for searches at once.
     pub fn delete(&self, id: RecordId) {
         let w = self.writer.lock().expect("index writer lock");
+        let mut p = self.pending.write().expect("pending lock");
         w.delete_term(Term::from_field_text(self.rid, &id.to_string()));
+        p.stale.insert(id);
+        p.remove(id);
+        p.since.get_or_insert_with(std::time::Instant::now);
     }
 
     /// Removes every record (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
         let w = self.writer.lock().expect("index writer lock");
         w.delete_all_documents().map_err(tv("clearing the index"))?;
+        drop(w);
+        self.commit(self.committed_seq())?;
         Ok(())
     }
 
-    /// Commits pending changes, tagged with the sled batch sequence they reflect, and makes
-    /// them searchable.
+    /// Ends a batch that brought the store to batch sequence `seq`: commits to tantivy when
+    /// enough records wait in memory or they waited long enough, else keeps them pending
+    /// (searchable all the same). After a crash the index's commit payload lags the store and
+    /// the index is rebuilt at open.
+    pub fn publish(&self, seq: u64) -> Result<(), IndexError> {
+        let due = {
+            let p = self.pending.read().expect("pending lock");
+            p.keys.len() + p.stale.len() >= PENDING_RECORDS
+                || p.since.is_some_and(|t| t.elapsed() >= PENDING_MAX_AGE)
+        };
+        if due {
+            self.commit(seq)?;
+        }
+        Ok(())
+    }
+
+    /// Commits pending changes to tantivy, tagged with the sled batch sequence they reflect,
+    /// and makes them searchable there.
     pub fn commit(&self, seq: u64) -> Result<(), IndexError> {
         let mut w = self.writer.lock().expect("index writer lock");
+        // Searches wait while the committed view and the pending set trade places.
+        let mut p = self.pending.write().expect("pending lock");
         let mut prepared = w.prepare_commit().map_err(tv("preparing a commit"))?;
         prepared.set_payload(&seq.to_string());
         prepared.commit().map_err(tv("committing"))?;
-        drop(w);
         self.reader.reload().map_err(tv("reloading the reader"))?;
+        *p = Pending::default();
         Ok(())
     }
 
-    /// The committed records holding each key (one term look-up per key and segment, no
-    /// scoring): `None` for a key held by more than `cap` records.
+    /// Whether records wait in memory for a tantivy commit.
+    pub fn has_pending(&self) -> bool {
+        let p = self.pending.read().expect("pending lock");
+        !p.keys.is_empty() || !p.stale.is_empty()
+    }
+
+    /// The records holding each key (committed to tantivy or pending; one term look-up per
+    /// key and segment, no scoring): `None` for a key held by more than `cap` records.
     pub fn postings(
         &self,
         keys: &[&str],
         cap: usize,
     ) -> Result<Vec<Option<Vec<RecordId>>>, IndexError> {
+        let pending = self.pending.read().expect("pending lock");
         let searcher = self.reader.searcher();
         let io = |source: std::io::Error| IndexError::Tantivy {
             op: "reading postings",
@@ -225,7 +309,8 @@ impl BlockingIndex {
         for k in keys {
             let term = Term::from_field_text(self.key, k);
             infos.clear();
-            let mut total = 0usize;
+            let extra = pending.buckets.get(*k).map_or(&[][..], Vec::as_slice);
+            let mut total = extra.len();
             for (si, seg) in segs.iter().enumerate() {
                 if let Some(info) = seg.inv.get_term_info(&term).map_err(io)? {
                     total += info.doc_freq as usize;
@@ -247,62 +332,17 @@ impl BlockingIndex {
                 while doc != tantivy::TERMINATED {
                     if !seg.reader.is_deleted(doc) {
                         if let (Some(h), Some(l)) = (seg.hi.first(doc), seg.lo.first(doc)) {
-                            ids.push(RecordId::from_halves(h, l));
+                            let id = RecordId::from_halves(h, l);
+                            if !pending.stale.contains(&id) {
+                                ids.push(id);
+                            }
                         }
                     }
                     doc = postings.advance();
                 }
             }
+            ids.extend_from_slice(extra);
             out.push(Some(ids));
-        }
-        Ok(out)
-    }
-
-    /// Up to `limit` committed records sharing keys with `keys`, best ranked first.
-    pub fn candidates(
-        &self,
-        keys: &[String],
-        limit: usize,
-    ) -> Result<Vec<(RecordId, f32)>, IndexError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let clauses: Vec<(Occur, Box<dyn Query>)> = keys
-            .iter()
-            .map(|k| {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(self.key, k),
-                    IndexRecordOption::Basic,
-                ));
-                (Occur::Should, q)
-            })
-            .collect();
-        let query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
-        let top = searcher
-            .search(&query, &TopDocs::with_limit(limit).order_by_score())
-            .map_err(tv("searching candidates"))?;
-        let mut out = Vec::with_capacity(top.len());
-        let mut columns: HashMap<
-            u32,
-            (
-                tantivy::columnar::Column<u64>,
-                tantivy::columnar::Column<u64>,
-            ),
-        > = HashMap::new();
-        for (score, addr) in top {
-            let (hi, lo) = match columns.entry(addr.segment_ord) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    let ff = searcher.segment_reader(addr.segment_ord).fast_fields();
-                    let hi = ff.u64(field::RID_HI).map_err(tv("reading record ids"))?;
-                    let lo = ff.u64(field::RID_LO).map_err(tv("reading record ids"))?;
-                    v.insert((hi, lo))
-                }
-            };
-            if let (Some(h), Some(l)) = (hi.first(addr.doc_id), lo.first(addr.doc_id)) {
-                out.push((RecordId::from_halves(h, l), score));
-            }
         }
         Ok(out)
     }
@@ -310,25 +350,25 @@ impl BlockingIndex {
 
 /// Blocking keys of the records of one batch, for finding each other before they are committed.
 #[derive(Debug, Default)]
-pub struct BatchIndex {
-    buckets: HashMap<String, Vec<u32>>,
+pub struct BatchIndex<'k> {
+    buckets: FxHashMap<&'k str, Vec<u32>>,
 }
 
-impl BatchIndex {
+impl<'k> BatchIndex<'k> {
     /// Indexes the keys of every record of the batch (by position).
-    pub fn build(keys: &[Vec<String>]) -> Self {
-        let mut buckets: HashMap<String, Vec<u32>> = HashMap::new();
+    pub fn build(keys: &'k [Vec<String>]) -> Self {
+        let mut buckets: FxHashMap<&'k str, Vec<u32>> = FxHashMap::default();
         for (i, ks) in keys.iter().enumerate() {
             for k in ks {
-                buckets.entry(k.clone()).or_default().push(i as u32);
+                buckets.entry(k.as_str()).or_default().push(i as u32);
             }
         }
         Self { buckets }
     }
 
     /// The distinct keys of the batch.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.buckets.keys().map(String::as_str)
+    pub fn keys(&self) -> impl Iterator<Item = &'k str> + '_ {
+        self.buckets.keys().copied()
     }
 
     /// Up to `limit` other records of the batch sharing keys with record `i`, ranked by the sum
@@ -338,27 +378,28 @@ impl BatchIndex {
     }
 }
 
-/// Committed records per key, as [`BlockingIndex::postings`] found them for a batch.
-pub type StorePostings = HashMap<String, Option<Vec<RecordId>>>;
+/// Stored records per key, as [`BlockingIndex::postings`] found them for a batch.
+pub type StorePostings<'k> = FxHashMap<&'k str, Option<Vec<RecordId>>>;
 
 /// Candidates of batch record `i` with keys `keys`: up to `limit` committed records (from
 /// `store`, skipping those `skip` rejects) and up to `limit` other batch records, each ranked
 /// by the sum over shared keys of `1 / ln(1 + n)`, n the number of records holding the key in
-/// the store and the batch together. Generic keys ([`GENERIC_KEY_RECORDS`]) are left out.
+/// the store and the batch together. Generic keys ([`GENERIC_KEY_RECORDS`]) are left out, and
+/// so are candidates with less evidence than one [`SPECIFIC_KEY_RECORDS`] key.
 pub fn rank<'a>(
     keys: &[String],
     i: u32,
     limit: usize,
     store: &dyn Fn(&str) -> Option<&'a [RecordId]>,
-    batch: &BatchIndex,
+    batch: &BatchIndex<'_>,
     skip: &dyn Fn(&RecordId) -> bool,
 ) -> (Vec<RecordId>, Vec<u32>) {
-    let mut committed: HashMap<RecordId, f64> = HashMap::new();
-    let mut own: HashMap<u32, f64> = HashMap::new();
+    let mut committed: FxHashMap<RecordId, f64> = FxHashMap::default();
+    let mut own: FxHashMap<u32, f64> = FxHashMap::default();
     for k in keys {
         // `None`: generic in the store already.
         let Some(stored) = store(k) else { continue };
-        let in_batch = batch.buckets.get(k).map_or(&[][..], Vec::as_slice);
+        let in_batch = batch.buckets.get(k.as_str()).map_or(&[][..], Vec::as_slice);
         let n = stored.len() + in_batch.len();
         if !(2..=GENERIC_KEY_RECORDS).contains(&n) {
             continue;
@@ -373,10 +414,14 @@ pub fn rank<'a>(
             }
         }
     }
-    let mut c: Vec<(RecordId, f64)> = committed.into_iter().filter(|(r, _)| !skip(r)).collect();
+    let min = 1.0 / (SPECIFIC_KEY_RECORDS as f64).ln_1p() - 1e-9;
+    let mut c: Vec<(RecordId, f64)> = committed
+        .into_iter()
+        .filter(|(r, w)| *w >= min && !skip(r))
+        .collect();
     c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     c.truncate(limit);
-    let mut o: Vec<(u32, f64)> = own.into_iter().collect();
+    let mut o: Vec<(u32, f64)> = own.into_iter().filter(|(_, w)| *w >= min).collect();
     o.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     o.truncate(limit);
     (
@@ -390,35 +435,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn committed_records_are_found_and_deleted() {
+    fn pending_and_committed_records_are_found_and_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let idx = BlockingIndex::open(dir.path(), 50).unwrap();
         let a = RecordId::of("s", "a");
         let b = RecordId::of("s", "b");
+        let sorted = |v: Option<Vec<RecordId>>| {
+            let mut v = v.unwrap();
+            v.sort();
+            v
+        };
+        let mut both = vec![a, b];
+        both.sort();
         idx.upsert(a, &["e:x@y.z".into(), "n:SM0".into()], false)
             .unwrap();
         idx.upsert(b, &["n:SM0".into()], false).unwrap();
-        // Uncommitted documents are invisible.
-        assert!(idx.candidates(&["n:SM0".into()], 10).unwrap().is_empty());
-        idx.commit(1).unwrap();
-        let found = idx
-            .candidates(&["e:x@y.z".into(), "n:SM0".into()], 10)
-            .unwrap();
-        assert_eq!(found.len(), 2);
-        assert_eq!(found[0].0, a, "the record sharing more keys ranks first");
+        // Not yet committed to tantivy, found all the same.
+        assert!(idx.has_pending());
         let p = idx.postings(&["n:SM0", "e:x@y.z", "none"], 10).unwrap();
-        assert_eq!(p[0].as_ref().map(Vec::len), Some(2));
+        assert_eq!(sorted(p[0].clone()), both);
         assert_eq!(p[1].as_deref(), Some(&[a][..]));
         assert_eq!(p[2].as_deref(), Some(&[][..]));
+        assert_eq!(idx.len(), 2);
+        idx.commit(1).unwrap();
+        assert!(!idx.has_pending());
+        let p = idx.postings(&["n:SM0"], 10).unwrap();
+        assert_eq!(sorted(p[0].clone()), both, "committed: found once each");
         assert_eq!(idx.postings(&["n:SM0"], 1).unwrap()[0], None, "generic");
-        idx.delete(a);
-        idx.commit(2).unwrap();
-        assert_eq!(idx.candidates(&["n:SM0".into()], 10).unwrap().len(), 1);
+        // A replaced record is found by its new keys only, before and after the commit.
+        idx.upsert(a, &["e:new@y.z".into()], true).unwrap();
+        let p = idx
+            .postings(&["n:SM0", "e:x@y.z", "e:new@y.z"], 10)
+            .unwrap();
+        assert_eq!(p[0].as_deref(), Some(&[b][..]));
+        assert_eq!(p[1].as_deref(), Some(&[][..]));
+        assert_eq!(p[2].as_deref(), Some(&[a][..]));
+        assert_eq!(idx.len(), 2);
+        idx.delete(b);
         assert_eq!(
             idx.postings(&["n:SM0"], 10).unwrap()[0].as_deref(),
-            Some(&[b][..]),
+            Some(&[][..])
+        );
+        idx.publish(2).unwrap();
+        assert_eq!(idx.committed_seq(), 1, "too few records to commit yet");
+        idx.commit(2).unwrap();
+        let p = idx.postings(&["n:SM0", "e:new@y.z"], 10).unwrap();
+        assert_eq!(
+            p[0].as_deref(),
+            Some(&[][..]),
             "deleted records are not postings"
         );
+        assert_eq!(p[1].as_deref(), Some(&[a][..]));
         assert_eq!(idx.committed_seq(), 2);
         drop(idx);
         let again = BlockingIndex::open(dir.path(), 50).unwrap();

@@ -434,8 +434,13 @@ impl Model {
     pub fn count_terms<'p>(&self, profiles: impl IntoIterator<Item = &'p Profile>, sign: i32) {
         let values: Vec<Vec<Option<String>>> =
             profiles.into_iter().map(|p| self.tf_values(p)).collect();
+        self.count_values(&values, sign);
+    }
+
+    /// Counts records in or out by their [`Model::tf_values`].
+    pub fn count_values(&self, values: &[Vec<Option<String>>], sign: i32) {
         let mut tf = self.tf.write().expect("term frequencies lock");
-        for v in &values {
+        for v in values {
             tf.add(v, sign);
         }
     }

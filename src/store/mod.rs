@@ -5,6 +5,7 @@
 //! transaction over every tree it touches, followed by a flush, so a batch is either wholly
 //! durable or absent, and nothing is acknowledged before it is on disk.
 
+pub mod bloom;
 pub mod codec;
 pub mod trees;
 
@@ -339,6 +340,8 @@ pub struct WriteSet {
     pub next_entity: EntityId,
     /// Next free record sequence after this batch.
     pub next_record_seq: u64,
+    /// Records added minus records deleted.
+    pub record_delta: i64,
     /// Change events, without sequence numbers yet: [`Store::commit`] numbers them after the
     /// last committed one, in order.
     pub events: Vec<ChangeEvent>,
@@ -364,6 +367,8 @@ pub struct Store {
     decisions: sled::Tree,
     decisions_by_record: sled::Tree,
     meta: sled::Tree,
+    /// Ids of stored records (a Bloom filter): most look-ups of new records end here.
+    known: std::sync::Arc<bloom::Bloom>,
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -437,8 +442,32 @@ impl Store {
                     .map_err(sled_err("writing the store format"))?;
             }
         }
+        let records = tree(trees::RECORDS)?;
+        let batch_seq = read_u64(
+            meta.get(trees::META_BATCH_SEQ)
+                .map_err(sled_err("reading counters"))?,
+        );
+        let saved = meta
+            .get(trees::META_BLOOM)
+            .map_err(sled_err("reading the record filter"))?
+            .filter(|v| v.len() > 8 && key_u64(&v[..8]) == batch_seq)
+            .and_then(|v| bloom::Bloom::from_bytes(&v[8..]));
+        let known = match saved {
+            Some(b) => b,
+            None => {
+                let b = bloom::Bloom::default();
+                for k in records.iter().keys() {
+                    let k = k.map_err(sled_err("scanning records"))?;
+                    if let Ok(id) = <[u8; 16]>::try_from(k.as_ref()) {
+                        b.insert(&RecordId(id));
+                    }
+                }
+                b
+            }
+        };
         Ok(Self {
-            records: tree(trees::RECORDS)?,
+            known: std::sync::Arc::new(known),
+            records,
             entities: tree(trees::ENTITIES)?,
             review: tree(trees::REVIEW)?,
             review_by_record: tree(trees::REVIEW_BY_RECORD)?,
@@ -452,6 +481,9 @@ impl Store {
 
     /// A stored record by id.
     pub fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        if !self.known.may_contain(&id) {
+            return Ok(None);
+        }
         match self
             .records
             .get(id.0)
@@ -537,9 +569,14 @@ impl Store {
         Ok(out)
     }
 
-    /// Number of stored records.
-    pub fn record_count(&self) -> usize {
-        self.records.len()
+    /// Number of stored records (a counter kept in each batch's transaction: sled's own count
+    /// scans the tree).
+    pub fn record_count(&self) -> Result<u64, StoreError> {
+        Ok(read_u64(
+            self.meta
+                .get(trees::META_RECORDS)
+                .map_err(sled_err("reading counters"))?,
+        ))
     }
 
     /// Next free entity id.
@@ -702,6 +739,10 @@ impl Store {
                 }
                 tc.apply_batch(&changes)?;
                 tm.insert(trees::META_LAST_CHANGE, &last_change.to_be_bytes())?;
+                if w.record_delta != 0 {
+                    let n = read_u64(tm.get(trees::META_RECORDS)?) as i64 + w.record_delta;
+                    tm.insert(trees::META_RECORDS, &(n.max(0) as u64).to_be_bytes())?;
+                }
                 let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
                 tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
                 tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
@@ -718,6 +759,9 @@ impl Store {
             },
             TransactionError::Abort(()) => unreachable!("the batch transaction never aborts"),
         })?;
+        for (id, _) in &w.records {
+            self.known.insert(id);
+        }
         let committed_at = started.elapsed();
         self.db.flush().map_err(sled_err("flushing a batch"))?;
         tracing::debug!(
@@ -740,6 +784,9 @@ impl Store {
         ] {
             t.clear().map_err(sled_err("clearing a tree"))?;
         }
+        self.meta
+            .remove(trees::META_RECORDS)
+            .map_err(sled_err("clearing a tree"))?;
         self.db.flush().map_err(sled_err("flushing"))?;
         Ok(())
     }
@@ -940,14 +987,19 @@ impl Store {
         Ok(())
     }
 
-    /// Saves a snapshot of the term-frequency counts, valid while the batch sequence is
-    /// `batch_seq` (durably).
+    /// Saves a snapshot of the term-frequency counts and of the record filter, valid while
+    /// the batch sequence is `batch_seq` (durably).
     pub fn save_terms(&self, batch_seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
         let mut v = batch_seq.to_be_bytes().to_vec();
         v.extend(bytes);
         self.meta
             .insert(trees::META_TERMS, v)
             .map_err(sled_err("saving term frequencies"))?;
+        let mut v = batch_seq.to_be_bytes().to_vec();
+        v.extend(self.known.to_bytes());
+        self.meta
+            .insert(trees::META_BLOOM, v)
+            .map_err(sled_err("saving the record filter"))?;
         self.db
             .flush()
             .map_err(sled_err("flushing term frequencies"))?;

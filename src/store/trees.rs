@@ -43,3 +43,8 @@ pub const META_FEED_FLOOR: &[u8] = b"feed_floor";
 /// `meta` key: term-frequency snapshot: batch sequence it reflects (u64 big-endian), then the
 /// counts ([`super::codec::encode_terms`]). Written on close; stale after any later batch.
 pub const META_TERMS: &[u8] = b"term_frequencies";
+/// `meta` key: number of stored records (u64 big-endian), kept by every batch.
+pub const META_RECORDS: &[u8] = b"records";
+/// `meta` key: the record-id Bloom filter ([`super::bloom`]): batch sequence it reflects (u64
+/// big-endian), then its bits. Written on close; rebuilt from the record keys when stale.
+pub const META_BLOOM: &[u8] = b"record_filter";
