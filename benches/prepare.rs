@@ -4,20 +4,22 @@
 //! Prints records/s and µs/record (wall clock, all cores) for (a) CSV parse only (sequential,
 //! as `goldrec ingest` reads), (b) `map_record` and (c) `profile::build` (rayon over chunks of
 //! 20k, like the engine), and (d) the whole prepare as `goldrec ingest` runs it (read a chunk,
-//! map + build it in parallel). Also prints blake3 hashes of every profile (serde_json, in
-//! order) and of every mapped record and error, so output changes are caught.
+//! map + build it in parallel, drop the results). Then prints blake3 hashes of every profile
+//! (serde_json, in order) and of every mapped record and error, so output changes are caught.
 //!
 //! Environment: `GOLDREC_PREPARE_CSV` (default `/work/data/p100k_records.csv`),
 //! `GOLDREC_PREPARE_CONFIG` (default `../shared/datasets/synth/goldrec.toml` when it exists,
 //! else `benches/synth.toml`), `GOLDREC_PREPARE_SOURCE` (default `synth`),
-//! `GOLDREC_PREPARE_RUNS` (best of N, default 3).
+//! `GOLDREC_PREPARE_RUNS` (best of N, default 3), `GOLDREC_PREPARE_WHOLE_ONLY` (if set, only
+//! (d), e.g. to profile it), `GOLDREC_PREPARE_CHECK_PHONES` (if set, also
+//! checks every phone of the feed against the `phonenumber`-only reference).
 //!
 //! Run: `cargo bench --bench prepare`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use goldrec::config::Config;
+use goldrec::config::{Config, Source};
 use goldrec::ingest::{self, profile, Position, RawRecord, RecordError, SourceRecord};
 use rayon::prelude::*;
 
@@ -90,7 +92,7 @@ type Prepared = Vec<Result<(SourceRecord, profile::Profile), RecordError>>;
 /// The engine's per-record work: map, then build the profile.
 fn prepare_one(
     config: &Config,
-    src: &goldrec::config::Source,
+    src: &Source,
     position: Position,
     raw: &Result<RawRecord, String>,
 ) -> Result<(SourceRecord, profile::Profile), RecordError> {
@@ -112,26 +114,33 @@ fn prepare_one(
     }
 }
 
-fn hashes(prepared: &Prepared) -> (String, String) {
-    let mut profiles = blake3::Hasher::new();
-    let mut records = blake3::Hasher::new();
-    for r in prepared {
-        match r {
-            Ok((rec, p)) => {
-                profiles.update(&serde_json::to_vec(p).expect("profile serializes"));
-                profiles.update(b"\n");
-                records.update(&serde_json::to_vec(rec).expect("record serializes"));
-            }
-            Err(e) => {
-                records.update(&serde_json::to_vec(e).expect("error serializes"));
-            }
-        }
-        records.update(b"\n");
-    }
-    (
-        profiles.finalize().to_hex().to_string(),
-        records.finalize().to_hex().to_string(),
-    )
+/// Checks `normalize_phone` (fast paths) against the `phonenumber`-only reference on every
+/// phone value of the feed.
+fn check_phones(config: &Config, src: &Source, mapped: &[&SourceRecord]) {
+    use goldrec::config::AttrKind;
+    use goldrec::normalize::contact::{normalize_phone, normalize_phone_reference};
+    let region = src.default_region.as_deref();
+    let phones: Vec<&str> = config
+        .attributes
+        .iter()
+        .filter(|a| a.kind == AttrKind::Phone)
+        .flat_map(|a| mapped.iter().filter_map(|r| r.values.get(&a.name)))
+        .map(String::as_str)
+        .collect();
+    let t0 = Instant::now();
+    let mismatches: Vec<&str> = phones
+        .par_iter()
+        .filter(|p| normalize_phone(p, region) != normalize_phone_reference(p, region))
+        .copied()
+        .collect();
+    println!(
+        "phone check: {} values, {} mismatches {:?} ({:.1} s)",
+        phones.len(),
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(10)],
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(mismatches.is_empty(), "phone fast path disagrees");
 }
 
 fn main() {
@@ -160,8 +169,17 @@ fn main() {
         rayon::current_num_threads()
     );
 
+    if std::env::var_os("GOLDREC_PREPARE_WHOLE_ONLY").is_none() {
+        stages(runs, &csv, &config, &source);
+    }
+    whole(runs, &csv, &config, src);
+}
+
+/// Stages (a) to (c), each on the output of the one before.
+fn stages(runs: usize, csv: &Path, config: &Config, source: &str) {
+    let src = &config.sources[source];
     // (a) CSV parse only, sequential like `goldrec ingest`.
-    let (wall, cpu, items) = best(runs, || read_items(&csv, &config, &source));
+    let (wall, cpu, items) = best(runs, || read_items(csv, config, source));
     let n = items.len();
     report("(a) csv parse", n, wall, cpu);
 
@@ -172,52 +190,84 @@ fn main() {
             out.par_extend(chunk.par_iter().map(|(pos, raw)| {
                 raw.as_ref()
                     .ok()
-                    .and_then(|raw| ingest::map_record(&config, src, *pos, raw).ok())
+                    .and_then(|raw| ingest::map_record(config, src, *pos, raw).ok())
             }));
         }
         out
     });
     report("(b) map_record", n, wall, cpu);
 
-    // (c) profile::build on all cores, in chunks.
     let mapped: Vec<&SourceRecord> = records.iter().flatten().collect();
+    if std::env::var_os("GOLDREC_PREPARE_CHECK_PHONES").is_some() {
+        check_phones(config, src, &mapped);
+    }
+
+    // (c) profile::build on all cores, in chunks.
     let (wall, cpu, built) = best(runs, || {
         let mut out = Vec::with_capacity(mapped.len());
         for chunk in mapped.chunks(CHUNK) {
             out.par_extend(
                 chunk
                     .par_iter()
-                    .map(|rec| profile::build(&config, src, rec).ok()),
+                    .map(|rec| profile::build(config, src, rec).ok()),
             );
         }
         out
     });
     report("(c) profile::build", mapped.len(), wall, cpu);
     drop((built, records, items));
+}
 
-    // (d) the whole prepare, streamed as `goldrec ingest` does.
-    let (wall, cpu, prepared) = best(runs, || {
-        let file = std::fs::File::open(&csv).expect("open csv");
-        let mut rows = ingest::read_payload(src.format, std::io::BufReader::new(file));
-        let mut out: Prepared = Vec::with_capacity(n);
-        loop {
-            let chunk: Items = rows.by_ref().take(CHUNK).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            out.par_extend(
-                chunk
-                    .into_par_iter()
-                    .map(|(pos, raw)| prepare_one(&config, src, pos, &raw)),
-            );
+/// Streams the file through the engine's per-record work as `goldrec ingest` does: read a
+/// chunk, map + build it on all cores, hand the chunk's results to `consume` (which drops them,
+/// as `Engine::apply` consumes them).
+fn stream(csv: &Path, config: &Config, src: &Source, mut consume: impl FnMut(Prepared)) {
+    let file = std::fs::File::open(csv).expect("open csv");
+    let mut rows = ingest::read_payload(src.format, std::io::BufReader::new(file));
+    loop {
+        let chunk: Items = rows.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
         }
-        out
+        consume(
+            chunk
+                .into_par_iter()
+                .map(|(pos, raw)| prepare_one(config, src, pos, &raw))
+                .collect(),
+        );
+    }
+}
+
+/// (d) the whole prepare, then (untimed) the output hashes.
+fn whole(runs: usize, csv: &Path, config: &Config, src: &Source) {
+    let (wall, cpu, (n, errors)) = best(runs, || {
+        let (mut n, mut errors) = (0, 0);
+        stream(csv, config, src, |out| {
+            n += out.len();
+            errors += out.iter().filter(|r| r.is_err()).count();
+        });
+        (n, errors)
     });
     report("(d) whole prepare", n, wall, cpu);
-
-    let errors = prepared.iter().filter(|r| r.is_err()).count();
-    let (profiles, records) = hashes(&prepared);
     println!("records {n}, rejected {errors}");
-    println!("profiles blake3 {profiles}");
-    println!("records+errors blake3 {records}");
+
+    let mut profiles = blake3::Hasher::new();
+    let mut records = blake3::Hasher::new();
+    stream(csv, config, src, |out| {
+        for r in &out {
+            match r {
+                Ok((rec, p)) => {
+                    profiles.update(&serde_json::to_vec(p).expect("profile serializes"));
+                    profiles.update(b"\n");
+                    records.update(&serde_json::to_vec(rec).expect("record serializes"));
+                }
+                Err(e) => {
+                    records.update(&serde_json::to_vec(e).expect("error serializes"));
+                }
+            }
+            records.update(b"\n");
+        }
+    });
+    println!("profiles blake3 {}", profiles.finalize().to_hex());
+    println!("records+errors blake3 {}", records.finalize().to_hex());
 }
