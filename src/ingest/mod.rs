@@ -160,12 +160,12 @@ pub struct SourceRecord {
     pub updated_at: Option<i64>,
 }
 
-/// Values that mean "no value" in real feeds.
+/// Values that mean "no value" in real feeds (ASCII case-insensitive).
 fn is_null_token(s: &str) -> bool {
-    matches!(
-        s.to_ascii_lowercase().as_str(),
-        "" | "null" | "n/a" | "na" | "none" | "-" | "--" | "unknown" | "nil"
-    )
+    s.len() <= 7
+        && ["", "null", "n/a", "na", "none", "-", "--", "unknown", "nil"]
+            .iter()
+            .any(|t| s.eq_ignore_ascii_case(t))
 }
 
 /// Reads a file-like payload of the source's format into raw records. Malformed entries come
@@ -210,7 +210,7 @@ pub fn read_csv(input: impl Read) -> impl Iterator<Item = (Position, Result<RawR
             Vec::new()
         }
     };
-    let mut rows = rdr.into_records();
+    let mut rec = csv::StringRecord::new();
     let mut done = false;
     std::iter::from_fn(move || {
         if done {
@@ -220,7 +220,12 @@ pub fn read_csv(input: impl Read) -> impl Iterator<Item = (Position, Result<RawR
             done = true;
             return Some((Position::Line(1), Err(e)));
         }
-        let row = rows.next()?;
+        // One record buffer for the whole file.
+        let row = match rdr.read_record(&mut rec) {
+            Ok(false) => return None,
+            Ok(true) => Ok(&rec),
+            Err(e) => Err(e),
+        };
         Some(match row {
             Ok(rec) => {
                 let line = rec.position().map_or(0, |p| p.line());
@@ -360,8 +365,26 @@ fn scalar(raw: &RawRecord, path: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// Trims and collapses whitespace runs to one space.
 fn collapse_ws(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    // Common case: ASCII already in that form (no other whitespace, no double or edge spaces).
+    let b = s.as_bytes();
+    let clean = b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && !b.windows(2).any(|w| w == b"  ")
+        && b.iter()
+            .all(|&c| c.is_ascii() && (c == b' ' || !(c as char).is_whitespace()));
+    if clean {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// Maps a raw record onto the source's attributes.
