@@ -8,10 +8,12 @@
 //! value, which always starts with `+` and a digit.
 
 use super::{nfkc, NormError};
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{Datelike, NaiveDate};
 use phonenumber::metadata::{Descriptor, DATABASE};
 use phonenumber::{country, Mode};
 use regex::{Regex, RegexBuilder};
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::LazyLock;
 
@@ -122,11 +124,7 @@ fn phone(s: &str, default_region: Option<&str>, fast: bool) -> Result<String, No
     }
     let region = match default_region.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(None),
-        Some(r) => r
-            .to_ascii_uppercase()
-            .parse::<country::Id>()
-            .ok()
-            .filter(|id| DATABASE.by_id(id.as_ref()).is_some())
+        Some(r) => region_id(r)
             .map(Some)
             .ok_or_else(|| err(format!("unknown region {r:?}"))),
     };
@@ -151,6 +149,18 @@ fn phone(s: &str, default_region: Option<&str>, fast: bool) -> Result<String, No
             fallback.len()
         )))
     }
+}
+
+/// The region of an ISO 3166 alpha-2 code (any case) that has phone metadata.
+fn region_id(code: &str) -> Option<country::Id> {
+    if code.eq_ignore_ascii_case("US") && NANPA.is_some() {
+        // the common case, without allocating; NANPA holds US metadata
+        return Some(country::Id::US);
+    }
+    code.to_ascii_uppercase()
+        .parse::<country::Id>()
+        .ok()
+        .filter(|id| DATABASE.by_id(id.as_ref()).is_some())
 }
 
 /// Parses with `phonenumber` and returns E.164 when the number is valid.
@@ -249,7 +259,13 @@ impl NanpaRegion {
         .flatten()
         .filter(|t| t.possible_length().is_empty() || t.possible_length().contains(&NANPA_NSN_LEN))
         .map(|t| t.national_number().as_str())
-        .collect();
+        .fold(Vec::new(), |mut v, p| {
+            // US lists one pattern for fixed line and mobile
+            if !v.contains(&p) {
+                v.push(p);
+            }
+            v
+        });
         let types = match any_anchored(&types) {
             None if !types.is_empty() => return None,
             re => re,
@@ -299,12 +315,13 @@ static NANPA: LazyLock<Option<Vec<NanpaRegion>>> = LazyLock::new(|| {
         .collect()
 });
 
-/// `phonenumber::validator::source_for` for country code 1: the region whose leading digits
-/// match, else the first without leading digits whose number type is known.
-fn nanpa_region<'a>(regions: &'a [NanpaRegion], national: &str) -> Option<&'a NanpaRegion> {
-    regions.iter().find(|r| match &r.leading_digits {
-        Some(lead) => lead.is_match(national),
-        None => r.type_known(national),
+/// `phonenumber::validator::source_for` for country code 1: the first region whose leading
+/// digits match, or that has none and knows the number's type; with whether the number's type
+/// is known there (`is_valid`).
+fn nanpa_region<'a>(regions: &'a [NanpaRegion], national: &str) -> Option<(&'a NanpaRegion, bool)> {
+    regions.iter().find_map(|r| match &r.leading_digits {
+        Some(lead) => lead.is_match(national).then(|| (r, r.type_known(national))),
+        None => r.type_known(national).then_some((r, true)),
     })
 }
 
@@ -333,7 +350,7 @@ fn nanpa_fast(region: Option<country::Id>, number: &str) -> Option<Option<String
     // The metadata parsing would use: the default region's, else the number's own.
     let parse_meta = match region {
         Some(id) => Some(regions.iter().find(|r| r.id == id)?),
-        None => found,
+        None => found.map(|(r, _)| r),
     };
     if parse_meta.is_some_and(|m| m.strips_prefix(national)) {
         return None;
@@ -344,7 +361,7 @@ fn nanpa_fast(region: Option<country::Id>, number: &str) -> Option<Option<String
     }
     Some(
         found
-            .filter(|r| r.type_known(national))
+            .filter(|&(_, valid)| valid)
             .map(|_| format!("+1{national}")),
     )
 }
@@ -364,10 +381,45 @@ pub fn normalize_date(s: &str, formats: &[String]) -> Result<String, NormError> 
     let text = nfkc(trimmed);
     formats
         .iter()
-        .filter_map(|f| NaiveDate::parse_from_str(&text, f).ok())
+        .filter_map(|f| parse_date(&text, f))
         .find(|d| (1..=9999).contains(&d.year()))
-        .map(|d| d.format("%Y-%m-%d").to_string())
+        // `%Y-%m-%d` for years 1..=9999
+        .map(|d| format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))
         .ok_or_else(|| NormError::Date(s.to_string(), formats.join(", ")))
+}
+
+/// Most formats whose parsed items a thread keeps.
+const MAX_CACHED_DATE_FORMATS: usize = 64;
+
+thread_local! {
+    /// Parsed strftime items per format string, so a format is not re-parsed for every value;
+    /// None for a format that does not parse up front (it goes through `parse_from_str`).
+    static DATE_ITEMS: RefCell<Vec<(String, Option<Vec<Item<'static>>>)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// `NaiveDate::parse_from_str(text, format).ok()`, with the format's items parsed once.
+fn parse_date(text: &str, format: &str) -> Option<NaiveDate> {
+    DATE_ITEMS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let at = match cache.iter().position(|(f, _)| f == format) {
+            Some(at) => at,
+            None if cache.len() < MAX_CACHED_DATE_FORMATS => {
+                let items = StrftimeItems::new(format).parse_to_owned().ok();
+                cache.push((format.to_string(), items));
+                cache.len() - 1
+            }
+            None => return NaiveDate::parse_from_str(text, format).ok(),
+        };
+        match &cache[at].1 {
+            Some(items) => {
+                let mut parsed = Parsed::new();
+                chrono::format::parse(&mut parsed, text, items.iter()).ok()?;
+                parsed.to_naive_date().ok()
+            }
+            None => NaiveDate::parse_from_str(text, format).ok(),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -608,6 +660,39 @@ mod tests {
             normalize_date("03/04/2023", &formats(&["%m/%d/%Y"])).unwrap(),
             "2023-03-04"
         );
+    }
+
+    /// The cached-items parse gives what `NaiveDate::parse_from_str` gives.
+    #[test]
+    fn date_items_cache_agrees_with_chrono() {
+        let formats = [
+            "%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d %b %Y", "%e %B %Y", "%Q", "%Y-%",
+        ];
+        for s in [
+            "2023-02-28",
+            "02/28/2023",
+            "28.02.2023",
+            "20230228",
+            "28 Feb 2023",
+            " 8 february 2023",
+            "2023-2-8",
+            "2023-02-28x",
+            "99999-01-01",
+            "+2023-01-01",
+            "",
+            "2023 - 02 - 28",
+            "1.2.3",
+            "0000-01-01",
+            "2023-02-30",
+        ] {
+            for f in formats {
+                assert_eq!(
+                    parse_date(s, f),
+                    NaiveDate::parse_from_str(s, f).ok(),
+                    "{s:?} {f:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -150,11 +150,13 @@ pub fn name_tokens(s: &str) -> Vec<String> {
 }
 
 fn push_name_tokens(s: &str, out: &mut Vec<String>) {
-    let mut cur = String::new();
+    // scratch buffer: each token is copied out at its exact size
+    let mut cur = String::with_capacity(32);
     let mut in_han = false;
     let flush = |cur: &mut String, out: &mut Vec<String>| {
         if !cur.is_empty() {
-            out.push(std::mem::take(cur));
+            out.push(cur.as_str().to_owned());
+            cur.clear();
         }
     };
     fold_chars(s, |c| {
@@ -940,35 +942,54 @@ pub fn person_name_from_parts(given: Option<&str>, family: Option<&str>) -> Opti
     let mut han = String::new();
     if let Some(family) = family.filter(|s| !s.trim().is_empty()) {
         let text = nfkc(family);
-        let (han_words, latin) = split_han_latin(&text);
-        let family_han: String = han_words.concat().replace('·', "");
-        if !family_han.is_empty() {
-            let (primary, alts) = surname_readings(&family_han);
-            if !primary.is_empty() {
-                name.family.push(primary);
-            }
-            name.family_alternatives = alts;
-            han.push_str(&family_han);
+        if text.is_ascii() {
+            // No Han: split_han_latin would only re-space the words, which tokenizing ignores.
+            name.family.extend(join_particles(latin_tokens(&text)));
+        } else {
+            push_family_part(&text, &mut name, &mut han);
         }
-        name.family.extend(join_particles(latin_tokens(&latin)));
     }
     if let Some(given) = given.filter(|s| !s.trim().is_empty()) {
         let text = nfkc(given);
-        let (han_words, latin) = split_han_latin(&text);
-        for word in han_words {
-            let token = han_concat(&word);
-            if !token.is_empty() {
-                name.given.push(token);
-            }
-            han.extend(word.chars().filter(|&c| is_han_char(c)));
+        if text.is_ascii() {
+            name.given.extend(latin_tokens(&text));
+        } else {
+            push_given_part(&text, &mut name, &mut han);
         }
-        name.given.extend(latin_tokens(&latin));
     }
     if !han.is_empty() {
         name.han = Some(han);
     }
     join_pinyin_given(&mut name);
     (!name.is_empty()).then_some(name)
+}
+
+/// The family field of [`person_name_from_parts`]: Han surname readings, then Latin tokens.
+fn push_family_part(text: &str, name: &mut PersonName, han: &mut String) {
+    let (han_words, latin) = split_han_latin(text);
+    let family_han: String = han_words.concat().replace('·', "");
+    if !family_han.is_empty() {
+        let (primary, alts) = surname_readings(&family_han);
+        if !primary.is_empty() {
+            name.family.push(primary);
+        }
+        name.family_alternatives = alts;
+        han.push_str(&family_han);
+    }
+    name.family.extend(join_particles(latin_tokens(&latin)));
+}
+
+/// The given field of [`person_name_from_parts`]: Han words as pinyin, then Latin tokens.
+fn push_given_part(text: &str, name: &mut PersonName, han: &mut String) {
+    let (han_words, latin) = split_han_latin(text);
+    for word in han_words {
+        let token = han_concat(&word);
+        if !token.is_empty() {
+            name.given.push(token);
+        }
+        han.extend(word.chars().filter(|&c| is_han_char(c)));
+    }
+    name.given.extend(latin_tokens(&latin));
 }
 
 // ---------------------------------------------------------------------------
