@@ -13,7 +13,8 @@
 //! else `benches/synth.toml`), `GOLDREC_PREPARE_SOURCE` (default `synth`),
 //! `GOLDREC_PREPARE_RUNS` (best of N, default 3), `GOLDREC_PREPARE_WHOLE_ONLY` (if set, only
 //! (d), e.g. to profile it), `GOLDREC_PREPARE_CHECK_PHONES` (if set, also
-//! checks every phone of the feed against the `phonenumber`-only reference).
+//! checks every phone of the feed against the `phonenumber`-only reference),
+//! `GOLDREC_PREPARE_PER_ATTR` (if set, also times normalization per attribute, one thread).
 //!
 //! Run: `cargo bench --bench prepare`.
 
@@ -128,20 +129,60 @@ fn check_phones(config: &Config, src: &Source, mapped: &[&SourceRecord]) {
         .flat_map(|a| mapped.iter().filter_map(|r| r.values.get(&a.name)))
         .map(String::as_str)
         .collect();
-    let t0 = Instant::now();
+    let per_value = |f: &dyn Fn(&str) -> Result<String, _>| {
+        let t0 = Instant::now();
+        phones.iter().for_each(|p| drop(std::hint::black_box(f(p))));
+        t0.elapsed().as_secs_f64() * 1e6 / phones.len() as f64
+    };
+    per_value(&|p| normalize_phone(p, region)); // warm-up: metadata and pattern set-up
+    let fast = per_value(&|p| normalize_phone(p, region));
+    let reference = per_value(&|p| normalize_phone_reference(p, region));
     let mismatches: Vec<&str> = phones
         .par_iter()
         .filter(|p| normalize_phone(p, region) != normalize_phone_reference(p, region))
         .copied()
         .collect();
     println!(
-        "phone check: {} values, {} mismatches {:?} ({:.1} s)",
+        "phone check: {} values, {} mismatches {:?}; one thread: {fast:.2} us/value, \
+         phonenumber only {reference:.2} us/value",
         phones.len(),
         mismatches.len(),
         &mismatches[..mismatches.len().min(10)],
-        t0.elapsed().as_secs_f64()
     );
     assert!(mismatches.is_empty(), "phone fast path disagrees");
+}
+
+/// One thread, µs per value of `profile::normalize_value` for each attribute (after a warm-up
+/// pass), to see where profile::build spends its time.
+fn per_attribute(config: &Config, src: &Source, mapped: &[&SourceRecord]) {
+    for a in &config.attributes {
+        let (given, family) = (format!("{}.given", a.name), format!("{}.family", a.name));
+        let inputs: Vec<(&str, Option<&str>, Option<&str>)> = mapped
+            .iter()
+            .filter_map(|r| {
+                let v = r.values.get(&a.name)?;
+                let part = |k: &String| r.values.get(k).map(String::as_str);
+                Some((v.as_str(), part(&given), part(&family)))
+            })
+            .collect();
+        let run = || {
+            let t0 = Instant::now();
+            for &(v, g, f) in &inputs {
+                drop(std::hint::black_box(profile::normalize_value(
+                    a.kind, v, g, f, src,
+                )));
+            }
+            t0.elapsed().as_secs_f64() * 1e6 / inputs.len().max(1) as f64
+        };
+        run();
+        println!(
+            "  {:<12} {:?}: {:.3} us/value ({} values)",
+            a.name,
+            a.kind,
+            run(),
+            inputs.len()
+        );
+    }
 }
 
 fn main() {
@@ -201,6 +242,9 @@ fn stages(runs: usize, csv: &Path, config: &Config, source: &str) {
     let mapped: Vec<&SourceRecord> = records.iter().flatten().collect();
     if std::env::var_os("GOLDREC_PREPARE_CHECK_PHONES").is_some() {
         check_phones(config, src, &mapped);
+    }
+    if std::env::var_os("GOLDREC_PREPARE_PER_ATTR").is_some() {
+        per_attribute(config, src, &mapped);
     }
 
     // (c) profile::build on all cores, in chunks.

@@ -565,7 +565,11 @@ mod tests {
             "+86 13800138000 13800138000",
         ] {
             for region in [None, Some("US"), Some("CN"), Some("AU"), Some("GB")] {
-                let _ = normalize_phone(s, region);
+                assert_eq!(
+                    normalize_phone(s, region),
+                    normalize_phone_reference(s, region),
+                    "{s} {region:?}"
+                );
             }
         }
     }
