@@ -190,9 +190,11 @@ pub fn read_payload(
 
 /// CSV with a header row; every value is a string.
 pub fn read_csv(input: impl Read) -> impl Iterator<Item = (Position, Result<RawRecord, String>)> {
+    // Fields are trimmed below with `str::trim`: what `Trim::All` gives (it trims ASCII
+    // whitespace, then Unicode whitespace), without csv rebuilding each record twice to do it.
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
-        .trim(csv::Trim::All)
+        .trim(csv::Trim::Headers)
         .from_reader(input);
     let headers: Result<Vec<String>, String> = rdr
         .headers()
@@ -231,7 +233,7 @@ pub fn read_csv(input: impl Read) -> impl Iterator<Item = (Position, Result<RawR
                 let line = rec.position().map_or(0, |p| p.line());
                 let mut m = Map::new();
                 for (h, v) in headers.iter().zip(rec.iter()) {
-                    m.insert(h.clone(), Value::String(v.to_string()));
+                    m.insert(h.clone(), Value::String(v.trim().to_string()));
                 }
                 (Position::Line(line), Ok(m))
             }
@@ -541,6 +543,26 @@ mod tests {
             .unwrap_err()
             .contains("expected 2 fields"));
         assert_eq!(rows[2].0, Position::Line(4));
+    }
+
+    #[test]
+    fn csv_trims_headers_and_fields_like_trim_all() {
+        let data = "\u{feff} id ,\tname\u{3000}\n 1 ,\u{a0}Ann \u{b}\n2,\" Bo \"\n3, \n";
+        let rows: Vec<_> = read_csv(data.as_bytes()).collect();
+        let mut want = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(data.as_bytes());
+        let want_headers: Vec<String> = want.headers().unwrap().iter().map(String::from).collect();
+        assert_eq!(want_headers[1], "name");
+        for ((_, row), rec) in rows.iter().zip(want.records()) {
+            let row = row.as_ref().unwrap();
+            for (h, v) in want_headers.iter().zip(rec.unwrap().iter()) {
+                let h = h.trim_start_matches('\u{feff}');
+                assert_eq!(row[h], Value::String(v.to_string()), "{h}");
+            }
+        }
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].1.as_ref().unwrap()["name"], "Ann");
     }
 
     #[test]
