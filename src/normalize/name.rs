@@ -150,13 +150,12 @@ pub fn name_tokens(s: &str) -> Vec<String> {
 }
 
 fn push_name_tokens(s: &str, out: &mut Vec<String>) {
-    // scratch buffer: each token is copied out at its exact size
-    let mut cur = String::with_capacity(32);
+    // a word's first token rarely outgrows the word, so it is allocated once
+    let mut cur = String::with_capacity(s.len());
     let mut in_han = false;
     let flush = |cur: &mut String, out: &mut Vec<String>| {
         if !cur.is_empty() {
-            out.push(cur.as_str().to_owned());
-            cur.clear();
+            out.push(std::mem::take(cur));
         }
     };
     fold_chars(s, |c| {
@@ -840,10 +839,24 @@ fn parse_latin_full(text: &str) -> Option<PersonName> {
 
 /// Latin tokens (titles/suffixes dropped) of the non-Han text of a field.
 fn latin_tokens(text: &str) -> Vec<String> {
-    text.split(',')
-        .flat_map(segment_tokens)
-        .map(|t| t.text)
-        .collect()
+    let mut out = Vec::new();
+    for segment in text.split(',') {
+        push_segment_texts(segment, &mut out);
+    }
+    out
+}
+
+/// The token texts of [`segment_tokens`], appended to `out` without the case information.
+fn push_segment_texts(segment: &str, out: &mut Vec<String>) {
+    let start = out.len();
+    for raw in segment.split_whitespace() {
+        push_name_tokens(raw, out);
+    }
+    let lead = out[start..].iter().take_while(|t| is_title(t)).count();
+    out.drain(start..start + lead);
+    while out.len() > start && out.last().is_some_and(|t| is_suffix(t)) {
+        out.pop();
+    }
 }
 
 fn parse_han_full(text: &str) -> Option<PersonName> {
@@ -944,7 +957,7 @@ pub fn person_name_from_parts(given: Option<&str>, family: Option<&str>) -> Opti
         let text = nfkc(family);
         if text.is_ascii() {
             // No Han: split_han_latin would only re-space the words, which tokenizing ignores.
-            name.family.extend(join_particles(latin_tokens(&text)));
+            name.family = join_particles(latin_tokens(&text));
         } else {
             push_family_part(&text, &mut name, &mut han);
         }
@@ -952,7 +965,7 @@ pub fn person_name_from_parts(given: Option<&str>, family: Option<&str>) -> Opti
     if let Some(given) = given.filter(|s| !s.trim().is_empty()) {
         let text = nfkc(given);
         if text.is_ascii() {
-            name.given.extend(latin_tokens(&text));
+            name.given = latin_tokens(&text);
         } else {
             push_given_part(&text, &mut name, &mut han);
         }

@@ -129,8 +129,18 @@ fn split_glued(t: &str) -> Option<(&str, &str)> {
 /// glued number+word split ("12main" -> "12 main", "12a" stays), each Han
 /// character its own token.
 pub fn address_tokens(s: &str) -> Vec<String> {
-    let tokens = raw_tokens(s);
-    let mut out = Vec::with_capacity(tokens.len());
+    let mut tokens = raw_tokens(s);
+    if !tokens.iter().any(|t| split_glued(t).is_some()) {
+        // nothing to split: abbreviate in place, reusing the token buffers
+        for t in &mut tokens {
+            if let Some(short) = address_abbrev(t) {
+                t.clear();
+                t.push_str(short);
+            }
+        }
+        return tokens;
+    }
+    let mut out = Vec::with_capacity(tokens.len() + 1);
     for t in tokens {
         match split_glued(&t) {
             Some((a, b)) => {
