@@ -160,12 +160,12 @@ pub struct SourceRecord {
     pub updated_at: Option<i64>,
 }
 
-/// Values that mean "no value" in real feeds.
+/// Values that mean "no value" in real feeds (ASCII case-insensitive).
 fn is_null_token(s: &str) -> bool {
-    matches!(
-        s.to_ascii_lowercase().as_str(),
-        "" | "null" | "n/a" | "na" | "none" | "-" | "--" | "unknown" | "nil"
-    )
+    s.len() <= 7
+        && ["", "null", "n/a", "na", "none", "-", "--", "unknown", "nil"]
+            .iter()
+            .any(|t| s.eq_ignore_ascii_case(t))
 }
 
 /// Reads a file-like payload of the source's format into raw records. Malformed entries come
@@ -190,9 +190,11 @@ pub fn read_payload(
 
 /// CSV with a header row; every value is a string.
 pub fn read_csv(input: impl Read) -> impl Iterator<Item = (Position, Result<RawRecord, String>)> {
+    // Fields are trimmed below with `str::trim`: what `Trim::All` gives (it trims ASCII
+    // whitespace, then Unicode whitespace), without csv rebuilding each record twice to do it.
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
-        .trim(csv::Trim::All)
+        .trim(csv::Trim::Headers)
         .from_reader(input);
     let headers: Result<Vec<String>, String> = rdr
         .headers()
@@ -210,7 +212,7 @@ pub fn read_csv(input: impl Read) -> impl Iterator<Item = (Position, Result<RawR
             Vec::new()
         }
     };
-    let mut rows = rdr.into_records();
+    let mut rec = csv::StringRecord::new();
     let mut done = false;
     std::iter::from_fn(move || {
         if done {
@@ -220,13 +222,18 @@ pub fn read_csv(input: impl Read) -> impl Iterator<Item = (Position, Result<RawR
             done = true;
             return Some((Position::Line(1), Err(e)));
         }
-        let row = rows.next()?;
+        // One record buffer for the whole file.
+        let row = match rdr.read_record(&mut rec) {
+            Ok(false) => return None,
+            Ok(true) => Ok(&rec),
+            Err(e) => Err(e),
+        };
         Some(match row {
             Ok(rec) => {
                 let line = rec.position().map_or(0, |p| p.line());
                 let mut m = Map::new();
                 for (h, v) in headers.iter().zip(rec.iter()) {
-                    m.insert(h.clone(), Value::String(v.to_string()));
+                    m.insert(h.clone(), Value::String(v.trim().to_string()));
                 }
                 (Position::Line(line), Ok(m))
             }
@@ -360,8 +367,26 @@ fn scalar(raw: &RawRecord, path: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// Trims and collapses whitespace runs to one space.
 fn collapse_ws(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    // Common case: ASCII already in that form (no other whitespace, no double or edge spaces).
+    let b = s.as_bytes();
+    let clean = b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && !b.windows(2).any(|w| w == b"  ")
+        && b.iter()
+            .all(|&c| c.is_ascii() && (c == b' ' || !(c as char).is_whitespace()));
+    if clean {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// Maps a raw record onto the source's attributes.
@@ -518,6 +543,26 @@ mod tests {
             .unwrap_err()
             .contains("expected 2 fields"));
         assert_eq!(rows[2].0, Position::Line(4));
+    }
+
+    #[test]
+    fn csv_trims_headers_and_fields_like_trim_all() {
+        let data = "\u{feff} id ,\tname\u{3000}\n 1 ,\u{a0}Ann \u{b}\n2,\" Bo \"\n3, \n";
+        let rows: Vec<_> = read_csv(data.as_bytes()).collect();
+        let mut want = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(data.as_bytes());
+        let want_headers: Vec<String> = want.headers().unwrap().iter().map(String::from).collect();
+        assert_eq!(want_headers[1], "name");
+        for ((_, row), rec) in rows.iter().zip(want.records()) {
+            let row = row.as_ref().unwrap();
+            for (h, v) in want_headers.iter().zip(rec.unwrap().iter()) {
+                let h = h.trim_start_matches('\u{feff}');
+                assert_eq!(row[h], Value::String(v.to_string()), "{h}");
+            }
+        }
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].1.as_ref().unwrap()["name"], "Ann");
     }
 
     #[test]

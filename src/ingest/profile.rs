@@ -108,15 +108,13 @@ pub fn build(config: &Config, source: &Source, rec: &SourceRecord) -> Result<Pro
         let Some(value) = rec.values.get(&a.name) else {
             continue;
         };
-        let given = rec.values.get(&format!("{}.given", a.name));
-        let family = rec.values.get(&format!("{}.family", a.name));
-        let normalized = normalize_value(
-            a.kind,
-            value,
-            given.map(String::as_str),
-            family.map(String::as_str),
-            source,
-        );
+        // Only a person name reads its parts.
+        let (given, family) = if a.kind == AttrKind::PersonName {
+            (part(rec, &a.name, ".given"), part(rec, &a.name, ".family"))
+        } else {
+            (None, None)
+        };
+        let normalized = normalize_value(a.kind, value, given, family, source);
         attrs[*attr] = match normalized {
             Ok(v) => v,
             Err(reason) => match source.invalid_values {
@@ -130,6 +128,14 @@ pub fn build(config: &Config, source: &Source, rec: &SourceRecord) -> Result<Pro
         };
     }
     Ok(Profile { attrs })
+}
+
+/// The value of `<name><suffix>` (a name part kept by `map_record`), if any.
+fn part<'a>(rec: &'a SourceRecord, name: &str, suffix: &str) -> Option<&'a str> {
+    let mut key = String::with_capacity(name.len() + suffix.len());
+    key.push_str(name);
+    key.push_str(suffix);
+    rec.values.get(&key).map(String::as_str)
 }
 
 /// Normalizes one value of the given kind; `Ok(None)` when nothing comparable is left.

@@ -8,9 +8,14 @@
 //! value, which always starts with `+` and a digit.
 
 use super::{nfkc, NormError};
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{Datelike, NaiveDate};
-use phonenumber::{country, metadata::DATABASE, Mode};
+use phonenumber::metadata::{Descriptor, DATABASE};
+use phonenumber::{country, Mode};
+use regex::{Regex, RegexBuilder};
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::LazyLock;
 
 /// Trim, NFKC, lowercase and validate an e-mail address.
 ///
@@ -66,6 +71,20 @@ const MAX_PHONE_DIGITS: usize = 15;
 /// region when the number needs one (no `+`, or a `00` number that does not
 /// validate); empty input gives [`NormError::Empty`].
 pub fn normalize_phone(s: &str, default_region: Option<&str>) -> Result<String, NormError> {
+    phone(s, default_region, true)
+}
+
+/// [`normalize_phone`] without the NANPA fast path: every number goes through
+/// `phonenumber`. Kept as the reference the fast path is checked against.
+#[doc(hidden)]
+pub fn normalize_phone_reference(
+    s: &str,
+    default_region: Option<&str>,
+) -> Result<String, NormError> {
+    phone(s, default_region, false)
+}
+
+fn phone(s: &str, default_region: Option<&str>, fast: bool) -> Result<String, NormError> {
     let trimmed = s.trim();
     if trimmed.is_empty() {
         return Err(NormError::Empty);
@@ -100,25 +119,21 @@ pub fn normalize_phone(s: &str, default_region: Option<&str>) -> Result<String, 
     if plus {
         // fully qualified: the default region is irrelevant
         return Ok(
-            parse_valid(None, &format!("+{digits}")).unwrap_or_else(|| format!("+?{digits}"))
+            parse_valid(None, &format!("+{digits}"), fast).unwrap_or_else(|| format!("+?{digits}"))
         );
     }
     let region = match default_region.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(None),
-        Some(r) => r
-            .to_ascii_uppercase()
-            .parse::<country::Id>()
-            .ok()
-            .filter(|id| DATABASE.by_id(id.as_ref()).is_some())
+        Some(r) => region_id(r)
             .map(Some)
             .ok_or_else(|| err(format!("unknown region {r:?}"))),
     };
     let e164 = match region {
-        Ok(Some(r)) => parse_valid(Some(r), &digits),
+        Ok(Some(r)) => parse_valid(Some(r), &digits, fast),
         _ => None,
     }
     .or_else(|| {
-        idd.then(|| parse_valid(None, &format!("+{}", &digits[2..])))
+        idd.then(|| parse_valid(None, &format!("+{}", &digits[2..]), fast))
             .flatten()
     });
     if let Some(e164) = e164 {
@@ -136,10 +151,28 @@ pub fn normalize_phone(s: &str, default_region: Option<&str>) -> Result<String, 
     }
 }
 
+/// The region of an ISO 3166 alpha-2 code (any case) that has phone metadata.
+fn region_id(code: &str) -> Option<country::Id> {
+    if code.eq_ignore_ascii_case("US") && NANPA.is_some() {
+        // the common case, without allocating; NANPA holds US metadata
+        return Some(country::Id::US);
+    }
+    code.to_ascii_uppercase()
+        .parse::<country::Id>()
+        .ok()
+        .filter(|id| DATABASE.by_id(id.as_ref()).is_some())
+}
+
 /// Parses with `phonenumber` and returns E.164 when the number is valid.
 /// Input is only ever `+?[0-9]+`; a panic inside the library (it has had
-/// several) is treated as "not parseable".
-fn parse_valid(region: Option<country::Id>, number: &str) -> Option<String> {
+/// several) is treated as "not parseable". With `fast`, NANPA numbers take
+/// [`nanpa_fast`] instead, which gives the same answer.
+fn parse_valid(region: Option<country::Id>, number: &str, fast: bool) -> Option<String> {
+    if fast {
+        if let Some(result) = nanpa_fast(region, number) {
+            return result;
+        }
+    }
     let parsed = catch_unwind(AssertUnwindSafe(|| {
         phonenumber::parse(region, number)
             .ok()
@@ -147,6 +180,190 @@ fn parse_valid(region: Option<country::Id>, number: &str) -> Option<String> {
             .map(|n| n.format().mode(Mode::E164).to_string())
     }));
     parsed.ok().flatten()
+}
+
+/// One number-type pattern of a region, as `phonenumber`'s `Descriptor::is_match` applies it:
+/// the length must be a possible length (when any are listed) and the pattern must match at
+/// the start (compiled here anchored at the start, so `is_match` is that test).
+struct NumberPattern {
+    re: Regex,
+    lengths: Vec<u16>,
+}
+
+impl NumberPattern {
+    fn new(desc: &Descriptor) -> Option<Self> {
+        Some(Self {
+            re: anchored(desc.national_number().as_str())?,
+            lengths: desc.possible_length().to_vec(),
+        })
+    }
+
+    fn is_match(&self, value: &str) -> bool {
+        (self.lengths.is_empty() || self.lengths.contains(&(value.len() as u16)))
+            && self.re.is_match(value)
+    }
+}
+
+/// `phonenumber` compiles its metadata patterns with `ignore_whitespace`; `^(?:..\n)` keeps
+/// the match anchored at the start even if a pattern ended in a `#` comment.
+fn anchored(pattern: &str) -> Option<Regex> {
+    any_anchored(&[pattern])
+}
+
+/// Anchored alternation of `patterns` (None when empty or not compilable).
+fn any_anchored(patterns: &[&str]) -> Option<Regex> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let alternatives: Vec<String> = patterns.iter().map(|p| format!("(?:{p}\n)")).collect();
+    RegexBuilder::new(&format!("^(?:{})", alternatives.join("|")))
+        .ignore_whitespace(true)
+        .build()
+        .ok()
+}
+
+/// Length of every national number the fast path validates.
+const NANPA_NSN_LEN: u16 = 10;
+
+/// A region sharing country code 1, with what `phonenumber` looks at to validate a number.
+struct NanpaRegion {
+    id: country::Id,
+    leading_digits: Option<Regex>,
+    general: NumberPattern,
+    /// The patterns of premium rate, toll free, shared cost, VoIP, personal, pager, UAN,
+    /// voicemail, fixed line and mobile numbers (a match of any makes the number type known)
+    /// that allow 10 digits, as one alternation.
+    types: Option<Regex>,
+    prefix_for_parsing: Option<Regex>,
+    national_prefix: Option<String>,
+}
+
+impl NanpaRegion {
+    /// None when the region's metadata is missing or a pattern does not compile.
+    fn load(id: &str) -> Option<Self> {
+        let meta = DATABASE.by_id(id)?;
+        let d = meta.descriptors();
+        let types: Vec<&str> = [
+            d.premium_rate(),
+            d.toll_free(),
+            d.shared_cost(),
+            d.voip(),
+            d.personal_number(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+            d.fixed_line(),
+            d.mobile(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|t| t.possible_length().is_empty() || t.possible_length().contains(&NANPA_NSN_LEN))
+        .map(|t| t.national_number().as_str())
+        .fold(Vec::new(), |mut v, p| {
+            // US lists one pattern for fixed line and mobile
+            if !v.contains(&p) {
+                v.push(p);
+            }
+            v
+        });
+        let types = match any_anchored(&types) {
+            None if !types.is_empty() => return None,
+            re => re,
+        };
+        Some(Self {
+            id: id.parse().ok()?,
+            leading_digits: match meta.leading_digits() {
+                Some(re) => Some(anchored(re.as_str())?),
+                None => None,
+            },
+            general: NumberPattern::new(d.general())?,
+            types,
+            prefix_for_parsing: match meta.national_prefix_for_parsing() {
+                Some(re) => Some(anchored(re.as_str())?),
+                None => None,
+            },
+            national_prefix: meta.national_prefix().map(str::to_string),
+        })
+    }
+
+    /// `phonenumber::validator::number_type(..) != Type::Unknown` for a 10-digit number.
+    fn type_known(&self, national: &str) -> bool {
+        debug_assert_eq!(national.len(), usize::from(NANPA_NSN_LEN));
+        self.general.is_match(national) && self.types.as_ref().is_some_and(|t| t.is_match(national))
+    }
+
+    /// True when parsing would strip a national prefix (or apply a transform rule) from
+    /// `national`, which the fast path does not model.
+    fn strips_prefix(&self, national: &str) -> bool {
+        self.prefix_for_parsing
+            .as_ref()
+            .is_some_and(|re| re.is_match(national))
+            || self
+                .national_prefix
+                .as_deref()
+                .is_some_and(|p| national.starts_with(p))
+    }
+}
+
+/// The regions of country code 1 in `phonenumber`'s order; None when its metadata cannot be
+/// mirrored (then every number takes the library path).
+static NANPA: LazyLock<Option<Vec<NanpaRegion>>> = LazyLock::new(|| {
+    DATABASE
+        .region(&1u16)?
+        .into_iter()
+        .map(NanpaRegion::load)
+        .collect()
+});
+
+/// `phonenumber::validator::source_for` for country code 1: the first region whose leading
+/// digits match, or that has none and knows the number's type; with whether the number's type
+/// is known there (`is_valid`).
+fn nanpa_region<'a>(regions: &'a [NanpaRegion], national: &str) -> Option<(&'a NanpaRegion, bool)> {
+    regions.iter().find_map(|r| match &r.leading_digits {
+        Some(lead) => lead.is_match(national).then(|| (r, r.type_known(national))),
+        None => r.type_known(national).then_some((r, true)),
+    })
+}
+
+/// Fast path of [`parse_valid`] for the common North American shapes: with region US,
+/// `[2-9]` + 9 digits or `1[2-9]` + 9 digits; with no region, `+1[2-9]` + 9 digits.
+///
+/// For these `phonenumber::parse` yields country code 1 and the 10 digits as national number
+/// (the US international prefix `011` and national prefix `1` cannot apply), and `is_valid` is
+/// [`nanpa_region`] + [`NanpaRegion::type_known`] on the library's own patterns, compiled once
+/// here instead of through its 100-entry regex cache behind one global mutex. Returns None
+/// (take the library path) for any other input.
+fn nanpa_fast(region: Option<country::Id>, number: &str) -> Option<Option<String>> {
+    let regions = NANPA.as_deref()?;
+    let b = number.as_bytes();
+    let nsn_start = |i: usize| b.len() == i + 10 && (b'2'..=b'9').contains(&b[i]);
+    let national = match region {
+        Some(country::Id::US) if nsn_start(0) => number,
+        Some(country::Id::US) if b.first() == Some(&b'1') && nsn_start(1) => &number[1..],
+        None if b.starts_with(b"+1") && nsn_start(2) => &number[2..],
+        _ => return None,
+    };
+    if !national.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let found = nanpa_region(regions, national);
+    // The metadata parsing would use: the default region's, else the number's own.
+    let parse_meta = match region {
+        Some(id) => Some(regions.iter().find(|r| r.id == id)?),
+        None => found.map(|(r, _)| r),
+    };
+    if parse_meta.is_some_and(|m| m.strips_prefix(national)) {
+        return None;
+    }
+    if region.is_some() && number.len() == 11 && parse_meta?.general.is_match(number) {
+        // the leading 1 would not be read as the country code
+        return None;
+    }
+    Some(
+        found
+            .filter(|&(_, valid)| valid)
+            .map(|_| format!("+1{national}")),
+    )
 }
 
 /// Parse a date with the given chrono strftime formats, tried in order, and
@@ -164,10 +381,45 @@ pub fn normalize_date(s: &str, formats: &[String]) -> Result<String, NormError> 
     let text = nfkc(trimmed);
     formats
         .iter()
-        .filter_map(|f| NaiveDate::parse_from_str(&text, f).ok())
+        .filter_map(|f| parse_date(&text, f))
         .find(|d| (1..=9999).contains(&d.year()))
-        .map(|d| d.format("%Y-%m-%d").to_string())
+        // `%Y-%m-%d` for years 1..=9999
+        .map(|d| format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))
         .ok_or_else(|| NormError::Date(s.to_string(), formats.join(", ")))
+}
+
+/// Most formats whose parsed items a thread keeps.
+const MAX_CACHED_DATE_FORMATS: usize = 64;
+
+thread_local! {
+    /// Parsed strftime items per format string, so a format is not re-parsed for every value;
+    /// None for a format that does not parse up front (it goes through `parse_from_str`).
+    static DATE_ITEMS: RefCell<Vec<(String, Option<Vec<Item<'static>>>)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// `NaiveDate::parse_from_str(text, format).ok()`, with the format's items parsed once.
+fn parse_date(text: &str, format: &str) -> Option<NaiveDate> {
+    DATE_ITEMS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let at = match cache.iter().position(|(f, _)| f == format) {
+            Some(at) => at,
+            None if cache.len() < MAX_CACHED_DATE_FORMATS => {
+                let items = StrftimeItems::new(format).parse_to_owned().ok();
+                cache.push((format.to_string(), items));
+                cache.len() - 1
+            }
+            None => return NaiveDate::parse_from_str(text, format).ok(),
+        };
+        match &cache[at].1 {
+            Some(items) => {
+                let mut parsed = Parsed::new();
+                chrono::format::parse(&mut parsed, text, items.iter()).ok()?;
+                parsed.to_naive_date().ok()
+            }
+            None => NaiveDate::parse_from_str(text, format).ok(),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -313,7 +565,84 @@ mod tests {
             "+86 13800138000 13800138000",
         ] {
             for region in [None, Some("US"), Some("CN"), Some("AU"), Some("GB")] {
-                let _ = normalize_phone(s, region);
+                assert_eq!(
+                    normalize_phone(s, region),
+                    normalize_phone_reference(s, region),
+                    "{s} {region:?}"
+                );
+            }
+        }
+    }
+
+    /// The NANPA fast path gives what `phonenumber` gives: every area code, valid and
+    /// invalid exchanges, in all three shapes it takes.
+    #[test]
+    fn phone_fast_path_matches_phonenumber() {
+        assert!(NANPA.is_some(), "NANPA metadata mirrored");
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let (mut valid, mut taken) = (0, 0);
+        for area in 200..1000 {
+            for _ in 0..2 {
+                let n = format!("{area}{:07}", next(10_000_000));
+                for (region, number) in [
+                    (Some(country::Id::US), n.clone()),
+                    (Some(country::Id::US), format!("1{n}")),
+                    (None, format!("+1{n}")),
+                ] {
+                    let fast = nanpa_fast(region, &number);
+                    taken += usize::from(fast.is_some());
+                    let want = parse_valid(region, &number, false);
+                    assert_eq!(fast.clone().unwrap_or(want.clone()), want, "{number}");
+                    valid += usize::from(want.is_some());
+                }
+            }
+        }
+        assert_eq!(taken, 800 * 2 * 3);
+        assert!(valid > 1000 && valid < 4000, "{valid}");
+        // shapes it leaves to the library
+        for (region, number) in [
+            (Some(country::Id::US), "1234567890"),
+            (Some(country::Id::US), "0234567890"),
+            (Some(country::Id::US), "11234567890"),
+            (Some(country::Id::CA), "6502530000"),
+            (None, "6502530000"),
+            (None, "+16502530000000"),
+            (None, "+442079460958"),
+        ] {
+            assert_eq!(nanpa_fast(region, number), None, "{number}");
+        }
+    }
+
+    #[test]
+    fn phone_fast_path_agrees_on_formatted_input() {
+        for s in [
+            "(650) 253-0000",
+            "650-253-0000",
+            "650.253.0000",
+            "6502530000",
+            "16502530000",
+            "+1 650 253 0000",
+            "+1 (268) 464-1234",
+            "(876) 555-0199",
+            "800 555 0199",
+            "900-555-0199",
+            "(211) 555-0199",
+            "555-1234",
+            "011 44 20 7946 0958",
+            "00 1 650 253 0000",
+        ] {
+            for region in [Some("US"), Some("us"), Some("CA"), None] {
+                assert_eq!(
+                    normalize_phone(s, region),
+                    normalize_phone_reference(s, region),
+                    "{s} {region:?}"
+                );
             }
         }
     }
@@ -335,6 +664,39 @@ mod tests {
             normalize_date("03/04/2023", &formats(&["%m/%d/%Y"])).unwrap(),
             "2023-03-04"
         );
+    }
+
+    /// The cached-items parse gives what `NaiveDate::parse_from_str` gives.
+    #[test]
+    fn date_items_cache_agrees_with_chrono() {
+        let formats = [
+            "%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d %b %Y", "%e %B %Y", "%Q", "%Y-%",
+        ];
+        for s in [
+            "2023-02-28",
+            "02/28/2023",
+            "28.02.2023",
+            "20230228",
+            "28 Feb 2023",
+            " 8 february 2023",
+            "2023-2-8",
+            "2023-02-28x",
+            "99999-01-01",
+            "+2023-01-01",
+            "",
+            "2023 - 02 - 28",
+            "1.2.3",
+            "0000-01-01",
+            "2023-02-30",
+        ] {
+            for f in formats {
+                assert_eq!(
+                    parse_date(s, f),
+                    NaiveDate::parse_from_str(s, f).ok(),
+                    "{s:?} {f:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -150,7 +150,8 @@ pub fn name_tokens(s: &str) -> Vec<String> {
 }
 
 fn push_name_tokens(s: &str, out: &mut Vec<String>) {
-    let mut cur = String::new();
+    // a word's first token rarely outgrows the word, so it is allocated once
+    let mut cur = String::with_capacity(s.len());
     let mut in_han = false;
     let flush = |cur: &mut String, out: &mut Vec<String>| {
         if !cur.is_empty() {
@@ -838,10 +839,24 @@ fn parse_latin_full(text: &str) -> Option<PersonName> {
 
 /// Latin tokens (titles/suffixes dropped) of the non-Han text of a field.
 fn latin_tokens(text: &str) -> Vec<String> {
-    text.split(',')
-        .flat_map(segment_tokens)
-        .map(|t| t.text)
-        .collect()
+    let mut out = Vec::new();
+    for segment in text.split(',') {
+        push_segment_texts(segment, &mut out);
+    }
+    out
+}
+
+/// The token texts of [`segment_tokens`], appended to `out` without the case information.
+fn push_segment_texts(segment: &str, out: &mut Vec<String>) {
+    let start = out.len();
+    for raw in segment.split_whitespace() {
+        push_name_tokens(raw, out);
+    }
+    let lead = out[start..].iter().take_while(|t| is_title(t)).count();
+    out.drain(start..start + lead);
+    while out.len() > start && out.last().is_some_and(|t| is_suffix(t)) {
+        out.pop();
+    }
 }
 
 fn parse_han_full(text: &str) -> Option<PersonName> {
@@ -940,35 +955,54 @@ pub fn person_name_from_parts(given: Option<&str>, family: Option<&str>) -> Opti
     let mut han = String::new();
     if let Some(family) = family.filter(|s| !s.trim().is_empty()) {
         let text = nfkc(family);
-        let (han_words, latin) = split_han_latin(&text);
-        let family_han: String = han_words.concat().replace('·', "");
-        if !family_han.is_empty() {
-            let (primary, alts) = surname_readings(&family_han);
-            if !primary.is_empty() {
-                name.family.push(primary);
-            }
-            name.family_alternatives = alts;
-            han.push_str(&family_han);
+        if text.is_ascii() {
+            // No Han: split_han_latin would only re-space the words, which tokenizing ignores.
+            name.family = join_particles(latin_tokens(&text));
+        } else {
+            push_family_part(&text, &mut name, &mut han);
         }
-        name.family.extend(join_particles(latin_tokens(&latin)));
     }
     if let Some(given) = given.filter(|s| !s.trim().is_empty()) {
         let text = nfkc(given);
-        let (han_words, latin) = split_han_latin(&text);
-        for word in han_words {
-            let token = han_concat(&word);
-            if !token.is_empty() {
-                name.given.push(token);
-            }
-            han.extend(word.chars().filter(|&c| is_han_char(c)));
+        if text.is_ascii() {
+            name.given = latin_tokens(&text);
+        } else {
+            push_given_part(&text, &mut name, &mut han);
         }
-        name.given.extend(latin_tokens(&latin));
     }
     if !han.is_empty() {
         name.han = Some(han);
     }
     join_pinyin_given(&mut name);
     (!name.is_empty()).then_some(name)
+}
+
+/// The family field of [`person_name_from_parts`]: Han surname readings, then Latin tokens.
+fn push_family_part(text: &str, name: &mut PersonName, han: &mut String) {
+    let (han_words, latin) = split_han_latin(text);
+    let family_han: String = han_words.concat().replace('·', "");
+    if !family_han.is_empty() {
+        let (primary, alts) = surname_readings(&family_han);
+        if !primary.is_empty() {
+            name.family.push(primary);
+        }
+        name.family_alternatives = alts;
+        han.push_str(&family_han);
+    }
+    name.family.extend(join_particles(latin_tokens(&latin)));
+}
+
+/// The given field of [`person_name_from_parts`]: Han words as pinyin, then Latin tokens.
+fn push_given_part(text: &str, name: &mut PersonName, han: &mut String) {
+    let (han_words, latin) = split_han_latin(text);
+    for word in han_words {
+        let token = han_concat(&word);
+        if !token.is_empty() {
+            name.given.push(token);
+        }
+        han.extend(word.chars().filter(|&c| is_han_char(c)));
+    }
+    name.given.extend(latin_tokens(&latin));
 }
 
 // ---------------------------------------------------------------------------

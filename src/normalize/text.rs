@@ -15,10 +15,12 @@ use unicode_normalization::char::is_combining_mark;
 /// tokens; `&` becomes the token "and".
 fn raw_tokens(s: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let mut cur = String::new();
+    // scratch buffer: each token is copied out at its exact size
+    let mut cur = String::with_capacity(32);
     let flush = |cur: &mut String, out: &mut Vec<String>| {
         if !cur.is_empty() {
-            out.push(std::mem::take(cur));
+            out.push(cur.as_str().to_owned());
+            cur.clear();
         }
     };
     fold_chars(s, |c| {
@@ -127,14 +129,28 @@ fn split_glued(t: &str) -> Option<(&str, &str)> {
 /// glued number+word split ("12main" -> "12 main", "12a" stays), each Han
 /// character its own token.
 pub fn address_tokens(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for t in raw_tokens(s) {
+    let mut tokens = raw_tokens(s);
+    if !tokens.iter().any(|t| split_glued(t).is_some()) {
+        // nothing to split: abbreviate in place, reusing the token buffers
+        for t in &mut tokens {
+            if let Some(short) = address_abbrev(t) {
+                t.clear();
+                t.push_str(short);
+            }
+        }
+        return tokens;
+    }
+    let mut out = Vec::with_capacity(tokens.len() + 1);
+    for t in tokens {
         match split_glued(&t) {
             Some((a, b)) => {
                 push_address_token(a, &mut out);
                 push_address_token(b, &mut out);
             }
-            None => push_address_token(&t, &mut out),
+            None => match address_abbrev(&t) {
+                Some(short) => out.push(short.to_string()),
+                None => out.push(t),
+            },
         }
     }
     out
@@ -146,6 +162,15 @@ fn push_address_token(t: &str, out: &mut Vec<String>) {
 
 /// Postcode: NFKC, uppercase, spaces and dashes removed.
 pub fn normalize_postcode(s: &str) -> String {
+    if s.is_ascii() {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            if !c.is_whitespace() && c != '-' {
+                out.push(c.to_ascii_uppercase());
+            }
+        }
+        return out;
+    }
     nfkc(s)
         .chars()
         .filter(|&c| !c.is_whitespace() && !is_dash(c))
