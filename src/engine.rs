@@ -693,6 +693,13 @@ impl Engine {
         Ok(n)
     }
 
+    /// Skips a queued review pair (it goes to the back of the queue), under the writer lock
+    /// so it cannot race a batch that drops or re-queues the pair. `false` if not queued.
+    pub fn skip_review(&self, a: RecordId, b: RecordId) -> Result<bool, EngineError> {
+        let _guard = self.write_lock.lock().expect("writer lock");
+        Ok(self.store.skip_review(a, b, now_ms())?)
+    }
+
     /// Wall time per phase (ms) of the last batch applied, in pipeline order.
     pub fn last_phases(&self) -> Vec<(&'static str, f64)> {
         self.last_phases.lock().expect("phase lock").clone()

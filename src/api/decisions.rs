@@ -73,10 +73,7 @@ async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, A
         // Skip: no constraint, the queued pair goes to the back of the queue.
         "skip" => {
             return blocking(move || {
-                if s.engine
-                    .store
-                    .skip_review(a, b, chrono::Utc::now().timestamp_millis())?
-                {
+                if s.engine.skip_review(a, b)? {
                     Ok(Json(json!({"skipped": true})))
                 } else {
                     Err(ApiError::not_found(

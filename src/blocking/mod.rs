@@ -77,17 +77,24 @@ pub const PENDING_RECORDS: usize = 100_000;
 pub const PENDING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Records written to the tantivy writer but not yet committed: what searches must add to, and
-/// remove from, the committed index.
+/// remove from, the committed index. Keys are held as 64-bit hashes (a collision only adds a
+/// candidate, which scoring then judges), a third of the memory of the strings.
 #[derive(Default)]
 struct Pending {
-    /// Keys of each uncommitted record.
-    keys: FxHashMap<RecordId, Vec<String>>,
-    /// Uncommitted records per key.
-    buckets: FxHashMap<String, Vec<RecordId>>,
+    /// Key hashes of each uncommitted record.
+    keys: FxHashMap<RecordId, Vec<u64>>,
+    /// Uncommitted records per key hash.
+    buckets: FxHashMap<u64, Vec<RecordId>>,
     /// Records whose committed document is replaced or deleted.
     stale: rustc_hash::FxHashSet<RecordId>,
     /// When the oldest uncommitted change was made.
     since: Option<std::time::Instant>,
+}
+
+/// The hash a pending key is held by.
+fn key_hash(k: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(k)
 }
 
 impl Pending {
@@ -208,11 +215,14 @@ impl BlockingIndex {
         }
         let (hi, lo) = id.halves();
         let mut d = doc!(self.rid => id.to_string(), self.rid_hi => hi, self.rid_lo => lo);
+        let mut hashes = Vec::with_capacity(keys.len());
         for k in keys {
             d.add_text(self.key, k);
-            p.buckets.entry(k.clone()).or_default().push(id);
+            let h = key_hash(k);
+            p.buckets.entry(h).or_default().push(id);
+            hashes.push(h);
         }
-        p.keys.insert(id, keys.to_vec());
+        p.keys.insert(id, hashes);
         p.since.get_or_insert_with(std::time::Instant::now);
         w.add_document(d).map_err(tv("adding a document"))?;
         Ok(())
@@ -309,7 +319,10 @@ impl BlockingIndex {
         for k in keys {
             let term = Term::from_field_text(self.key, k);
             infos.clear();
-            let extra = pending.buckets.get(*k).map_or(&[][..], Vec::as_slice);
+            let extra = pending
+                .buckets
+                .get(&key_hash(k))
+                .map_or(&[][..], Vec::as_slice);
             let mut total = extra.len();
             for (si, seg) in segs.iter().enumerate() {
                 if let Some(info) = seg.inv.get_term_info(&term).map_err(io)? {
@@ -491,6 +504,52 @@ mod tests {
         let again = BlockingIndex::open(dir.path(), 50).unwrap();
         assert_eq!(again.committed_seq(), 2);
         assert_eq!(again.len(), 1);
+    }
+
+    #[test]
+    fn candidates_need_specific_evidence_and_generic_keys_are_skipped() {
+        // 60 records share "weak" (60 > SPECIFIC_KEY_RECORDS): not enough alone.
+        let mut keys: Vec<Vec<String>> = (0..60).map(|_| vec!["weak".to_string()]).collect();
+        // Records 0 and 1 also share a key only they hold.
+        keys[0].push("pair".into());
+        keys[1].push("pair".into());
+        // Records 5..60 share a second weak key (55 holders): two weak keys add up.
+        for k in keys.iter_mut().skip(5) {
+            k.push("weak3".into());
+        }
+        let b = BatchIndex::build(&keys);
+        assert_eq!(b.candidates(0, &keys[0], 10), vec![1]);
+        assert!(
+            b.candidates(3, &keys[3], 10).is_empty(),
+            "one weak key alone"
+        );
+        assert_eq!(b.candidates(50, &keys[50], 10).len(), 10, "two weak keys");
+        // Stored records count in the bucket sizes; a generic key finds nothing.
+        let stored: Vec<RecordId> = (0..GENERIC_KEY_RECORDS)
+            .map(|i| RecordId::of("s", &i.to_string()))
+            .collect();
+        let one = vec![vec!["generic".to_string(), "e:x".to_string()]];
+        let b = BatchIndex::build(&one);
+        let email = [RecordId::of("s", "mail")];
+        let (c, _) = rank(
+            &one[0],
+            0,
+            10,
+            &|k| {
+                Some(if k == "generic" {
+                    &stored[..]
+                } else {
+                    &email[..]
+                })
+            },
+            &b,
+            &|_| false,
+        );
+        assert_eq!(
+            c,
+            vec![email[0]],
+            "1,001 holders: generic; the email key still finds"
+        );
     }
 
     #[test]
