@@ -17,96 +17,13 @@ use std::time::Instant;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+#[path = "common/names.rs"]
+mod names;
+use names::{FAMILY, GIVEN, STREETS};
+
 use goldrec::config::Config;
 use goldrec::engine::{Change, Engine, Summary};
 use goldrec::ingest::{self, RawRecord};
-
-const GIVEN: &[&str] = &[
-    "james",
-    "mary",
-    "robert",
-    "patricia",
-    "john",
-    "jennifer",
-    "michael",
-    "linda",
-    "david",
-    "elizabeth",
-    "william",
-    "barbara",
-    "richard",
-    "susan",
-    "joseph",
-    "jessica",
-    "thomas",
-    "sarah",
-    "wei",
-    "fang",
-    "min",
-    "jing",
-    "li",
-    "lei",
-    "olivia",
-    "noah",
-    "emma",
-    "liam",
-    "ava",
-    "lucas",
-    "mia",
-    "ethan",
-    "chloe",
-    "mateo",
-    "sofia",
-    "amir",
-    "yuki",
-];
-const FAMILY: &[&str] = &[
-    "smith",
-    "johnson",
-    "williams",
-    "brown",
-    "jones",
-    "garcia",
-    "miller",
-    "davis",
-    "rodriguez",
-    "martinez",
-    "wang",
-    "li",
-    "zhang",
-    "liu",
-    "chen",
-    "yang",
-    "huang",
-    "zhao",
-    "wu",
-    "zhou",
-    "nguyen",
-    "kim",
-    "patel",
-    "muller",
-    "schmidt",
-    "rossi",
-    "silva",
-    "santos",
-    "kowalski",
-    "novak",
-    "dubois",
-    "moreau",
-    "tanaka",
-    "sato",
-    "cohen",
-];
-const STREETS: &[&str] = &[
-    "main street",
-    "oak avenue",
-    "park road",
-    "pine place",
-    "maple drive",
-    "cedar court",
-    "elm street",
-    "lake road",
-];
 
 /// Small deterministic generator (xorshift), so runs are comparable.
 struct Rng(u64);

@@ -51,6 +51,9 @@
 //!
 //! `GOLDREC_BIN` overrides the server binary.
 
+#[path = "common/names.rs"]
+mod names;
+use names::{FAMILY, GIVEN, STREETS};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -348,93 +351,6 @@ impl Rng {
         xs[self.index(xs.len())]
     }
 }
-
-const GIVEN: &[&str] = &[
-    "james",
-    "mary",
-    "robert",
-    "patricia",
-    "john",
-    "jennifer",
-    "michael",
-    "linda",
-    "david",
-    "elizabeth",
-    "william",
-    "barbara",
-    "richard",
-    "susan",
-    "joseph",
-    "jessica",
-    "thomas",
-    "sarah",
-    "wei",
-    "fang",
-    "min",
-    "jing",
-    "li",
-    "lei",
-    "olivia",
-    "noah",
-    "emma",
-    "liam",
-    "ava",
-    "lucas",
-    "mia",
-    "ethan",
-    "chloe",
-    "mateo",
-    "sofia",
-    "amir",
-    "yuki",
-];
-const FAMILY: &[&str] = &[
-    "smith",
-    "johnson",
-    "williams",
-    "brown",
-    "jones",
-    "garcia",
-    "miller",
-    "davis",
-    "rodriguez",
-    "martinez",
-    "wang",
-    "li",
-    "zhang",
-    "liu",
-    "chen",
-    "yang",
-    "huang",
-    "zhao",
-    "wu",
-    "zhou",
-    "nguyen",
-    "kim",
-    "patel",
-    "muller",
-    "schmidt",
-    "rossi",
-    "silva",
-    "santos",
-    "kowalski",
-    "novak",
-    "dubois",
-    "moreau",
-    "tanaka",
-    "sato",
-    "cohen",
-];
-const STREETS: &[&str] = &[
-    "main street",
-    "oak avenue",
-    "park road",
-    "pine place",
-    "maple drive",
-    "cedar court",
-    "elm street",
-    "lake road",
-];
 
 /// Columns of the generated feed (source `feed` of `benches/feed.toml`).
 const FEED_COLUMNS: &[&str] = &[
