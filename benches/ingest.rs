@@ -168,7 +168,7 @@ fn pairwise(engine: &Engine, truth: &[(String, String)]) -> anyhow::Result<(f64,
     let mut per_entity: HashMap<u64, u64> = HashMap::new();
     let mut per_label: HashMap<&str, u64> = HashMap::new();
     let mut per_cell: HashMap<(u64, &str), u64> = HashMap::new();
-    for r in engine.store.records() {
+    for r in engine.reads().records() {
         let (_, r) = r?;
         let Some(&l) = label.get(r.key.as_str()) else {
             continue;
@@ -333,7 +333,7 @@ fn main() -> anyhow::Result<()> {
     engine.close()?;
     let size = dir_size(&data_dir) as f64 / 1e6;
     let (p, r, f1) = pairwise(&engine, &goldrec::eval::read_rows(&truth)?)?;
-    let entities = engine.store.entities().count();
+    let entities = engine.reads().entities().count();
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

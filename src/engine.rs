@@ -196,10 +196,10 @@ pub struct Engine {
     pub config: Arc<Config>,
     /// Scoring model.
     pub model: Arc<Model>,
-    /// Durable state.
-    pub store: Store,
+    /// Durable state; written only by the engine (readers get [`Engine::reads`]).
+    store: Store,
     /// Blocking index (derived from the store).
-    pub index: BlockingIndex,
+    index: BlockingIndex,
     write_lock: Mutex<()>,
     /// Wall time per phase of the last applied batch (ms).
     last_phases: Mutex<Vec<(&'static str, f64)>>,
@@ -691,6 +691,16 @@ impl Engine {
             self.apply(chunk)?;
         }
         Ok(n)
+    }
+
+    /// Read-only access to the stored records, entities, history, decisions and change feed.
+    pub fn reads(&self) -> crate::store::Reads<'_> {
+        crate::store::Reads(&self.store)
+    }
+
+    /// Number of records the blocking index holds (committed and pending).
+    pub fn indexed(&self) -> u64 {
+        self.index.len()
     }
 
     /// Skips a queued review pair (it goes to the back of the queue), under the writer lock

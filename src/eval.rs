@@ -186,7 +186,7 @@ pub fn evaluate(
     examples: usize,
     sweep: bool,
 ) -> Result<Report, EvalError> {
-    let store = &engine.store;
+    let store = engine.reads();
     let mut recs: Vec<StoredRecord> = Vec::new();
     for r in store.records() {
         recs.push(r?.1);

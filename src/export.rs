@@ -23,7 +23,7 @@ pub enum Format {
 pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, EngineError> {
     let mut members = Vec::new();
     for id in &e.members {
-        if let Some(r) = engine.store.record(*id)? {
+        if let Some(r) = engine.reads().record(*id)? {
             members.push(json!({"source": r.source, "key": r.key}));
         }
     }
@@ -67,7 +67,7 @@ pub fn export(
             header.push("members".into());
             c.write_record(&header)?;
         }
-        for e in engine.store.entities() {
+        for e in engine.reads().entities() {
             let e = e.map_err(EngineError::from)?;
             if e.state != EntityState::Active {
                 continue;

@@ -54,7 +54,7 @@ async fn changes(
         s.engine.wait_for_changes(after, wait).await;
     }
     blocking(move || {
-        let store = &s.engine.store;
+        let store = s.engine.reads();
         let latest = store.last_change_seq()?;
         let oldest = store.oldest_change_seq()?;
         // Events after `after` are gone when the oldest kept one is further on.
@@ -210,9 +210,9 @@ async fn lookup(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, A
     blocking(move || {
         let mut out = Vec::with_capacity(body.records.len());
         for k in body.records {
-            let rec = s.engine.store.record(RecordId::of(&k.source, &k.key))?;
+            let rec = s.engine.reads().record(RecordId::of(&k.source, &k.key))?;
             let entity = match rec {
-                Some(r) => s.engine.store.resolve(r.entity)?.map(|e| e.id),
+                Some(r) => s.engine.reads().resolve(r.entity)?.map(|e| e.id),
                 None => None,
             };
             out.push(json!({"source": k.source, "key": k.key, "entity_id": entity}));

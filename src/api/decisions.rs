@@ -93,7 +93,7 @@ async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, A
     };
     blocking(move || {
         for id in [a, b] {
-            if s.engine.store.record(id)?.is_none() {
+            if s.engine.reads().record(id)?.is_none() {
                 return Err(ApiError::not_found("record_not_found", format!("no record {id}")));
             }
         }
@@ -124,7 +124,7 @@ async fn list(State(s): State<AppState>, Query(p): Query<Page>) -> Result<Json<V
     let offset = p.offset.unwrap_or(0);
     blocking(move || {
         let mut items = Vec::new();
-        for d in s.engine.store.decisions().skip(offset).take(limit) {
+        for d in s.engine.reads().decisions().skip(offset).take(limit) {
             let d = d?;
             items.push(json!({"id": pair_id(&d.key()), "decision": d}));
         }

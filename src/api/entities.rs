@@ -58,7 +58,7 @@ fn entity_response(engine: &Engine, e: &Entity) -> Result<Response, ApiError> {
 pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
     let mut members = Vec::new();
     for id in &e.members {
-        if let Some(r) = engine.store.record(*id)? {
+        if let Some(r) = engine.reads().record(*id)? {
             members.push(json!({
                 "record_id": id,
                 "source": r.source,
@@ -90,7 +90,7 @@ struct VersionQuery {
 fn history_json(engine: &Engine, h: &crate::store::HistoryEntry) -> Result<Value, ApiError> {
     let mut members = Vec::new();
     for id in &h.members {
-        match engine.store.record(*id)? {
+        match engine.reads().record(*id)? {
             Some(r) => members.push(json!({"record_id": id, "source": r.source, "key": r.key})),
             None => members.push(json!({"record_id": id})),
         }
@@ -116,7 +116,7 @@ async fn history(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_entity_id(&id)?;
     blocking(move || {
-        let entries = s.engine.store.history(id)?;
+        let entries = s.engine.reads().history(id)?;
         if entries.is_empty() {
             return Err(ApiError::not_found(
                 "entity_not_found",
@@ -140,13 +140,15 @@ async fn get_entity(
 ) -> Result<Response, ApiError> {
     if let Some(version) = vq.version {
         let id = parse_entity_id(&id)?;
-        return blocking(move || match s.engine.store.entity_version(id, version)? {
-            Some(h) => Ok(Json(history_json(&s.engine, &h)?).into_response()),
-            None => Err(ApiError::not_found(
-                "version_not_found",
-                format!("entity {id} has no version {version}"),
-            )),
-        })
+        return blocking(
+            move || match s.engine.reads().entity_version(id, version)? {
+                Some(h) => Ok(Json(history_json(&s.engine, &h)?).into_response()),
+                None => Err(ApiError::not_found(
+                    "version_not_found",
+                    format!("entity {id} has no version {version}"),
+                )),
+            },
+        )
         .await;
     }
     let if_none_match = headers
@@ -158,8 +160,7 @@ async fn get_entity(
     })?;
     blocking(move || {
         let e = s
-            .engine
-            .store
+            .engine.reads()
             .entity(id)?
             .ok_or_else(|| ApiError::not_found("entity_not_found", format!("no entity {id}")))?;
         Ok(match e.state {
@@ -173,7 +174,7 @@ async fn get_entity(
                 }
             }
             EntityState::Merged { .. } => {
-                let live = s.engine.store.resolve(id)?.map_or(0, |e| e.id);
+                let live = s.engine.reads().resolve(id)?.map_or(0, |e| e.id);
                 (
                     StatusCode::PERMANENT_REDIRECT,
                     [(header::LOCATION, format!("/v1/entities/{live}"))],
@@ -280,13 +281,13 @@ async fn conflicts(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_entity_id(&id)?;
     blocking(move || {
-        let e = match s.engine.store.entity(id)? {
+        let e = match s.engine.reads().entity(id)? {
             Some(e) if e.state == EntityState::Active => e,
             _ => return Err(ApiError::not_found("entity_not_found", format!("no live entity {id}"))),
         };
         let mut recs = Vec::new();
         for rid in &e.members {
-            if let Some(r) = s.engine.store.record(*rid)? {
+            if let Some(r) = s.engine.reads().record(*rid)? {
                 recs.push((*rid, r));
             }
         }
@@ -348,7 +349,7 @@ async fn merge(
             .merge_entities(&ids, &body.actor, &body.reason, &expected)?;
         let e = s
             .engine
-            .store
+            .reads()
             .resolve(survivor)?
             .ok_or_else(|| ApiError::internal("merged entity missing"))?;
         Ok(Json(json!({"entity": view(&s.engine, &e)?, "merged": ids})))
@@ -395,7 +396,7 @@ async fn split(
             .split_entity(id, &groups, &body.actor, &body.reason, expected)?;
         let mut out = Vec::new();
         for eid in std::iter::once(id).chain(parts.iter().copied()) {
-            if let Some(e) = s.engine.store.resolve(eid)? {
+            if let Some(e) = s.engine.reads().resolve(eid)? {
                 out.push(view(&s.engine, &e)?);
             }
         }
@@ -539,7 +540,7 @@ async fn search(
         let matches = s.engine.probe(&p, limit)?;
         let mut results = Vec::new();
         for m in matches {
-            if let Some(e) = s.engine.store.resolve(m.entity)? {
+            if let Some(e) = s.engine.reads().resolve(m.entity)? {
                 results.push(json!({
                     "entity_id": e.id,
                     "match_probability": m.explanation.match_probability,
@@ -590,7 +591,7 @@ async fn review(
         ));
     }
     blocking(move || {
-        let store = &s.engine.store;
+        let store = s.engine.reads();
         let mut open: Vec<(f64, usize, i64, Value)> = Vec::new();
         for item in store.review_items() {
             let item = item?;

@@ -49,8 +49,8 @@ async fn health(
 ) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "status": "ok",
-        "records": s.engine.store.record_count().ok(),
-        "indexed": s.engine.index.len(),
+        "records": s.engine.reads().record_count().ok(),
+        "indexed": s.engine.indexed(),
     }))
 }
 

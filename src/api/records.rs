@@ -218,13 +218,13 @@ async fn get_record(
     check_source(&s, &source)?;
     let id = RecordId::of(&source, &key);
     blocking(move || {
-        let rec = s.engine.store.record(id)?.ok_or_else(|| {
+        let rec = s.engine.reads().record(id)?.ok_or_else(|| {
             ApiError::not_found(
                 "record_not_found",
                 format!("no record {key:?} in source {source:?}"),
             )
         })?;
-        let entity = s.engine.store.resolve(rec.entity)?;
+        let entity = s.engine.reads().resolve(rec.entity)?;
         Ok(Json(serde_json::json!({
             "record_id": id,
             "source": rec.source,

@@ -1047,3 +1047,86 @@ impl Store {
         self.db.flush().map_err(sled_err("flushing")).map(|_| ())
     }
 }
+
+/// Read-only access to the store, for everything outside the engine (API, export, eval): the
+/// engine is the only writer, so every write goes through its batch path.
+#[derive(Clone, Copy)]
+pub struct Reads<'a>(pub(crate) &'a Store);
+
+impl<'a> Reads<'a> {
+    /// A stored record by id.
+    pub fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        self.0.record(id)
+    }
+
+    /// An entity by id, in any state.
+    pub fn entity(&self, id: EntityId) -> Result<Option<Entity>, StoreError> {
+        self.0.entity(id)
+    }
+
+    /// Follows merge redirects to the live entity.
+    pub fn resolve(&self, id: EntityId) -> Result<Option<Entity>, StoreError> {
+        self.0.resolve(id)
+    }
+
+    /// All entities in id order (any state).
+    pub fn entities(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + 'a {
+        self.0.entities()
+    }
+
+    /// All records in id order.
+    pub fn records(
+        &self,
+    ) -> impl Iterator<Item = Result<(RecordId, StoredRecord), StoreError>> + 'a {
+        self.0.records()
+    }
+
+    /// Number of stored records.
+    pub fn record_count(&self) -> Result<u64, StoreError> {
+        self.0.record_count()
+    }
+
+    /// Review items in key order.
+    pub fn review_items(&self) -> impl Iterator<Item = Result<ReviewItem, StoreError>> + 'a {
+        self.0.review_items()
+    }
+
+    /// All decisions, in pair-key order.
+    pub fn decisions(&self) -> impl Iterator<Item = Result<Decision, StoreError>> + 'a {
+        self.0.decisions()
+    }
+
+    /// A decision by its pair key.
+    pub fn decision(&self, key: &[u8; 32]) -> Result<Option<Decision>, StoreError> {
+        self.0.decision(key)
+    }
+
+    /// The history of an entity, oldest version first.
+    pub fn history(&self, id: EntityId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.0.history(id)
+    }
+
+    /// One version of an entity from its history.
+    pub fn entity_version(
+        &self,
+        id: EntityId,
+        version: u64,
+    ) -> Result<Option<HistoryEntry>, StoreError> {
+        self.0.entity_version(id, version)
+    }
+
+    /// Last committed change sequence number.
+    pub fn last_change_seq(&self) -> Result<u64, StoreError> {
+        self.0.last_change_seq()
+    }
+
+    /// Oldest change the feed still serves.
+    pub fn oldest_change_seq(&self) -> Result<Option<u64>, StoreError> {
+        self.0.oldest_change_seq()
+    }
+
+    /// Up to `limit` change events after `after`.
+    pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeEvent>, StoreError> {
+        self.0.changes_after(after, limit)
+    }
+}

@@ -69,7 +69,7 @@ fn record(rng: &mut Rng, key: &str) -> RawRecord {
 }
 
 fn check(engine: &Engine, seed: u64, step: usize) {
-    let store = &engine.store;
+    let store = engine.reads();
     let mut members_of: HashMap<u64, HashSet<RecordId>> = HashMap::new();
     for e in store.entities() {
         let e = e.unwrap();
@@ -147,9 +147,9 @@ fn steward_operations_keep_the_invariants() {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let keys: Vec<String> = (0..10).map(|i| format!("K{i}")).collect();
         for step in 0..40 {
-            let live: Vec<RecordId> = engine.store.records().map(|r| r.unwrap().0).collect();
+            let live: Vec<RecordId> = engine.reads().records().map(|r| r.unwrap().0).collect();
             let entities: Vec<(u64, Vec<RecordId>)> = engine
-                .store
+                .reads()
                 .entities()
                 .map(|e| e.unwrap())
                 .filter(|e| e.state == EntityState::Active)
@@ -217,7 +217,8 @@ fn steward_operations_keep_the_invariants() {
                     }
                 }
                 7 => {
-                    let all: Vec<Decision> = engine.store.decisions().map(|d| d.unwrap()).collect();
+                    let all: Vec<Decision> =
+                        engine.reads().decisions().map(|d| d.unwrap()).collect();
                     if !all.is_empty() {
                         let d = &all[rng.below(all.len())];
                         engine.revoke(d.key(), "prop").unwrap();

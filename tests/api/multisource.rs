@@ -372,7 +372,7 @@ fn a_multi_source_customer_base_resolves_with_high_precision_and_recall() {
     let mut entity_of = Vec::new();
     for (source, raw) in &recs {
         let id = goldrec::ingest::RecordId::of(source, &key_of(source, raw));
-        entity_of.push(engine.store.record(id).unwrap().unwrap().entity);
+        entity_of.push(engine.reads().record(id).unwrap().unwrap().entity);
     }
     // MS_DEBUG=1 prints every error with the model's explanation.
     let explain = |tag: &str, i: usize, j: usize| {
@@ -381,7 +381,7 @@ fn a_multi_source_customer_base_resolves_with_high_precision_and_recall() {
         }
         let rec = |k: usize| {
             let id = goldrec::ingest::RecordId::of(recs[k].0, &key_of(recs[k].0, &recs[k].1));
-            engine.store.record(id).unwrap().unwrap()
+            engine.reads().record(id).unwrap().unwrap()
         };
         let (ri, rj) = (rec(i), rec(j));
         let e = engine.model.explain(&ri.profile, &rj.profile);
