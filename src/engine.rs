@@ -1044,7 +1044,8 @@ impl Engine {
         }
         let fetched: Vec<(RecordId, Option<StoredRecord>)> = needed
             .into_par_iter()
-            .map(|id| (id, self.store.record(id).ok().flatten()))
+            // Profiles only: candidates are scored, not written (see the members below).
+            .map(|id| (id, self.store.record_for_matching(id).ok().flatten()))
             .collect();
         let mut existing: HashMap<RecordId, StoredRecord> = HashMap::new();
         for (id, r) in fetched {
@@ -1321,10 +1322,12 @@ impl Engine {
                         members.push((id, r));
                     }
                     Node::Existing(id) => {
-                        let r = work
-                            .member(id)
-                            .cloned()
-                            .or_else(|| existing.get(&id).cloned());
+                        // Candidates were read without their values: a member to write comes
+                        // whole from its loaded entity, or from the store.
+                        let r = match work.member(id) {
+                            Some(r) => Some(r.clone()),
+                            None => self.store.record(id)?,
+                        };
                         if let Some(mut r) = r {
                             if r.entity != *eid {
                                 r.entity = *eid;

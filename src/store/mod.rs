@@ -496,6 +496,24 @@ impl Store {
         }
     }
 
+    /// A stored record for scoring: profile, entity, source and key, without the supplied
+    /// values ([`codec::decode_record_for_matching`]); never to be written back.
+    pub fn record_for_matching(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        if !self.known.may_contain(&id) {
+            return Ok(None);
+        }
+        match self
+            .records
+            .get(id.0)
+            .map_err(sled_err("reading a record"))?
+        {
+            Some(b) => codec::decode_record_for_matching(&b)
+                .map(Some)
+                .map_err(corrupt(trees::RECORDS)),
+            None => Ok(None),
+        }
+    }
+
     /// An entity by id, in any state.
     pub fn entity(&self, id: EntityId) -> Result<Option<Entity>, StoreError> {
         match self
