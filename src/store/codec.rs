@@ -295,45 +295,40 @@ pub fn encode_record(r: &StoredRecord) -> Vec<u8> {
 /// skipped (left empty), which saves most of the decoding and freeing of candidates. Never
 /// write such a record back.
 pub fn decode_record_for_matching(b: &[u8]) -> R<StoredRecord> {
-    let mut r = Reader::new(b)?;
-    let source = r.str()?;
-    let key = r.str()?;
-    let n = r.len()?;
-    for _ in 0..2 * n {
-        let len = r.len()?;
-        r.raw(len)?;
-    }
-    let updated_at = r.opt_i64()?;
-    r.byte()?;
-    let len = r.len()?;
-    r.raw(len)?;
-    Ok(StoredRecord {
-        source,
-        key,
-        values: BTreeMap::new(),
-        updated_at,
-        hash: String::new(),
-        entity: r.u64()?,
-        seq: r.u64()?,
-        ingested_at: r.i64()?,
-        changed_at: r.i64()?,
-        profile: read_profile(&mut r)?,
-    })
+    read_record(b, false)
 }
 
 /// Decodes a stored record.
 pub fn decode_record(b: &[u8]) -> R<StoredRecord> {
+    read_record(b, true)
+}
+
+fn read_record(b: &[u8], whole: bool) -> R<StoredRecord> {
     let mut r = Reader::new(b)?;
     let source = r.str()?;
     let key = r.str()?;
-    let values = r.map()?;
+    let values = if whole {
+        r.map()?
+    } else {
+        let n = r.len()?;
+        for _ in 0..2 * n {
+            let len = r.len()?;
+            r.raw(len)?;
+        }
+        BTreeMap::new()
+    };
     let updated_at = r.opt_i64()?;
-    let hash = match r.byte()? {
-        1 => {
+    let hash = match (r.byte()?, whole) {
+        (1, true) => {
             let n = r.len()?;
             to_hex(r.raw(n)?)
         }
-        _ => r.str()?,
+        (_, true) => r.str()?,
+        (_, false) => {
+            let n = r.len()?;
+            r.raw(n)?;
+            String::new()
+        }
     };
     Ok(StoredRecord {
         source,

@@ -481,24 +481,21 @@ impl Store {
 
     /// A stored record by id.
     pub fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
-        if !self.known.may_contain(&id) {
-            return Ok(None);
-        }
-        match self
-            .records
-            .get(id.0)
-            .map_err(sled_err("reading a record"))?
-        {
-            Some(b) => codec::decode_record(&b)
-                .map(Some)
-                .map_err(corrupt(trees::RECORDS)),
-            None => Ok(None),
-        }
+        self.read_record(id, codec::decode_record)
     }
 
     /// A stored record for scoring: profile, entity, source and key, without the supplied
     /// values ([`codec::decode_record_for_matching`]); never to be written back.
     pub fn record_for_matching(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        self.read_record(id, codec::decode_record_for_matching)
+    }
+
+    /// Reads a record with `decode`; the Bloom filter answers for records never stored.
+    fn read_record(
+        &self,
+        id: RecordId,
+        decode: fn(&[u8]) -> Result<StoredRecord, codec::CodecError>,
+    ) -> Result<Option<StoredRecord>, StoreError> {
         if !self.known.may_contain(&id) {
             return Ok(None);
         }
@@ -507,9 +504,7 @@ impl Store {
             .get(id.0)
             .map_err(sled_err("reading a record"))?
         {
-            Some(b) => codec::decode_record_for_matching(&b)
-                .map(Some)
-                .map_err(corrupt(trees::RECORDS)),
+            Some(b) => decode(&b).map(Some).map_err(corrupt(trees::RECORDS)),
             None => Ok(None),
         }
     }
