@@ -666,7 +666,20 @@ fn is_particle(t: &str) -> bool {
 fn segment_tokens(segment: &str) -> Vec<Tok> {
     let mut texts = Vec::new();
     let mut toks = Vec::new();
-    for raw in segment.split_whitespace() {
+    let words: Vec<&str> = segment.split_whitespace().collect();
+    let single = words.len() == 1;
+    for raw in words {
+        if let Some(parts) = split_glued_pinyin(raw, single) {
+            for part in parts {
+                let caps = part.len() >= 2 && part.bytes().all(|b| b.is_ascii_uppercase());
+                toks.push(Tok {
+                    text: part.to_ascii_lowercase(),
+                    caps,
+                    lower: !caps,
+                });
+            }
+            continue;
+        }
         push_name_tokens(raw, &mut texts);
         let n = texts.len();
         let (mut upper, mut lower) = (0usize, 0usize);
@@ -718,13 +731,17 @@ fn is_pinyin_syllable(t: &str) -> bool {
 
 /// True when `t` splits into 1..=4 pinyin syllables ("xiaoming", "ouyang").
 fn is_pinyin_word(t: &str) -> bool {
+    pinyin_syllables(t).is_some()
+}
+
+/// Fewest pinyin syllables `t` (lowercase) splits into, if it splits into at most four.
+fn pinyin_syllables(t: &str) -> Option<usize> {
     const MAX_SYLLABLES: usize = 4;
     const MAX_SYLLABLE_LEN: usize = 6;
     let n = t.len();
     if n == 0 || n > MAX_SYLLABLES * MAX_SYLLABLE_LEN || !t.is_ascii() {
-        return false;
+        return None;
     }
-    // fewest syllables needed to cover t[..i]
     let mut best = [usize::MAX; MAX_SYLLABLES * MAX_SYLLABLE_LEN + 1];
     best[0] = 0;
     for end in 1..=n {
@@ -734,7 +751,56 @@ fn is_pinyin_word(t: &str) -> bool {
             }
         }
     }
-    best[n] <= MAX_SYLLABLES
+    (best[n] <= MAX_SYLLABLES).then_some(best[n])
+}
+
+/// Splits a romanized Chinese name written as one word into surname and given name.
+///
+/// - At a case boundary (`LIJian`, `WANGMing`, `GuHua`, `HanShuzhen`, `JianLI`): the word has
+///   exactly one boundary (lower to upper, or the last capital of a capital run followed by
+///   lowercase), both sides are pinyin, and one side is a common Chinese surname. Western names
+///   with inner capitals (`McDonald`, `DeMarco`, `LeBlanc`) are not pinyin on both sides.
+/// - Without one (`Lijian`, `lijian`, `ZHANGWEI`), only when the word is the whole name
+///   (`whole`) and exactly one split reads as a common surname followed by a one- or
+///   two-syllable given name.
+///
+/// Returns the two parts in written order, with their original case.
+fn split_glued_pinyin(word: &str, whole: bool) -> Option<[&str; 2]> {
+    let b = word.as_bytes();
+    if b.len() < 4 || !b.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let mut boundaries = (1..b.len()).filter(|&i| {
+        let (prev, cur) = (b[i - 1], b[i]);
+        cur.is_ascii_uppercase()
+            && (prev.is_ascii_lowercase()
+                || (prev.is_ascii_uppercase() && b.get(i + 1).is_some_and(u8::is_ascii_lowercase)))
+    });
+    let is_surname = |t: &str| surname_rank(&t.to_ascii_lowercase()).is_some();
+    let is_given =
+        |t: &str| t.len() >= 2 && pinyin_syllables(&t.to_ascii_lowercase()).is_some_and(|n| n <= 2);
+    if let Some(i) = boundaries.next() {
+        if boundaries.next().is_some() {
+            return None;
+        }
+        let (l, r) = word.split_at(i);
+        return ((is_surname(l) && is_given(r)) || (is_given(l) && is_surname(r)))
+            .then_some([l, r]);
+    }
+    if !whole {
+        return None;
+    }
+    let mut found = None;
+    for i in 1..b.len() - 1 {
+        let (l, r) = word.split_at(i);
+        if is_surname(l) && is_given(r) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some([l, r]);
+        }
+    }
+    found
 }
 
 /// Frequency rank among common Chinese surnames (0 = most common).
@@ -951,6 +1017,14 @@ pub fn parse_person_name(full: &str) -> Option<PersonName> {
 /// pinyin (surname readings for the family field); `han` is the family Han
 /// characters followed by the given Han characters when any are present.
 pub fn person_name_from_parts(given: Option<&str>, family: Option<&str>) -> Option<PersonName> {
+    let given = given.filter(|s| !s.trim().is_empty());
+    let family = family.filter(|s| !s.trim().is_empty());
+    if let (Some(only), None) | (None, Some(only)) = (given, family) {
+        // One field holding a glued romanized name ("LIJian") is a whole name.
+        if split_glued_pinyin(only.trim(), true).is_some() {
+            return parse_person_name(only);
+        }
+    }
     let mut name = PersonName::default();
     let mut han = String::new();
     if let Some(family) = family.filter(|s| !s.trim().is_empty()) {
@@ -1952,5 +2026,32 @@ mod tests {
         let long_family = "曾单".repeat(1_000);
         let n = person_name_from_parts(None, Some(&long_family)).unwrap();
         assert!(n.family_alternatives.len() <= 3 * MAX_SURNAME_COMBOS);
+    }
+
+    #[test]
+    fn glued_romanized_names_split() {
+        let li_jian = parse("李健");
+        for written in [
+            "LIJian", "LiJian", "Lijian", "lijian", "LIJIAN", "JianLI", "Li Jian",
+        ] {
+            assert_eq!(split(&parse(written)), split(&li_jian), "{written}");
+        }
+        assert_eq!(split(&parse("GuHua")), names(&["hua"], &["gu"]));
+        assert_eq!(split(&parse("WANGMing")), names(&["ming"], &["wang"]));
+        assert_eq!(split(&parse("HanShuzhen")), names(&["shuzhen"], &["han"]));
+        assert_eq!(split(&parse("HanShuzhen")), split(&parse("韩淑珍")));
+        let parts = person_name_from_parts(None, Some("WANGMing")).unwrap();
+        assert_eq!(split(&parts), names(&["ming"], &["wang"]));
+        // Western names with inner capitals, and glued words that are not the whole name, stay.
+        assert_eq!(
+            split(&parse("Ronald McDonald")),
+            names(&["ronald"], &["mcdonald"])
+        );
+        assert_eq!(
+            split(&parse("DeShawn Jones")),
+            names(&["deshawn"], &["jones"])
+        );
+        assert_eq!(split(&parse("Lijian Wang")), names(&["lijian"], &["wang"]));
+        assert_eq!(split(&parse("Smith")), names(&[], &["smith"]));
     }
 }
