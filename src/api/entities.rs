@@ -418,8 +418,18 @@ fn attribute_source(engine: &Engine, region: Option<String>) -> Source {
         name: "probe".into(),
         format: Format::Json,
         key: "__probe_key".into(),
-        default_region: region
-            .or_else(|| c.sources.values().find_map(|s| s.default_region.clone())),
+        default_region: match region {
+            Some(r) => vec![r],
+            // Every configured region, in source order.
+            None => c.sources.values().fold(Vec::new(), |mut all, s| {
+                for r in &s.default_region {
+                    if !all.contains(r) {
+                        all.push(r.clone());
+                    }
+                }
+                all
+            }),
+        },
         date_formats: if formats.is_empty() {
             crate::config::raw::default_date_formats()
         } else {

@@ -161,8 +161,9 @@ pub struct Source {
     pub format: Format,
     /// Field holding the record key, unique within the source.
     pub key: String,
-    /// ISO 3166 region for national phone numbers.
-    pub default_region: Option<String>,
+    /// ISO 3166 regions for national phone numbers, tried in order (a number takes the first
+    /// region it is valid in); empty when numbers must carry their country code.
+    pub default_region: Vec<String>,
     /// Date formats (chrono strftime) tried in order.
     pub date_formats: Vec<String>,
     /// Field holding the record's last-update time in the source system, if any.
@@ -487,7 +488,11 @@ impl Config {
                     "must name the record-key field",
                 ));
             }
-            if let Some(region) = &s.default_region {
+            let default_region = s
+                .default_region
+                .map(raw::OneOrMany::into_vec)
+                .unwrap_or_default();
+            for region in &default_region {
                 if region.len() != 2 || !region.chars().all(|c| c.is_ascii_uppercase()) {
                     return Err(invalid(
                         format!("{key}.default_region"),
@@ -564,7 +569,7 @@ impl Config {
                     name,
                     format,
                     key: s.key,
-                    default_region: s.default_region,
+                    default_region,
                     date_formats,
                     updated_at: s.updated_at,
                     updated_at_formats,

@@ -117,6 +117,26 @@ pub struct RawAttribute {
     pub kind: String,
 }
 
+/// A value that may be written alone or as a list (`"US"` or `["US", "CN"]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One value.
+    One(String),
+    /// Several values, in order.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values, in order.
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s],
+            Self::Many(v) => v,
+        }
+    }
+}
+
 /// `[sources.<name>]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,7 +144,7 @@ pub struct RawSource {
     pub format: String,
     pub key: String,
     #[serde(default)]
-    pub default_region: Option<String>,
+    pub default_region: Option<OneOrMany>,
     #[serde(default)]
     pub date_formats: Option<Vec<String>>,
     #[serde(default)]

@@ -169,7 +169,7 @@ pub fn normalize_value(
             non_empty_str(normalize::normalize_email(value).map_err(|e| e.to_string())?)
         }
         AttrKind::Phone => non_empty_str(
-            normalize::normalize_phone(value, source.default_region.as_deref())
+            normalize::normalize_phone_in(value, &source.default_region)
                 .map_err(|e| e.to_string())?,
         ),
         AttrKind::Date => non_empty_str(

@@ -28,6 +28,7 @@ pub fn level_names(method: Method) -> &'static [&'static str] {
         ],
         Method::Phone => &[
             "exact_e164",
+            "same_national_number",
             "same_last_8_digits",
             "same_last_7_digits",
             "else",
@@ -77,10 +78,13 @@ pub fn default_levels(method: Method, part: Option<NamePart>) -> &'static [[f64;
             [0.07, 0.9974],
         ],
         (Method::Phone, _) => &[
-            [0.80, 0.0001],
+            [0.74, 0.0001],
+            // One number read with two country codes (or none): as rare among non-matches as
+            // an exact agreement that also differs in form.
+            [0.06, 0.00001],
             [0.07, 0.0002],
             [0.03, 0.001],
-            [0.10, 0.9987],
+            [0.10, 0.99869],
         ],
         (Method::Date, _) => &[
             [0.82, 0.0005],
@@ -266,6 +270,11 @@ fn email_level(a: &str, b: &str) -> u8 {
     }
 }
 
+/// Phones are E.164 (`+15676697381`) or, when no region validated them, `+?` and digits.
+/// Digits of a national significant number compared across country codes: the last ten (a
+/// US number, a Chinese mobile without its leading 1).
+const NATIONAL_DIGITS: usize = 10;
+
 fn phone_level(a: &str, b: &str) -> u8 {
     if a == b {
         return 0;
@@ -274,12 +283,14 @@ fn phone_level(a: &str, b: &str) -> u8 {
     let db: Vec<u8> = b.bytes().filter(u8::is_ascii_digit).collect();
     let tail_eq =
         |n: usize| da.len() >= n && db.len() >= n && da[da.len() - n..] == db[db.len() - n..];
-    if tail_eq(8) {
+    if tail_eq(NATIONAL_DIGITS) {
         1
-    } else if tail_eq(7) {
+    } else if tail_eq(8) {
         2
-    } else {
+    } else if tail_eq(7) {
         3
+    } else {
+        4
     }
 }
 
@@ -343,9 +354,10 @@ mod tests {
     #[test]
     fn phones_agree_on_trailing_digits() {
         assert_eq!(phone_level("+16502530000", "+16502530000"), 0);
-        assert_eq!(phone_level("+16502530000", "+?2530000"), 2);
+        assert_eq!(phone_level("+16502530000", "+?2530000"), 3);
         assert_eq!(phone_level("+16502530000", "+446502530000"), 1);
-        assert_eq!(phone_level("+16502530000", "+16502539999"), 3);
+        assert_eq!(phone_level("+16502530000", "+16602530000"), 2);
+        assert_eq!(phone_level("+16502530000", "+16502539999"), 4);
     }
 
     #[test]
@@ -505,9 +517,32 @@ mod expected_comparisons {
         );
         assert_eq!(
             p("+1 415 555 0101", "+44 20 4555 0101"),
-            Some(2),
+            Some(3),
             "same last 7 digits"
         );
+        // One number in the forms of a mixed-country source read with region US: every form
+        // agrees at least on the national number.
+        for group in [
+            &[
+                "5676697381",
+                "15676697381",
+                "(567) 669-7381",
+                "+1 567 669 7381",
+            ][..],
+            &[
+                "13970198500",
+                "(+86)13970198500",
+                "8613970198500",
+                "+86 139 7019 8500",
+            ][..],
+        ] {
+            for a in group {
+                for b in group {
+                    assert!(p(a, b).is_some_and(|l| l <= 1), "{a} vs {b}");
+                }
+            }
+        }
+        assert_eq!(p("+86 139 7019 8500", "+86 139 7019 8501"), Some(4));
         let e = |a: &str, b: &str| lvl("email", Method::Email, None, a, b);
         assert_eq!(
             e("John.Smith@Example.com", "john.smith@example.com"),

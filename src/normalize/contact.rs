@@ -71,7 +71,16 @@ const MAX_PHONE_DIGITS: usize = 15;
 /// region when the number needs one (no `+`, or a `00` number that does not
 /// validate); empty input gives [`NormError::Empty`].
 pub fn normalize_phone(s: &str, default_region: Option<&str>) -> Result<String, NormError> {
-    phone(s, default_region, true)
+    phone(s, default_region.as_slice(), true)
+}
+
+/// [`normalize_phone`] for a source with customers in several countries: a national number
+/// takes the first of `regions` (ISO 3166 codes, in order) in which it is valid, so
+/// `13970198500` reads as a Chinese mobile and `5676697381` as a US number with
+/// `["US", "CN"]`. A number valid in none falls back as [`normalize_phone`] does.
+pub fn normalize_phone_in<S: AsRef<str>>(s: &str, regions: &[S]) -> Result<String, NormError> {
+    let regions: Vec<&str> = regions.iter().map(AsRef::as_ref).collect();
+    phone(s, &regions, true)
 }
 
 /// [`normalize_phone`] without the NANPA fast path: every number goes through
@@ -81,10 +90,10 @@ pub fn normalize_phone_reference(
     s: &str,
     default_region: Option<&str>,
 ) -> Result<String, NormError> {
-    phone(s, default_region, false)
+    phone(s, default_region.as_slice(), false)
 }
 
-fn phone(s: &str, default_region: Option<&str>, fast: bool) -> Result<String, NormError> {
+fn phone(s: &str, regions: &[&str], fast: bool) -> Result<String, NormError> {
     let trimmed = s.trim();
     if trimmed.is_empty() {
         return Err(NormError::Empty);
@@ -122,20 +131,23 @@ fn phone(s: &str, default_region: Option<&str>, fast: bool) -> Result<String, No
             parse_valid(None, &format!("+{digits}"), fast).unwrap_or_else(|| format!("+?{digits}"))
         );
     }
-    let region = match default_region.map(str::trim).filter(|r| !r.is_empty()) {
-        None => Ok(None),
-        Some(r) => region_id(r)
-            .map(Some)
-            .ok_or_else(|| err(format!("unknown region {r:?}"))),
+    let regions: Vec<&str> = regions
+        .iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .collect();
+    let region = match regions.iter().find(|r| region_id(r).is_none()) {
+        Some(r) => Err(err(format!("unknown region {r:?}"))),
+        None => Ok(()),
     };
-    let e164 = match region {
-        Ok(Some(r)) => parse_valid(Some(r), &digits, fast),
-        _ => None,
-    }
-    .or_else(|| {
-        idd.then(|| parse_valid(None, &format!("+{}", &digits[2..]), fast))
-            .flatten()
-    });
+    let e164 = regions
+        .iter()
+        .filter_map(|r| region_id(r))
+        .find_map(|r| parse_valid(Some(r), &digits, fast))
+        .or_else(|| {
+            idd.then(|| parse_valid(None, &format!("+{}", &digits[2..]), fast))
+                .flatten()
+        });
     if let Some(e164) = e164 {
         return Ok(e164);
     }
@@ -476,6 +488,28 @@ mod tests {
         assert!(normalize_email("\u{200b}").is_err());
         let long = format!("{}@example.com", "a".repeat(100_000));
         assert!(normalize_email(&long).is_ok());
+    }
+
+    #[test]
+    fn phone_in_several_regions() {
+        let both = |s: &str| normalize_phone_in(s, &["US", "CN"]).unwrap();
+        for us in [
+            "5676697381",
+            "15676697381",
+            "(567) 669-7381",
+            "+1 567 669 7381",
+        ] {
+            assert_eq!(both(us), "+15676697381", "{us}");
+        }
+        for cn in [
+            "13970198500",
+            "(+86)13970198500",
+            "+86 139 7019 8500",
+            "13812345678",
+        ] {
+            assert!(both(cn).starts_with("+861"), "{cn}: {}", both(cn));
+        }
+        assert_eq!(both("8613970198500"), "+8613970198500");
     }
 
     #[test]

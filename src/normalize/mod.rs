@@ -14,7 +14,7 @@ pub mod contact;
 pub mod name;
 pub mod text;
 
-pub use contact::{normalize_date, normalize_email, normalize_phone};
+pub use contact::{normalize_date, normalize_email, normalize_phone, normalize_phone_in};
 pub use name::{
     han_readings, has_han, metaphone, metaphone_alt, name_tokens, nickname_roots,
     parse_person_name, person_name_from_parts, PersonName, NICKNAMES,
