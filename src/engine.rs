@@ -259,6 +259,8 @@ impl Engine {
     /// Term frequencies from the snapshot written at the last close, when no batch was
     /// committed since; otherwise (a crash, an older store) counted from every record.
     fn load_terms(&self) -> Result<(), EngineError> {
+        self.model
+            .set_population(self.store.record_count()?, self.store.entity_count()?);
         if let Some(bytes) = self.store.load_terms()? {
             if self.model.restore_terms(&bytes) {
                 return Ok(());
@@ -989,6 +991,8 @@ impl Engine {
             }
         }
 
+        // The prior follows the population: the store's records and entities before this batch.
+        model.set_population(self.store.record_count()?, self.store.entity_count()?);
         // Term frequencies count the batch in before scoring, so records of one bulk load see
         // each other's values; the guard takes them out again if the batch fails.
         let tf_guard = TermGuard::new(

@@ -38,6 +38,9 @@ pub enum IndexError {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// The index is being dropped.
+    #[error("the blocking index is closed")]
+    Closed,
 }
 
 fn tv(op: &'static str) -> impl FnOnce(tantivy::TantivyError) -> IndexError {
@@ -117,12 +120,26 @@ impl Pending {
 pub struct BlockingIndex {
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// `None` only while dropping (see the `Drop` impl).
+    writer: Mutex<Option<IndexWriter>>,
     pending: std::sync::RwLock<Pending>,
     rid: Field,
     rid_hi: Field,
     rid_lo: Field,
     key: Field,
+}
+
+impl Drop for BlockingIndex {
+    /// Waits for tantivy's background merges, so no thread writes into the index directory
+    /// after the index is gone (a restart, or removing the directory, may follow at once).
+    fn drop(&mut self) {
+        let writer = self.writer.get_mut().map_or(None, Option::take);
+        if let Some(w) = writer {
+            if let Err(e) = w.wait_merging_threads() {
+                tracing::warn!("waiting for index merges: {e}");
+            }
+        }
+    }
 }
 
 fn schema() -> Schema {
@@ -175,7 +192,7 @@ impl BlockingIndex {
             key: get(field::KEY),
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Some(writer)),
             pending: Default::default(),
         })
     }
@@ -206,7 +223,8 @@ impl BlockingIndex {
     /// at once, committed to tantivy with the next [`Self::commit`]. Skipping the delete for
     /// new records spares a term look-up in every segment at commit.
     pub fn upsert(&self, id: RecordId, keys: &[String], replace: bool) -> Result<(), IndexError> {
-        let w = self.writer.lock().expect("index writer lock");
+        let guard = self.writer.lock().expect("index writer lock");
+        let w = guard.as_ref().ok_or(IndexError::Closed)?;
         let mut p = self.pending.write().expect("pending lock");
         if replace {
             w.delete_term(Term::from_field_text(self.rid, &id.to_string()));
@@ -230,9 +248,11 @@ impl BlockingIndex {
 
     /// Removes a record; effective for searches at once.
     pub fn delete(&self, id: RecordId) {
-        let w = self.writer.lock().expect("index writer lock");
+        let guard = self.writer.lock().expect("index writer lock");
         let mut p = self.pending.write().expect("pending lock");
-        w.delete_term(Term::from_field_text(self.rid, &id.to_string()));
+        if let Some(w) = guard.as_ref() {
+            w.delete_term(Term::from_field_text(self.rid, &id.to_string()));
+        }
         p.stale.insert(id);
         p.remove(id);
         p.since.get_or_insert_with(std::time::Instant::now);
@@ -240,9 +260,10 @@ impl BlockingIndex {
 
     /// Removes every record (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
-        let w = self.writer.lock().expect("index writer lock");
+        let guard = self.writer.lock().expect("index writer lock");
+        let w = guard.as_ref().ok_or(IndexError::Closed)?;
         w.delete_all_documents().map_err(tv("clearing the index"))?;
-        drop(w);
+        drop(guard);
         self.commit(self.committed_seq())?;
         Ok(())
     }
@@ -266,7 +287,8 @@ impl BlockingIndex {
     /// Commits pending changes to tantivy, tagged with the sled batch sequence they reflect,
     /// and makes them searchable there.
     pub fn commit(&self, seq: u64) -> Result<(), IndexError> {
-        let mut w = self.writer.lock().expect("index writer lock");
+        let mut guard = self.writer.lock().expect("index writer lock");
+        let w = guard.as_mut().ok_or(IndexError::Closed)?;
         // Searches wait while the committed view and the pending set trade places.
         let mut p = self.pending.write().expect("pending lock");
         let mut prepared = w.prepare_commit().map_err(tv("preparing a commit"))?;

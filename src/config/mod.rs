@@ -21,8 +21,6 @@ pub const DEFAULT_INDEX_MEMORY_MB: usize = 200;
 pub const DEFAULT_LINK_THRESHOLD: f64 = 0.95;
 /// Match probability at or above which (and below the link threshold) a pair is queued for review.
 pub const DEFAULT_REVIEW_THRESHOLD: f64 = 0.5;
-/// Prior probability that two records taken at random describe the same customer.
-pub const DEFAULT_PRIOR: f64 = 1e-4;
 /// Candidate records retrieved from the blocking index per incoming record.
 pub const DEFAULT_MAX_CANDIDATES: usize = 20;
 /// Change events kept in the feed; older ones are dropped and their readers must re-snapshot.
@@ -314,8 +312,9 @@ pub struct MatchingConfig {
     pub link_threshold: f64,
     /// Match probability at or above which a pair is queued for review.
     pub review_threshold: f64,
-    /// Prior match probability of a random pair.
-    pub prior: f64,
+    /// Prior match probability of a random pair when configured; `None` (the default): the
+    /// model estimates it from the population (see [`crate::matching::population_prior`]).
+    pub prior: Option<f64>,
     /// Candidates retrieved per record.
     pub max_candidates: usize,
     /// Blocking rules.
@@ -583,10 +582,11 @@ impl Config {
         // Matching.
         let m = raw.matching;
         for (k, v) in [
-            ("matching.link_threshold", m.link_threshold),
-            ("matching.review_threshold", m.review_threshold),
+            ("matching.link_threshold", Some(m.link_threshold)),
+            ("matching.review_threshold", Some(m.review_threshold)),
             ("matching.prior", m.prior),
         ] {
+            let Some(v) = v else { continue };
             if !(v > 0.0 && v < 1.0) {
                 return Err(invalid(
                     k,

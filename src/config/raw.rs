@@ -186,8 +186,8 @@ pub struct RawMatching {
     pub link_threshold: f64,
     #[serde(default = "default_review")]
     pub review_threshold: f64,
-    #[serde(default = "default_prior")]
-    pub prior: f64,
+    #[serde(default)]
+    pub prior: Option<f64>,
     #[serde(default = "default_max_candidates")]
     pub max_candidates: usize,
     #[serde(default)]
@@ -201,7 +201,7 @@ impl Default for RawMatching {
         Self {
             link_threshold: default_link(),
             review_threshold: default_review(),
-            prior: default_prior(),
+            prior: None,
             max_candidates: default_max_candidates(),
             blocking: Vec::new(),
             comparisons: Vec::new(),
@@ -215,10 +215,6 @@ fn default_link() -> f64 {
 
 fn default_review() -> f64 {
     super::DEFAULT_REVIEW_THRESHOLD
-}
-
-fn default_prior() -> f64 {
-    super::DEFAULT_PRIOR
 }
 
 fn default_max_candidates() -> usize {

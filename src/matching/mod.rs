@@ -85,8 +85,10 @@ impl ComparisonModel {
 pub struct Model {
     /// Comparisons, in configuration order.
     pub comparisons: Vec<ComparisonModel>,
-    /// Prior probability that a random pair matches.
-    pub prior: f64,
+    /// Prior probability that a random pair matches when configured; `None`: estimated from
+    /// the population ([`population_prior`]).
+    #[serde(default)]
+    pub prior: Option<f64>,
     /// Match probability at or above which records link.
     pub link_threshold: f64,
     /// Match probability at or above which a pair goes to review.
@@ -215,6 +217,29 @@ impl Personal {
 /// How far below the link weight a pair with conflicting personal evidence is placed.
 const PERSONAL_CONFLICT_MARGIN: f64 = 1e-3;
 
+/// Population below which the prior stays at its small-store value: with fewer records the
+/// chance of a random pair matching is not estimated from so little.
+pub const REFERENCE_POPULATION: f64 = 10_000.0;
+
+/// Prior probability that two records taken at random are the same customer, in a population
+/// of `records` (the store with the batch in progress), given a store of `stored` records in
+/// `entities` live entities.
+///
+/// Each record has about `d` true matches, so a random pair matches with probability
+/// `d / records`: the prior falls as the customer base grows, and agreeing on a common name
+/// (whose frequency does not fall) weighs less against it. `d` is estimated from the store as
+/// `2 (stored - entities) / stored` (exact when entities have one or two members), bounded to
+/// `[1, 2]`: not below 1, because a store loaded source by source holds no duplicates before
+/// the second source arrives, though they are coming.
+pub fn population_prior(records: u64, stored: u64, entities: u64) -> f64 {
+    let d = if stored >= 1_000 && entities > 0 && entities <= stored {
+        (2.0 * (stored - entities) as f64 / stored as f64).clamp(1.0, 2.0)
+    } else {
+        1.0
+    };
+    (d / (records as f64).max(REFERENCE_POPULATION)).min(0.5)
+}
+
 /// Converts a match weight to a probability.
 pub fn probability(weight: f64) -> f64 {
     1.0 / (1.0 + (-weight).exp2())
@@ -337,9 +362,31 @@ impl Model {
         self.headroom = headroom;
     }
 
+    /// The prior in use: the configured one, else [`population_prior`] of the counted records
+    /// and the population the engine last set.
+    pub fn prior(&self) -> f64 {
+        self.prior_of(&self.tf.read().expect("term frequencies lock"))
+    }
+
+    fn prior_of(&self, tf: &TermFrequencies) -> f64 {
+        self.prior.unwrap_or_else(|| {
+            let (stored, entities) = tf.population();
+            population_prior(tf.records(), stored, entities)
+        })
+    }
+
     /// Log-odds of the prior.
     pub fn prior_weight(&self) -> f64 {
-        weight_of(self.prior)
+        weight_of(self.prior())
+    }
+
+    /// Tells the model the store's records and live entities before a batch (the prior is
+    /// estimated from them).
+    pub fn set_population(&self, records: u64, entities: u64) {
+        self.tf
+            .write()
+            .expect("term frequencies lock")
+            .set_population(records, entities);
     }
 
     /// Match weight at which records link.
@@ -370,7 +417,7 @@ impl Model {
     /// when most cross pairs conflict).
     pub fn weight_and_conflict(&self, a: &Profile, b: &Profile) -> (f64, bool) {
         let tf = self.tf.read().expect("term frequencies lock");
-        let mut w = Sum::new(self.prior_weight());
+        let mut w = Sum::new(weight_of(self.prior_of(&tf)));
         let mut personal = Personal::default();
         for (i, c) in self.comparisons.iter().enumerate() {
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
@@ -386,7 +433,7 @@ impl Model {
     /// remaining comparison agreed at its best level. Exact: a pair it drops scores below `floor`.
     pub fn weight_at_least(&self, a: &Profile, b: &Profile, floor: f64) -> Option<f64> {
         let tf = self.tf.read().expect("term frequencies lock");
-        let mut w = Sum::new(self.prior_weight());
+        let mut w = Sum::new(weight_of(self.prior_of(&tf)));
         let mut personal = Personal::default();
         for (k, &i) in self.order.iter().enumerate() {
             if w.w + self.headroom[k] < floor {
@@ -453,8 +500,11 @@ impl Model {
     /// Replaces the term-frequency counts from a snapshot; false when it does not fit.
     pub fn restore_terms(&self, bytes: &[u8]) -> bool {
         match TermFrequencies::restore(bytes, self.comparisons.len()) {
-            Some(t) => {
-                *self.tf.write().expect("term frequencies lock") = t;
+            Some(mut t) => {
+                let mut tf = self.tf.write().expect("term frequencies lock");
+                let (records, entities) = tf.population();
+                t.set_population(records, entities);
+                *tf = t;
                 true
             }
             None => false,
@@ -477,7 +527,7 @@ impl Model {
     /// Match weight of a pair with the per-comparison breakdown.
     pub fn explain(&self, a: &Profile, b: &Profile) -> Explanation {
         let tf = self.tf.read().expect("term frequencies lock");
-        let prior_weight = self.prior_weight();
+        let prior_weight = weight_of(self.prior_of(&tf));
         let mut total = Sum::new(prior_weight);
         let mut personal = Personal::default();
         let comparisons = self

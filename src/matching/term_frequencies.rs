@@ -58,6 +58,9 @@ pub fn value_of(
 pub struct TermFrequencies {
     records: u64,
     counts: Vec<HashMap<String, u32>>,
+    /// Records and entities of the store before the batch in progress (set by the engine),
+    /// from which the prior is estimated.
+    population: (u64, u64),
 }
 
 impl TermFrequencies {
@@ -66,12 +69,23 @@ impl TermFrequencies {
         Self {
             records: 0,
             counts: vec![HashMap::new(); n],
+            population: (0, 0),
         }
     }
 
     /// Number of records counted.
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// Records and entities of the store, as last set.
+    pub fn population(&self) -> (u64, u64) {
+        self.population
+    }
+
+    /// Sets the store's records and live entities (see [`TermFrequencies::population`]).
+    pub fn set_population(&mut self, records: u64, entities: u64) {
+        self.population = (records, entities);
     }
 
     /// Counts a record in (`sign` = 1) or out (`sign` = -1). `values` holds, per comparison,
@@ -103,7 +117,11 @@ impl TermFrequencies {
     /// comparisons (the configuration changed).
     pub fn restore(bytes: &[u8], comparisons: usize) -> Option<Self> {
         let (records, counts) = crate::store::codec::decode_terms(bytes).ok()?;
-        (counts.len() == comparisons).then_some(Self { records, counts })
+        (counts.len() == comparisons).then_some(Self {
+            records,
+            counts,
+            population: (0, 0),
+        })
     }
 
     /// The adjusted u of an exact agreement on `value` for comparison `i` with model u `u`.

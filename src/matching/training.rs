@@ -197,7 +197,8 @@ fn em(
         .iter()
         .map(|c| c.levels.iter().map(|l| l.u).collect())
         .collect();
-    let prior_lo = (model.prior / (1.0 - model.prior)).ln();
+    let prior = model.prior();
+    let prior_lo = (prior / (1.0 - prior)).ln();
     let mut share: f64 = 0.5;
     let mut done = 0;
     for it in 0..iterations {

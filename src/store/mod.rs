@@ -443,6 +443,21 @@ impl Store {
             }
         }
         let records = tree(trees::RECORDS)?;
+        let entities = tree(trees::ENTITIES)?;
+        if meta
+            .get(trees::META_ENTITIES)
+            .map_err(sled_err("reading counters"))?
+            .is_none()
+        {
+            let mut live = 0u64;
+            for v in entities.iter().values() {
+                let v = v.map_err(sled_err("scanning entities"))?;
+                let e = codec::decode_entity(&v).map_err(corrupt(trees::ENTITIES))?;
+                live += u64::from(e.state == EntityState::Active);
+            }
+            meta.insert(trees::META_ENTITIES, &live.to_be_bytes())
+                .map_err(sled_err("writing counters"))?;
+        }
         let batch_seq = read_u64(
             meta.get(trees::META_BATCH_SEQ)
                 .map_err(sled_err("reading counters"))?,
@@ -592,6 +607,15 @@ impl Store {
         ))
     }
 
+    /// Number of live entities.
+    pub fn entity_count(&self) -> Result<u64, StoreError> {
+        Ok(read_u64(
+            self.meta
+                .get(trees::META_ENTITIES)
+                .map_err(sled_err("reading counters"))?,
+        ))
+    }
+
     /// Next free entity id.
     pub fn next_entity(&self) -> Result<EntityId, StoreError> {
         Ok(read_u64(
@@ -637,6 +661,15 @@ impl Store {
             .map(|(_, r)| codec::encode_record(r))
             .collect();
         let page_of = |i: usize| first_change + (i / PAGE_EVENTS * PAGE_EVENTS) as u64;
+        let entity_delta: i64 = w
+            .events
+            .iter()
+            .map(|e| match e.kind {
+                ChangeKind::Created => 1,
+                ChangeKind::Merged | ChangeKind::Deleted => -1,
+                _ => 0,
+            })
+            .sum();
         let encoded_entities: Vec<Vec<u8>> = w
             .entities
             .par_iter()
@@ -756,6 +789,10 @@ impl Store {
                     let n = read_u64(tm.get(trees::META_RECORDS)?) as i64 + w.record_delta;
                     tm.insert(trees::META_RECORDS, &(n.max(0) as u64).to_be_bytes())?;
                 }
+                if entity_delta != 0 {
+                    let n = read_u64(tm.get(trees::META_ENTITIES)?) as i64 + entity_delta;
+                    tm.insert(trees::META_ENTITIES, &(n.max(0) as u64).to_be_bytes())?;
+                }
                 let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
                 tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
                 tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
@@ -797,9 +834,9 @@ impl Store {
         ] {
             t.clear().map_err(sled_err("clearing a tree"))?;
         }
-        self.meta
-            .remove(trees::META_RECORDS)
-            .map_err(sled_err("clearing a tree"))?;
+        for key in [trees::META_RECORDS, trees::META_ENTITIES] {
+            self.meta.remove(key).map_err(sled_err("clearing a tree"))?;
+        }
         self.db.flush().map_err(sled_err("flushing"))?;
         Ok(())
     }
@@ -1097,6 +1134,11 @@ impl<'a> Reads<'a> {
     /// Number of stored records.
     pub fn record_count(&self) -> Result<u64, StoreError> {
         self.0.record_count()
+    }
+
+    /// Number of live entities.
+    pub fn entity_count(&self) -> Result<u64, StoreError> {
+        self.0.entity_count()
     }
 
     /// Review items in key order.

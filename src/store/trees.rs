@@ -45,6 +45,9 @@ pub const META_FEED_FLOOR: &[u8] = b"feed_floor";
 pub const META_TERMS: &[u8] = b"term_frequencies";
 /// `meta` key: number of stored records (u64 big-endian), kept by every batch.
 pub const META_RECORDS: &[u8] = b"records";
+/// `meta` key: number of live entities (u64 big-endian), kept by every batch (counted once by
+/// a scan when a store from before the counter is opened).
+pub const META_ENTITIES: &[u8] = b"entities";
 /// `meta` key: the record-id Bloom filter ([`super::bloom`]): batch sequence it reflects (u64
 /// big-endian), then its bits. Written on close; rebuilt from the record keys when stale.
 pub const META_BLOOM: &[u8] = b"record_filter";

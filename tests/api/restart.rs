@@ -82,7 +82,14 @@ async fn a_lost_blocking_index_is_rebuilt_from_the_store() {
     let dir = app.stop().await;
 
     // The index is derived state: remove it entirely.
-    std::fs::remove_dir_all(dir.path().join("index")).expect("index dir exists");
+    // (tantivy's merge threads may still be finishing a file: retry briefly)
+    let index = dir.path().join("index");
+    let mut tries = 0;
+    while let Err(e) = std::fs::remove_dir_all(&index) {
+        tries += 1;
+        assert!(tries < 50 && index.exists(), "removing the index: {e}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let app = spawn_app_in(dir).await;
     let h = app.health().await;
     assert_eq!(h["records"], 16, "{h}");
