@@ -121,7 +121,7 @@ fn prepare_one(
 fn check_phones(config: &Config, src: &Source, mapped: &[&SourceRecord]) {
     use goldrec::config::AttrKind;
     use goldrec::normalize::contact::{normalize_phone, normalize_phone_reference};
-    let region = src.default_region.as_deref();
+    let region = src.default_region.first().map(String::as_str);
     let phones: Vec<&str> = config
         .attributes
         .iter()
