@@ -233,7 +233,7 @@ pub struct RawComparison {
     /// Optional `[m, u]` per level, overriding the method's defaults, in level order.
     #[serde(default)]
     pub levels: Option<Vec<[f64; 2]>>,
-    /// Term-frequency adjustment of the exact level (default: on for names and text).
+    /// Term-frequency adjustment of the exact level (default: on for names, text, postcodes, emails and phones).
     #[serde(default)]
     pub term_frequency: Option<bool>,
     /// Part of the location group (default: addresses and postcodes).

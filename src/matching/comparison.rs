@@ -248,9 +248,78 @@ pub fn exact_value(
             };
             (!tokens.is_empty()).then(|| tokens.join(" "))
         }
-        (Method::Text | Method::Postcode, Norm::Str(x), _) => Some(x.clone()),
+        (Method::Text | Method::Postcode | Method::Email | Method::Phone, Norm::Str(x), _) => {
+            Some(x.clone())
+        }
         _ => None,
     }
+}
+
+/// Mail providers with millions of users, where namesakes end up with the same name-built
+/// address (`mjones@gmail.com`); at a company's own domain such an address is one person's.
+const BIG_PROVIDERS: &[&str] = &[
+    "126.com",
+    "139.com",
+    "163.com",
+    "aliyun.com",
+    "aol.com",
+    "att.net",
+    "comcast.net",
+    "foxmail.com",
+    "gmail.com",
+    "gmx.com",
+    "gmx.net",
+    "googlemail.com",
+    "hotmail.com",
+    "icloud.com",
+    "live.com",
+    "mail.com",
+    "me.com",
+    "msn.com",
+    "outlook.com",
+    "proton.me",
+    "protonmail.com",
+    "qq.com",
+    "sina.com",
+    "sohu.com",
+    "verizon.net",
+    "yahoo.com",
+    "yandex.com",
+    "yeah.net",
+    "ymail.com",
+];
+
+/// Whether an address at a big provider has a local part built from the person's name alone
+/// (`mjones`, `michael.jones`, `jones_m`, `wangming88`): digits and separators aside, it is
+/// the family name, or it with the given name or its initial before or after. Namesakes share
+/// such addresses, so agreeing on one says little once the names agree.
+pub fn name_built_email(email: &str, name: &NameNorm) -> bool {
+    let (local, domain) = email.split_once('@').unwrap_or((email, ""));
+    if BIG_PROVIDERS.binary_search(&domain).is_err() {
+        return false;
+    }
+    let local = local.split('+').next().unwrap_or(local);
+    let letters: String = local
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let family = name.family.concat();
+    let Some(given) = name.given.first() else {
+        return false;
+    };
+    if letters.len() < 3 || family.is_empty() {
+        return false;
+    }
+    let initial = &given[..given.len().min(1)];
+    [
+        family.clone(),
+        format!("{given}{family}"),
+        format!("{family}{given}"),
+        format!("{initial}{family}"),
+        format!("{family}{initial}"),
+    ]
+    .contains(&letters)
 }
 
 fn email_level(a: &str, b: &str) -> u8 {
@@ -371,6 +440,33 @@ mod tests {
             "namesakes' addresses"
         );
         assert_eq!(email_level("ann@x.com", "zed@x.com"), 3);
+    }
+
+    #[test]
+    fn name_built_addresses_at_big_providers() {
+        assert!(BIG_PROVIDERS.windows(2).all(|w| w[0] < w[1]), "sorted");
+        let name = NameNorm {
+            given: vec!["michael".into()],
+            family: vec!["jones".into()],
+            ..Default::default()
+        };
+        for built in [
+            "mjones@gmail.com",
+            "michael.jones@yahoo.com",
+            "jones_m77@hotmail.com",
+            "MichaelJones+shop@gmail.com",
+            "jones@qq.com",
+        ] {
+            assert!(name_built_email(built, &name), "{built}");
+        }
+        for own in [
+            "mjones@acme-corp.com",
+            "mike.jones@gmail.com",
+            "mj1980@gmail.com",
+            "jonesfamily@gmail.com",
+        ] {
+            assert!(!name_built_email(own, &name), "{own}");
+        }
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub struct Model {
     /// Value frequencies of the stored records, shared with the engine that updates them.
     #[serde(skip)]
     tf: Arc<RwLock<TermFrequencies>>,
+    /// The person-name attribute compared by given and family part, if any.
+    #[serde(skip)]
+    name_attr: Option<usize>,
 }
 
 /// Relative cost of a method's level computation; cheap, decisive comparisons run first.
@@ -214,6 +217,10 @@ impl Personal {
     }
 }
 
+/// Share of namesakes (different people with the same name) holding the same address built
+/// from that name (`mjones@gmail.com`): the u of an email agreement once the names agree.
+const NAMESAKE_EMAIL_U: f64 = 0.05;
+
 /// How far below the link weight a pair with conflicting personal evidence is placed.
 const PERSONAL_CONFLICT_MARGIN: f64 = 1e-3;
 
@@ -313,6 +320,7 @@ impl Model {
             order: Vec::new(),
             headroom: Vec::new(),
             tf: Arc::default(),
+            name_attr: None,
         };
         model.refresh();
         model
@@ -351,15 +359,28 @@ impl Model {
         order.sort_by_key(|&i| (cost(self.comparisons[i].method), i));
         let mut headroom = vec![0.0; order.len() + 1];
         for k in (0..order.len()).rev() {
-            let best = self.comparisons[order[k]]
-                .weights
-                .iter()
-                .copied()
-                .fold(0.0, f64::max);
+            let c = &self.comparisons[order[k]];
+            // A rare value's exact agreement may weigh up to log2(MAX_BOOST) more.
+            let boost = if c.term_frequency {
+                term_frequencies::MAX_BOOST.log2()
+            } else {
+                0.0
+            };
+            let best = c.weights.iter().copied().fold(0.0, f64::max) + boost;
             headroom[k] = headroom[k + 1] + best;
         }
         self.order = order;
         self.headroom = headroom;
+        let parts = |part| {
+            self.comparisons
+                .iter()
+                .find(|c| c.method == Method::Name && c.part == Some(part))
+                .map(|c| c.attr)
+        };
+        self.name_attr = match (parts(NamePart::Given), parts(NamePart::Family)) {
+            (Some(g), Some(f)) if g == f => Some(g),
+            _ => None,
+        };
     }
 
     /// The prior in use: the configured one, else [`population_prior`] of the counted records
@@ -450,16 +471,43 @@ impl Model {
         (w >= floor).then_some(w)
     }
 
-    /// Weight of comparison `i` at level `l`, term-frequency adjusted at the exact level.
+    /// Weight of comparison `i` at level `l`: term-frequency adjusted at the exact level, and
+    /// an email agreement on an address built from the name weighs little between namesakes.
     fn level_weight(&self, tf: &TermFrequencies, i: usize, l: u8, a: &Profile, b: &Profile) -> f64 {
         let c = &self.comparisons[i];
-        if l != 0 || !c.term_frequency || tf.records() == 0 {
-            return c.weight(l);
+        let x = if l != 0 || !c.term_frequency || tf.records() == 0 {
+            c.weight(l)
+        } else {
+            match comparison::exact_value(c.method, c.attr, c.part, a, b) {
+                Some(v) => (c.levels[0].m / tf.u(i, &v, c.levels[0].u)).log2(),
+                None => c.weight(l),
+            }
+        };
+        if c.method == Method::Email && l <= 1 {
+            let cap = (c.levels[l as usize].m / NAMESAKE_EMAIL_U).log2();
+            if x > cap && self.namesakes_on_name_built_email(c.attr, a, b) {
+                return cap;
+            }
         }
-        match comparison::exact_value(c.method, c.attr, c.part, a, b) {
-            Some(v) => (c.levels[0].m / tf.u(i, &v, c.levels[0].u)).log2(),
-            None => c.weight(l),
-        }
+        x
+    }
+
+    /// Whether `a` and `b` agree on both name parts (exact or equivalent) and `a`'s email
+    /// (the one they share) is built from the name ([`comparison::name_built_email`]).
+    fn namesakes_on_name_built_email(&self, email_attr: usize, a: &Profile, b: &Profile) -> bool {
+        use crate::ingest::profile::Norm;
+        let Some(n) = self.name_attr else {
+            return false;
+        };
+        let (Some(Some(Norm::Str(email))), Some(Some(Norm::Name(name)))) =
+            (a.attrs.get(email_attr), a.attrs.get(n))
+        else {
+            return false;
+        };
+        comparison::name_built_email(email, name)
+            && [NamePart::Given, NamePart::Family].into_iter().all(|part| {
+                comparison::level(Method::Name, n, Some(part), a, b).is_some_and(|l| l <= 1)
+            })
     }
 
     /// Each comparison's term-frequency value of a profile (`None` where it has none or the

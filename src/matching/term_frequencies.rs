@@ -1,8 +1,10 @@
 //! Term-frequency adjustment: agreeing on a rare value is stronger evidence than agreeing on a
 //! common one (a rare surname versus 王 or Smith).
 //!
-//! For comparisons that opt in (names, short text and postcodes by default), the table counts how many
-//! stored records hold each normalized value. At the exact level, the comparison's u becomes
+//! For comparisons that opt in (names, short text, postcodes, emails and phones by default),
+//! the table counts how many stored records hold each normalized value: an email or phone
+//! shared by many customers (a family inbox, a company switchboard, a recycled number) is
+//! weak evidence, one held by a single customer strong. At the exact level, the comparison's u becomes
 //! the value's frequency: `u_v = (count + PRIOR_RECORDS * u) / (records + PRIOR_RECORDS)`,
 //! which starts at the model's u while few records are stored and moves to the observed
 //! frequency as they accumulate. The boost over the plain exact weight is capped at
@@ -20,7 +22,10 @@ pub const MAX_BOOST: f64 = 16.0;
 
 /// Whether a comparison gets term-frequency adjustment by default.
 pub fn applies_to(method: Method) -> bool {
-    matches!(method, Method::Name | Method::Text | Method::Postcode)
+    matches!(
+        method,
+        Method::Name | Method::Text | Method::Postcode | Method::Email | Method::Phone
+    )
 }
 
 /// The value a comparison's frequencies are counted by, for one profile.
@@ -48,7 +53,9 @@ pub fn value_of(
             };
             (!tokens.is_empty()).then(|| tokens.join(" "))
         }
-        (Method::Text | Method::Postcode, Norm::Str(s)) => Some(s.clone()),
+        (Method::Text | Method::Postcode | Method::Email | Method::Phone, Norm::Str(s)) => {
+            Some(s.clone())
+        }
         _ => None,
     }
 }
