@@ -247,6 +247,27 @@ pub fn population_prior(records: u64, stored: u64, entities: u64) -> f64 {
     (d / (records as f64).max(REFERENCE_POPULATION)).min(0.5)
 }
 
+/// Records a full name must be held by before its own frequency counts (more than one
+/// customer's records).
+const FULL_NAME_MIN_COUNT: u64 = 10;
+
+/// A profile's full name as counted for [`Model::full_name_excess`]: given and family tokens,
+/// the two parts in sorted order so "Wang Wei" and "Wei Wang" count as one name.
+fn full_name_key(p: &Profile, attr: usize) -> Option<String> {
+    let Some(Some(crate::ingest::profile::Norm::Name(n))) = p.attrs.get(attr) else {
+        return None;
+    };
+    if n.given.is_empty() || n.family.is_empty() {
+        return None;
+    }
+    let (g, f) = (n.given.join(" "), n.family.join(" "));
+    Some(if g <= f {
+        format!("{g}|{f}")
+    } else {
+        format!("{f}|{g}")
+    })
+}
+
 /// Converts a match weight to a probability.
 pub fn probability(weight: f64) -> f64 {
     1.0 / (1.0 + (-weight).exp2())
@@ -483,6 +504,13 @@ impl Model {
                 None => c.weight(l),
             }
         };
+        if l == 0 && c.part == Some(NamePart::Family) && c.term_frequency && tf.records() > 0 {
+            let given_exact = self.name_attr == Some(c.attr)
+                && comparison::level(Method::Name, c.attr, Some(NamePart::Given), a, b) == Some(0);
+            if given_exact {
+                return x - self.full_name_excess(tf, a, b);
+            }
+        }
         if c.method == Method::Email && l <= 1 {
             let cap = (c.levels[l as usize].m / NAMESAKE_EMAIL_U).log2();
             if x > cap && self.namesakes_on_name_built_email(c.attr, a, b) {
@@ -512,6 +540,7 @@ impl Model {
 
     /// Each comparison's term-frequency value of a profile (`None` where it has none or the
     /// comparison is not adjusted).
+    /// After them, one more column: the full name ([`full_name_key`]).
     pub fn tf_values(&self, p: &Profile) -> Vec<Option<String>> {
         self.comparisons
             .iter()
@@ -522,7 +551,44 @@ impl Model {
                     None
                 }
             })
+            .chain(std::iter::once(
+                self.name_attr.and_then(|n| full_name_key(p, n)),
+            ))
             .collect()
+    }
+
+    /// Weight to take off a pair agreeing exactly on both name parts because the full name is
+    /// more common than its parts' frequencies multiplied suggest ("Wang Wei", "Michael
+    /// Jones"): `log2(u_full / (u_given * u_family))` when positive.
+    fn full_name_excess(&self, tf: &TermFrequencies, a: &Profile, b: &Profile) -> f64 {
+        let Some(n) = self.name_attr else {
+            return 0.0;
+        };
+        let part = |p: NamePart| {
+            self.comparisons
+                .iter()
+                .position(|c| c.attr == n && c.part == Some(p) && c.term_frequency)
+        };
+        let (Some(g), Some(f)) = (part(NamePart::Given), part(NamePart::Family)) else {
+            return 0.0;
+        };
+        let u = |i: usize| -> Option<f64> {
+            let c = &self.comparisons[i];
+            let v = comparison::exact_value(c.method, c.attr, c.part, a, b)?;
+            Some(tf.u(i, &v, c.levels[0].u))
+        };
+        let (Some(ug), Some(uf), Some(full)) = (u(g), u(f), full_name_key(a, n)) else {
+            return 0.0;
+        };
+        // A full name held by few records may be one customer's own (every record of a
+        // customer carries the name): only a name more records hold than one customer has
+        // is known to be shared by others.
+        let count = tf.count(self.comparisons.len(), &full);
+        if count < FULL_NAME_MIN_COUNT {
+            return 0.0;
+        }
+        let full = count as f64 / tf.records().max(1) as f64;
+        (full / (ug * uf)).log2().max(0.0)
     }
 
     /// Counts records in (`sign` 1) or out (`sign` -1) of the term frequencies.
@@ -547,7 +613,7 @@ impl Model {
 
     /// Replaces the term-frequency counts from a snapshot; false when it does not fit.
     pub fn restore_terms(&self, bytes: &[u8]) -> bool {
-        match TermFrequencies::restore(bytes, self.comparisons.len()) {
+        match TermFrequencies::restore(bytes, self.comparisons.len() + 1) {
             Some(mut t) => {
                 let mut tf = self.tf.write().expect("term frequencies lock");
                 let (records, entities) = tf.population();

@@ -131,14 +131,19 @@ impl TermFrequencies {
         })
     }
 
-    /// The adjusted u of an exact agreement on `value` for comparison `i` with model u `u`.
-    pub fn u(&self, i: usize, value: &str, u: f64) -> f64 {
-        let count = self
-            .counts
+    /// Records holding `value` in column `i`.
+    pub fn count(&self, i: usize, value: &str) -> u64 {
+        self.counts
             .get(i)
             .and_then(|t| t.get(value))
-            .copied()
-            .unwrap_or(0) as f64;
+            .map_or(0, |&c| u64::from(c))
+    }
+
+    /// The adjusted u of an exact agreement on `value` for comparison `i` with model u `u`.
+    /// The two records of the pair being scored hold the value and are counted: they are
+    /// left out, as u is the chance that *another* record agrees.
+    pub fn u(&self, i: usize, value: &str, u: f64) -> f64 {
+        let count = self.count(i, value).saturating_sub(2) as f64;
         let tf = (count + PRIOR_RECORDS * u) / (self.records as f64 + PRIOR_RECORDS);
         tf.max(u / MAX_BOOST)
     }
