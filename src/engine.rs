@@ -19,6 +19,7 @@ use crate::cluster::{self, Edge};
 use crate::config::Config;
 use crate::ingest::profile::{self, Profile};
 use crate::ingest::{self, Position, RawRecord, RecordError, RecordId, SourceRecord};
+use crate::matching::term_frequencies::TermKey;
 use crate::matching::{Explanation, Model};
 use crate::store::{
     ChangeEvent, ChangeKind, Decision, Entity, EntityId, EntityState, GoldenValue, Override,
@@ -1572,8 +1573,8 @@ impl Engine {
 /// Term-frequency counts applied for a batch in progress; reverted on drop unless kept.
 struct TermGuard<'a> {
     model: &'a Model,
-    removed: Vec<Vec<Option<String>>>,
-    added: Vec<Vec<Option<String>>>,
+    removed: Vec<Vec<Option<TermKey>>>,
+    added: Vec<Vec<Option<TermKey>>>,
     kept: bool,
 }
 

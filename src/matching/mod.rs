@@ -24,7 +24,7 @@ pub mod training;
 
 use std::sync::{Arc, RwLock};
 
-use term_frequencies::TermFrequencies;
+use term_frequencies::{term_key, TermFrequencies, TermKey};
 
 use serde::{Deserialize, Serialize};
 
@@ -500,7 +500,7 @@ impl Model {
             c.weight(l)
         } else {
             match comparison::exact_value(c.method, c.attr, c.part, a, b) {
-                Some(v) => (c.levels[0].m / tf.u(i, &v, c.levels[0].u)).log2(),
+                Some(v) => (c.levels[0].m / tf.u(i, term_key(&v), c.levels[0].u)).log2(),
                 None => c.weight(l),
             }
         };
@@ -541,18 +541,20 @@ impl Model {
     /// Each comparison's term-frequency value of a profile (`None` where it has none or the
     /// comparison is not adjusted).
     /// After them, one more column: the full name ([`full_name_key`]).
-    pub fn tf_values(&self, p: &Profile) -> Vec<Option<String>> {
+    pub fn tf_values(&self, p: &Profile) -> Vec<Option<TermKey>> {
         self.comparisons
             .iter()
             .map(|c| {
                 if c.term_frequency {
-                    term_frequencies::value_of(c.method, c.attr, c.part, p)
+                    term_frequencies::value_of(c.method, c.attr, c.part, p).map(|v| term_key(&v))
                 } else {
                     None
                 }
             })
             .chain(std::iter::once(
-                self.name_attr.and_then(|n| full_name_key(p, n)),
+                self.name_attr
+                    .and_then(|n| full_name_key(p, n))
+                    .map(|v| term_key(&v)),
             ))
             .collect()
     }
@@ -575,7 +577,7 @@ impl Model {
         let u = |i: usize| -> Option<f64> {
             let c = &self.comparisons[i];
             let v = comparison::exact_value(c.method, c.attr, c.part, a, b)?;
-            Some(tf.u(i, &v, c.levels[0].u))
+            Some(tf.u(i, term_key(&v), c.levels[0].u))
         };
         let (Some(ug), Some(uf), Some(full)) = (u(g), u(f), full_name_key(a, n)) else {
             return 0.0;
@@ -583,7 +585,7 @@ impl Model {
         // A full name held by few records may be one customer's own (every record of a
         // customer carries the name): only a name more records hold than one customer has
         // is known to be shared by others.
-        let count = tf.count(self.comparisons.len(), &full);
+        let count = tf.count(self.comparisons.len(), term_key(&full));
         if count < FULL_NAME_MIN_COUNT {
             return 0.0;
         }
@@ -593,13 +595,13 @@ impl Model {
 
     /// Counts records in (`sign` 1) or out (`sign` -1) of the term frequencies.
     pub fn count_terms<'p>(&self, profiles: impl IntoIterator<Item = &'p Profile>, sign: i32) {
-        let values: Vec<Vec<Option<String>>> =
+        let values: Vec<Vec<Option<TermKey>>> =
             profiles.into_iter().map(|p| self.tf_values(p)).collect();
         self.count_values(&values, sign);
     }
 
     /// Counts records in or out by their [`Model::tf_values`].
-    pub fn count_values(&self, values: &[Vec<Option<String>>], sign: i32) {
+    pub fn count_values(&self, values: &[Vec<Option<TermKey>>], sign: i32) {
         let mut tf = self.tf.write().expect("term frequencies lock");
         for v in values {
             tf.add(v, sign);

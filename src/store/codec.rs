@@ -696,33 +696,42 @@ pub fn decode_page(first: u64, b: &[u8]) -> R<Page> {
     })
 }
 
-/// Encodes term-frequency counts: the number of records counted and, per comparison, every
-/// value with its count.
-pub fn encode_terms(records: u64, counts: &[std::collections::HashMap<String, u32>]) -> Vec<u8> {
+/// Marks the hashed-key layout of [`encode_terms`] (a layout with value texts started with
+/// the record count, which is never this).
+const TERMS_HASHED: u64 = u64::MAX;
+
+/// Encodes the term-frequency counts: record count, then per column its (value hash, count)
+/// pairs.
+pub fn encode_terms(records: u64, counts: &[rustc_hash::FxHashMap<u64, u32>]) -> Vec<u8> {
     let mut w = Writer::new();
+    w.u64(TERMS_HASHED);
     w.u64(records);
     w.u64(counts.len() as u64);
     for table in counts {
         w.u64(table.len() as u64);
         for (v, c) in table {
-            w.str(v);
+            w.buf.extend_from_slice(&v.to_le_bytes());
             w.u64(u64::from(*c));
         }
     }
     w.buf
 }
 
-/// Decodes what [`encode_terms`] wrote.
-pub fn decode_terms(b: &[u8]) -> R<(u64, Vec<std::collections::HashMap<String, u32>>)> {
+/// Decodes what [`encode_terms`] wrote; an error for any other layout.
+pub fn decode_terms(b: &[u8]) -> R<(u64, Vec<rustc_hash::FxHashMap<u64, u32>>)> {
     let mut r = Reader::new(b)?;
+    if r.u64()? != TERMS_HASHED {
+        return Err(CodecError("term frequencies in an older layout"));
+    }
     let records = r.u64()?;
     let n = r.len()?;
     let mut counts = Vec::with_capacity(n);
     for _ in 0..n {
         let m = r.len()?;
-        let mut table = std::collections::HashMap::with_capacity(m);
+        let mut table = rustc_hash::FxHashMap::default();
+        table.reserve(m);
         for _ in 0..m {
-            let v = r.str()?;
+            let v = u64::from_le_bytes(r.raw(8)?.try_into().expect("8 bytes"));
             table.insert(v, r.u64()? as u32);
         }
         counts.push(table);
