@@ -5,15 +5,21 @@
 //! that share a blocking key, so the scorer is offered them), the worst missed matches and false
 //! merges with their explanations, and optionally a threshold sweep over all blocked pairs.
 //! Records are named by key, or `source:key` when a key is used by several sources.
+//!
+//! Without a truth file, [`entity_report`] shows over-merging at a glance: the entity-size
+//! distribution and the largest entities with their number of distinct names and birth dates
+//! (`goldrec eval --report`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::blocking::keys;
+use crate::config::{AttrKind, Config};
 use crate::engine::Engine;
+use crate::ingest::profile::{Norm, Profile};
 use crate::matching::{probability, Explanation};
 use crate::store::{EntityState, StoreError, StoredRecord};
 
@@ -114,6 +120,250 @@ pub struct Report {
     pub false_merges: Vec<Example>,
     /// Threshold sweep, if asked for.
     pub sweep: Option<Vec<SweepRow>>,
+    /// Entity sizes and the largest entities, if asked for (`--report`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entities: Option<EntityReport>,
+}
+
+/// Upper bounds of the entity-size buckets of [`EntityReport::sizes`]; larger ones share the
+/// last bucket.
+const SIZE_BUCKETS: &[(usize, usize)] = &[
+    (1, 1),
+    (2, 2),
+    (3, 3),
+    (4, 4),
+    (5, 5),
+    (6, 10),
+    (11, 20),
+    (21, 50),
+    (51, 100),
+    (101, usize::MAX),
+];
+
+/// Entities of one size range.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeBucket {
+    /// Member count range, e.g. `"6-10"` (`"101+"` for the last).
+    pub size: String,
+    /// Entities of that size.
+    pub entities: usize,
+    /// Records in them.
+    pub records: usize,
+}
+
+/// One large entity: how many members, and how many people they might be.
+#[derive(Debug, Clone, Serialize)]
+pub struct LargeEntity {
+    /// Entity id.
+    pub entity: u64,
+    /// Member records.
+    pub members: usize,
+    /// Distinct normalized full names (given and family tokens, in any order).
+    pub distinct_names: usize,
+    /// Distinct birth dates.
+    pub distinct_birth_dates: usize,
+    /// Some of the distinct names (given name first), most frequent first.
+    pub names: Vec<String>,
+}
+
+/// Over-merging at a glance, from the store alone: entity sizes and the largest entities.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityReport {
+    /// Entities with at least one member.
+    pub entities: usize,
+    /// Stored records.
+    pub records: usize,
+    /// The attribute whose values count as birth dates (the first of kind `date`), if any.
+    pub date_attribute: Option<String>,
+    /// Entities per size range, smallest first; empty ranges left out.
+    pub sizes: Vec<SizeBucket>,
+    /// Entities whose members carry more than one birth date.
+    pub entities_with_several_birth_dates: usize,
+    /// The largest entities, most members first.
+    pub largest: Vec<LargeEntity>,
+}
+
+/// Names shown per large entity.
+const NAMES_SHOWN: usize = 5;
+
+/// The full name of a profile: (the sorted given and family tokens of every person-name
+/// attribute, given- and family-name attributes too, so `Wang Ming`, `Ming Wang` and `王明`
+/// are one name; the tokens given first, for display). `None` without a name.
+fn name_key(profile: &Profile, name_attrs: &[usize]) -> Option<(String, String)> {
+    let mut given: Vec<&str> = Vec::new();
+    let mut family: Vec<&str> = Vec::new();
+    for &a in name_attrs {
+        match profile.attrs.get(a) {
+            Some(Some(Norm::Name(n))) => {
+                given.extend(n.given.iter().map(String::as_str));
+                family.extend(n.family.iter().map(String::as_str));
+            }
+            Some(Some(Norm::Str(s))) => given.extend(s.split_whitespace()),
+            Some(Some(Norm::Tokens(t))) => given.extend(t.iter().map(String::as_str)),
+            _ => {}
+        }
+    }
+    if given.is_empty() && family.is_empty() {
+        return None;
+    }
+    given.extend(family);
+    let display = given.join(" ");
+    given.sort_unstable();
+    Some((given.join(" "), display))
+}
+
+#[derive(Default)]
+struct EntityAcc {
+    members: usize,
+    /// Name key -> (records, the name as first seen).
+    names: HashMap<String, (usize, String)>,
+    dates: HashSet<String>,
+}
+
+/// The entity-size distribution and the `largest` largest entities with their distinct names
+/// and birth dates (the first attribute of kind `date` in the configuration), read from the
+/// store without a truth file.
+pub fn entity_report(engine: &Engine, largest: usize) -> Result<EntityReport, EvalError> {
+    report_entities(
+        &engine.config,
+        engine.reads().records().map(|r| r.map(|(_, r)| r)),
+        largest,
+    )
+}
+
+fn report_entities(
+    config: &Config,
+    records: impl Iterator<Item = Result<StoredRecord, StoreError>>,
+    largest: usize,
+) -> Result<EntityReport, EvalError> {
+    let name_attrs: Vec<usize> = config
+        .attributes
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| {
+            matches!(
+                a.kind,
+                AttrKind::PersonName | AttrKind::GivenName | AttrKind::FamilyName
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let date_attr = config
+        .attributes
+        .iter()
+        .position(|a| a.kind == AttrKind::Date);
+    let mut acc: HashMap<u64, EntityAcc> = HashMap::new();
+    let mut records_seen = 0;
+    for r in records {
+        let r = r?;
+        records_seen += 1;
+        let e = acc.entry(r.entity).or_default();
+        e.members += 1;
+        if let Some((key, display)) = name_key(&r.profile, &name_attrs) {
+            e.names.entry(key).or_insert((0, display)).0 += 1;
+        }
+        if let Some(d) = date_attr.and_then(|a| r.profile.str(a)) {
+            if !e.dates.contains(d) {
+                e.dates.insert(d.to_string());
+            }
+        }
+    }
+    let mut sizes: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+    for e in acc.values() {
+        let b = SIZE_BUCKETS
+            .iter()
+            .position(|&(lo, hi)| (lo..=hi).contains(&e.members))
+            .unwrap_or(SIZE_BUCKETS.len() - 1);
+        let s = sizes.entry(b).or_default();
+        s.0 += 1;
+        s.1 += e.members;
+    }
+    let sizes = sizes
+        .into_iter()
+        .map(|(b, (entities, records))| {
+            let (lo, hi) = SIZE_BUCKETS[b];
+            SizeBucket {
+                size: match hi {
+                    usize::MAX => format!("{lo}+"),
+                    _ if lo == hi => lo.to_string(),
+                    _ => format!("{lo}-{hi}"),
+                },
+                entities,
+                records,
+            }
+        })
+        .collect();
+    let mut big: Vec<(&u64, &EntityAcc)> = acc.iter().collect();
+    big.sort_by(|a, b| {
+        b.1.members
+            .cmp(&a.1.members)
+            .then(b.1.names.len().cmp(&a.1.names.len()))
+            .then(a.0.cmp(b.0))
+    });
+    let largest = big
+        .into_iter()
+        .take(largest)
+        .map(|(&id, e)| {
+            let mut names: Vec<&(usize, String)> = e.names.values().collect();
+            names.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            LargeEntity {
+                entity: id,
+                members: e.members,
+                distinct_names: e.names.len(),
+                distinct_birth_dates: e.dates.len(),
+                names: names
+                    .into_iter()
+                    .take(NAMES_SHOWN)
+                    .map(|(_, n)| n.clone())
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(EntityReport {
+        entities: acc.len(),
+        records: records_seen,
+        date_attribute: date_attr.map(|a| config.attributes[a].name.clone()),
+        sizes,
+        entities_with_several_birth_dates: acc.values().filter(|e| e.dates.len() > 1).count(),
+        largest,
+    })
+}
+
+/// The entity report as text for a person.
+pub fn render_entity_report(r: &EntityReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "entities {}  records {}", r.entities, r.records);
+    let _ = writeln!(out, "entity sizes (members: entities, records)");
+    for b in &r.sizes {
+        let _ = writeln!(out, "  {:>7}: {:>9} {:>10}", b.size, b.entities, b.records);
+    }
+    let date = r.date_attribute.as_deref().unwrap_or("birth date");
+    let _ = writeln!(
+        out,
+        "entities with more than one {date}: {}",
+        r.entities_with_several_birth_dates
+    );
+    let _ = writeln!(
+        out,
+        "largest entities (members, distinct names, distinct {date}):"
+    );
+    for e in &r.largest {
+        let _ = writeln!(
+            out,
+            "  {:>10} {:>6} {:>6} {:>6}  {}{}",
+            e.entity,
+            e.members,
+            e.distinct_names,
+            e.distinct_birth_dates,
+            e.names.join(" / "),
+            if e.distinct_names > e.names.len() {
+                " ..."
+            } else {
+                ""
+            }
+        );
+    }
+    out
 }
 
 /// Reads a truth file of pairs: a CSV whose first two columns name two records (header first).
@@ -352,6 +602,7 @@ pub fn evaluate(
         missed_matches: missed,
         false_merges,
         sweep,
+        entities: None,
     })
 }
 
@@ -509,6 +760,82 @@ pub fn sweep_svg(rows: &[SweepRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::engine::Change;
+    use crate::ingest::{Position, RawRecord};
+
+    fn crm(key: &str, name: &str, dob: &str) -> (Position, Result<RawRecord, String>) {
+        let v = serde_json::json!({"customer_id": key, "full_name": name, "birth_date": dob});
+        let serde_json::Value::Object(m) = v else {
+            unreachable!()
+        };
+        (Position::Index(0), Ok(m))
+    }
+
+    #[test]
+    fn report_lists_a_force_merged_entity_with_its_distinct_names_and_birth_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config =
+            Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/goldrec.toml"))
+                .unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        let engine = Engine::open(config).unwrap();
+        let changes: Vec<Change> = engine
+            .prepare(
+                "crm",
+                vec![
+                    crm("C1", "Robert Smith", "01/02/1970"),
+                    crm("C2", "Wang Ming", "03/04/1985"),
+                    crm("C3", "Ann Lee", "05/06/1990"),
+                    crm("C4", "Ming Wang", "03/04/1985"),
+                ],
+            )
+            .unwrap()
+            .into_iter()
+            .map(|(_, c)| c.unwrap())
+            .collect();
+        engine.apply(changes).unwrap();
+        let entity = |key: &str| {
+            engine
+                .reads()
+                .records()
+                .map(|r| r.unwrap().1)
+                .find(|r| r.key == key)
+                .unwrap()
+                .entity
+        };
+        let (smith, wang, lee) = (entity("C1"), entity("C2"), entity("C3"));
+        assert_ne!(smith, wang);
+        // Two different people force-merged (C4 may or may not have joined Wang Ming: it is
+        // the same name in another order, so it adds no distinct name either way).
+        let merged = engine
+            .merge_entities(&[smith, wang], "test", "force", &HashMap::new())
+            .unwrap();
+        let r = entity_report(&engine, 10).unwrap();
+        assert_eq!(r.records, 4);
+        assert_eq!(r.date_attribute.as_deref(), Some("birth_date"));
+        let top = &r.largest[0];
+        assert_eq!(top.entity, merged);
+        assert!(top.members >= 2, "{top:?}");
+        assert_eq!(top.distinct_names, 2, "{top:?}");
+        assert_eq!(top.distinct_birth_dates, 2, "{top:?}");
+        assert_eq!(top.names.len(), 2, "{top:?}");
+        assert!(top.names.contains(&"robert smith".to_string()), "{top:?}");
+        assert!(
+            top.names
+                .iter()
+                .any(|n| n == "ming wang" || n == "wang ming"),
+            "{top:?}"
+        );
+        assert_eq!(r.entities_with_several_birth_dates, 1);
+        let single = r.largest.iter().find(|e| e.entity == lee).unwrap();
+        assert_eq!((single.members, single.distinct_names), (1, 1));
+        assert_eq!(single.names, vec!["ann lee".to_string()]);
+        let counted: usize = r.sizes.iter().map(|b| b.records).sum();
+        assert_eq!(counted, 4);
+        let text = render_entity_report(&r);
+        assert!(text.contains("robert smith"), "{text}");
+    }
 
     #[test]
     fn svg_has_one_line_per_metric() {

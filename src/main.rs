@@ -74,10 +74,11 @@ enum Command {
         iterations: usize,
     },
     /// Pairwise precision, recall and F1 of the stored entities against a truth file, with
-    /// blocking recall and the worst errors explained.
+    /// blocking recall and the worst errors explained; with --report (truth optional), entity
+    /// sizes and the largest entities, to see over-merging at a glance.
     Eval {
         /// CSV of true pairs (two record keys per row, header first).
-        #[arg(long, required_unless_present = "clusters")]
+        #[arg(long, required_unless_present_any = ["clusters", "report"])]
         truth: Option<PathBuf>,
         /// CSV of cluster labels instead (`record,cluster` per row, header first).
         #[arg(long, conflicts_with = "truth")]
@@ -94,6 +95,13 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Also report entity sizes and the largest entities with their distinct names and
+        /// birth dates (no truth file needed).
+        #[arg(long)]
+        report: bool,
+        /// Largest entities listed by --report.
+        #[arg(long, default_value_t = 10)]
+        largest: usize,
     },
 }
 
@@ -196,19 +204,36 @@ fn main() -> anyhow::Result<()> {
             sweep,
             svg,
             json,
+            report: entity_report,
+            largest,
         } => {
             let engine = open(config)?;
             let pairs = match (truth, clusters) {
                 (Some(t), _) => goldrec::eval::read_truth_pairs(&t)?,
                 (None, Some(c)) => goldrec::eval::read_truth_clusters(&c)?,
-                (None, None) => bail!("give --truth or --clusters"),
+                (None, None) if entity_report => {
+                    let r = goldrec::eval::entity_report(&engine, largest)?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&r)?);
+                    } else {
+                        print!("{}", goldrec::eval::render_entity_report(&r));
+                    }
+                    return Ok(());
+                }
+                (None, None) => bail!("give --truth, --clusters or --report"),
             };
-            let report =
+            let mut report =
                 goldrec::eval::evaluate(&engine, &pairs, examples, sweep || svg.is_some())?;
+            if entity_report {
+                report.entities = Some(goldrec::eval::entity_report(&engine, largest)?);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", goldrec::eval::render_text(&report));
+                if let Some(r) = &report.entities {
+                    print!("\n{}", goldrec::eval::render_entity_report(r));
+                }
             }
             if let (Some(path), Some(rows)) = (svg, &report.sweep) {
                 std::fs::write(&path, goldrec::eval::sweep_svg(rows))
