@@ -96,9 +96,14 @@ pub struct Model {
     /// Comparison indices, cheapest first, for early exit in [`Model::weight_at_least`].
     #[serde(skip)]
     order: Vec<usize>,
-    /// `headroom[i]`: the most weight comparisons `order[i..]` can still add.
+    /// `headroom[i]`: the most weight comparisons `order[i..]` can still add at their default
+    /// u (a rare value's boost comes on top: see `boosted`).
     #[serde(skip)]
     headroom: Vec<f64>,
+    /// `boosted[i]`: how many of comparisons `order[i..]` are term-frequency adjusted (each
+    /// may add up to `log2(max_boost)` over its exact weight).
+    #[serde(skip)]
+    boosted: Vec<usize>,
     /// Value frequencies of the stored records, shared with the engine that updates them.
     #[serde(skip)]
     tf: Arc<RwLock<TermFrequencies>>,
@@ -340,6 +345,7 @@ impl Model {
             review_threshold: config.matching.review_threshold,
             order: Vec::new(),
             headroom: Vec::new(),
+            boosted: Vec::new(),
             tf: Arc::default(),
             name_attr: None,
         };
@@ -379,19 +385,16 @@ impl Model {
         let mut order: Vec<usize> = (0..self.comparisons.len()).collect();
         order.sort_by_key(|&i| (cost(self.comparisons[i].method), i));
         let mut headroom = vec![0.0; order.len() + 1];
+        let mut boosted = vec![0usize; order.len() + 1];
         for k in (0..order.len()).rev() {
             let c = &self.comparisons[order[k]];
-            // A rare value's exact agreement may weigh up to log2(MAX_BOOST) more.
-            let boost = if c.term_frequency {
-                term_frequencies::MAX_BOOST.log2()
-            } else {
-                0.0
-            };
-            let best = c.weights.iter().copied().fold(0.0, f64::max) + boost;
+            let best = c.weights.iter().copied().fold(0.0, f64::max);
             headroom[k] = headroom[k + 1] + best;
+            boosted[k] = boosted[k + 1] + usize::from(c.term_frequency);
         }
         self.order = order;
         self.headroom = headroom;
+        self.boosted = boosted;
         let parts = |part| {
             self.comparisons
                 .iter()
@@ -477,8 +480,9 @@ impl Model {
         let tf = self.tf.read().expect("term frequencies lock");
         let mut w = Sum::new(weight_of(self.prior_of(&tf)));
         let mut personal = Personal::default();
+        let boost = tf.max_boost().log2();
         for (k, &i) in self.order.iter().enumerate() {
-            if w.w + self.headroom[k] < floor {
+            if w.w + self.headroom[k] + self.boosted[k] as f64 * boost < floor {
                 return None;
             }
             let c = &self.comparisons[i];

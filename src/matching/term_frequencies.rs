@@ -8,7 +8,10 @@
 //! the value's frequency: `u_v = (count + PRIOR_RECORDS * u) / (records + PRIOR_RECORDS)`,
 //! which starts at the model's u while few records are stored and moves to the observed
 //! frequency as they accumulate. The boost over the plain exact weight is capped at
-//! `log2(MAX_BOOST)` bits so a value seen once cannot outweigh everything else.
+//! `log2(MAX_BOOST)` bits so a value seen once cannot outweigh everything else, plus
+//! `log2(records / REFERENCE_POPULATION)` in a larger store: the prior falls as the store grows
+//! (see [`super::population_prior`]), and agreeing on a value no one else holds is evidence
+//! that grows with it, where agreeing on a common value is not.
 
 use std::hash::Hasher;
 
@@ -159,7 +162,12 @@ impl TermFrequencies {
     pub fn u(&self, i: usize, value: TermKey, u: f64) -> f64 {
         let count = self.count(i, value).saturating_sub(2) as f64;
         let tf = (count + PRIOR_RECORDS * u) / (self.records as f64 + PRIOR_RECORDS);
-        tf.max(u / MAX_BOOST)
+        tf.max(u / self.max_boost())
+    }
+
+    /// Largest factor by which a rare value lowers u in a store of this size.
+    pub fn max_boost(&self) -> f64 {
+        MAX_BOOST * (self.records as f64 / super::REFERENCE_POPULATION).max(1.0)
     }
 }
 
