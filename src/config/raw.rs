@@ -53,6 +53,12 @@ pub struct RawServer {
     pub listen: String,
     #[serde(default = "default_data_dir")]
     pub data_dir: String,
+    #[serde(default = "default_max_body_mb")]
+    pub max_body_mb: u64,
+    #[serde(default = "default_max_batch_body_mb")]
+    pub max_batch_body_mb: u64,
+    #[serde(default = "default_max_reported")]
+    pub max_reported: usize,
 }
 
 impl Default for RawServer {
@@ -60,8 +66,23 @@ impl Default for RawServer {
         Self {
             listen: default_listen(),
             data_dir: default_data_dir(),
+            max_body_mb: default_max_body_mb(),
+            max_batch_body_mb: default_max_batch_body_mb(),
+            max_reported: default_max_reported(),
         }
     }
+}
+
+fn default_max_body_mb() -> u64 {
+    super::DEFAULT_MAX_BODY_MB
+}
+
+fn default_max_batch_body_mb() -> u64 {
+    super::DEFAULT_MAX_BATCH_BODY_MB
+}
+
+fn default_max_reported() -> usize {
+    super::DEFAULT_MAX_REPORTED
 }
 
 fn default_listen() -> String {

@@ -5,6 +5,7 @@ mod changes;
 mod config;
 mod decisions;
 mod entities;
+mod errors;
 mod helpers;
 mod ingest;
 mod invariants;
