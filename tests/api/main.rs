@@ -3,6 +3,7 @@
 
 mod changes;
 mod config;
+mod crash;
 mod decisions;
 mod entities;
 mod errors;
