@@ -7,6 +7,7 @@ mod crash;
 mod decisions;
 mod entities;
 mod errors;
+mod fuzz;
 mod helpers;
 mod ingest;
 mod invariants;
