@@ -168,22 +168,34 @@ fn is_null_token(s: &str) -> bool {
             .any(|t| s.eq_ignore_ascii_case(t))
 }
 
-/// Reads a file-like payload of the source's format into raw records. Malformed entries come
-/// back as errors in place, the others as records.
+/// Items of a JSON payload parsed ahead of the reader (see [`read_payload`]).
+const JSON_READ_AHEAD: usize = 4096;
+
+/// Reads a file-like payload of the source's format into raw records, as it streams: memory
+/// holds a few thousand records whatever the file's size (a JSON array is parsed on its own
+/// thread, [`JSON_READ_AHEAD`] elements ahead). Malformed entries come back as errors in
+/// place, the others as records; malformed JSON ends the items with one error (the elements
+/// of the read-ahead chunk it breaks are not handed over).
 pub fn read_payload(
     format: Format,
-    input: impl Read + 'static,
+    input: impl Read + Send + 'static,
 ) -> Box<dyn Iterator<Item = (Position, Result<RawRecord, String>)>> {
     match format {
         Format::Csv => Box::new(read_csv(input)),
         Format::Ndjson => Box::new(read_ndjson(input)),
         Format::Json => {
-            let mut input = input;
-            let mut buf = Vec::new();
-            if let Err(e) = input.read_to_end(&mut buf) {
-                return Box::new(std::iter::once((Position::Index(0), Err(e.to_string()))));
-            }
-            Box::new(read_json_array(&buf).into_iter())
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(1);
+            std::thread::spawn(move || {
+                let mut next = 0u64;
+                let read = stream_json_array(input, JSON_READ_AHEAD, |items| {
+                    next += items.len() as u64;
+                    tx.send(items)
+                });
+                if let Err(StreamError::Payload(m)) = read {
+                    let _ = tx.send(vec![(Position::Index(next), Err(m))]);
+                }
+            });
+            Box::new(rx.into_iter().flatten())
         }
     }
 }
@@ -639,6 +651,24 @@ fn parse_timestamp(s: &str, formats: &[String]) -> Option<i64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn json_files_stream_and_a_break_ends_them_with_one_error() {
+        let many: Vec<Value> = (0..10_000).map(|i| json!({"id": i})).collect();
+        let text = Value::Array(many).to_string();
+        let items: Vec<_> = read_payload(Format::Json, std::io::Cursor::new(text)).collect();
+        assert_eq!(items.len(), 10_000);
+        assert_eq!(items[9_999].0, Position::Index(9_999));
+        let items: Vec<_> = read_payload(
+            Format::Json,
+            std::io::Cursor::new(r#"[{"id":1},{"id":2},{"#),
+        )
+        .collect();
+        // Elements of the unfinished read-ahead chunk are not handed over: only the error.
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].0, Position::Index(0));
+        assert!(items[0].1.as_ref().unwrap_err().contains("invalid JSON"));
+    }
 
     #[test]
     fn control_characters_are_spaces_or_removed_in_values_and_refused_in_keys() {

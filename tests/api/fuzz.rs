@@ -121,7 +121,10 @@ impl Rng {
         }
         if depth == 0 && self.below(4) > 0 {
             // Mostly a usable key, so the values reach normalization.
-            m.insert("customer_id".into(), json!(format!("K{}", self.below(1000))));
+            m.insert(
+                "customer_id".into(),
+                json!(format!("K{}", self.below(1000))),
+            );
         }
         m
     }
