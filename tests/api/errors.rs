@@ -278,6 +278,26 @@ async fn every_route_answers_errors_in_the_one_shape() {
     assert!(codes["invalid_parameter"] > 10 && codes["method_not_allowed"] >= paths.len());
 }
 
+/// Issue 10, item 3: `Content-Length: 314572800` on a batch was read for ~256 MB and then
+/// answered 413 in text/plain. It is refused at once (the body is never sent), in the shape.
+#[tokio::test]
+async fn an_oversized_batch_is_refused_before_its_body_is_read() {
+    let app = spawn_app().await;
+    let started = std::time::Instant::now();
+    let (status, ct, text) = raw(
+        &app,
+        "POST /v1/sources/crm/records HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 314572800\r\nconnection: close\r\n\r\n[",
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert_eq!(
+        assert_shape("300 MiB batch", status, &ct, &text),
+        "payload_too_large"
+    );
+    assert!(text.contains("server.max_batch_body_mb"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
 /// `template` with every parameter given a valid value.
 fn fill_all(template: &str) -> String {
     template
