@@ -32,7 +32,8 @@ pub const DEFAULT_CHANGE_RETENTION: u64 = 10_000_000;
 pub const DEFAULT_MAX_BODY_MB: u64 = 16;
 /// Largest batch body (`POST /v1/sources/{source}/records`) in MiB. Batches are read and
 /// committed in chunks of `ingest.batch_size` records as they arrive, so memory does not
-/// grow with this; it bounds how long one request can run (1M key-only records are 25 MiB; 256 MiB refuses the 300 MiB body of issue 10 before reading it).
+/// grow with this; it bounds how long one request can run (1M key-only records are
+/// 25 MiB).
 pub const DEFAULT_MAX_BATCH_BODY_MB: u64 = 256;
 /// Per-record results and per-record errors listed in a batch reply, each; the rest are
 /// counted (`records_omitted`, `errors_omitted`), so a reply stays small whatever the batch.
