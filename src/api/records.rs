@@ -51,7 +51,7 @@ struct Accepted {
 struct BatchResponse {
     #[serde(flatten)]
     summary: Summary,
-    /// Chunks committed, each its own group commit of up to `ingest.batch_size` records.
+    /// Chunks committed, each its own group commit of up to `server.chunk_records` records.
     chunks: usize,
     records: Vec<Accepted>,
     /// Accepted records not listed in `records`.
@@ -184,7 +184,7 @@ impl std::io::Read for BodyReader {
 }
 
 /// `POST /v1/sources/{source}/records`: a JSON array (or NDJSON) read as it streams in and
-/// committed in chunks of `ingest.batch_size` records, each its own group commit, so memory
+/// committed in chunks of `server.chunk_records` records, each its own group commit, so memory
 /// holds one chunk whatever the batch. A batch that stops mid-way (malformed JSON, over
 /// `server.max_batch_body_mb`) keeps the whole chunks committed before and says so.
 async fn ingest_batch(
@@ -210,7 +210,7 @@ async fn ingest_batch(
         }
     });
     let limit = s.engine.config.max_batch_body_bytes;
-    let chunk = s.engine.config.batch_size;
+    let chunk = s.engine.config.chunk_records;
     let reply = blocking(move || {
         let mut reader = BodyReader {
             rx,

@@ -59,6 +59,8 @@ pub struct RawServer {
     pub max_batch_body_mb: u64,
     #[serde(default = "default_max_reported")]
     pub max_reported: usize,
+    #[serde(default = "default_chunk_records")]
+    pub chunk_records: usize,
 }
 
 impl Default for RawServer {
@@ -69,6 +71,7 @@ impl Default for RawServer {
             max_body_mb: default_max_body_mb(),
             max_batch_body_mb: default_max_batch_body_mb(),
             max_reported: default_max_reported(),
+            chunk_records: default_chunk_records(),
         }
     }
 }
@@ -83,6 +86,10 @@ fn default_max_batch_body_mb() -> u64 {
 
 fn default_max_reported() -> usize {
     super::DEFAULT_MAX_REPORTED
+}
+
+fn default_chunk_records() -> usize {
+    super::DEFAULT_CHUNK_RECORDS
 }
 
 fn default_listen() -> String {

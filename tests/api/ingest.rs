@@ -489,14 +489,14 @@ async fn keys_are_strings_or_integers_and_control_characters_follow_one_rule() {
 }
 
 /// Issue 10, items 1 and 2: a batch is read as it streams in and committed in chunks of
-/// `ingest.batch_size` records, each its own group commit; the per-record lists are capped
+/// `server.chunk_records` records, each its own group commit; the per-record lists are capped
 /// at `server.max_reported` with the rest counted; a batch that breaks mid-way keeps the whole
 /// chunks before the break (never part of one) and says what it committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_batches_commit_in_chunks_and_their_replies_stay_small() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = crate::helpers::config_for(dir.path());
-    config.batch_size = 100;
+    config.chunk_records = 100;
     config.max_reported = 10;
     let app = crate::helpers::spawn_app_with(dir, config).await;
 
