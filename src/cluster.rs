@@ -66,6 +66,14 @@ pub fn cluster(
             (rp == ra && rq == rb) || (rp == rb && rq == ra)
         })
     };
+    // Must-links first, then existing entities: an entity holding a pair a steward has since
+    // set apart sheds a member not must-linked to the rest (joining the entity first could
+    // shed the must-linked one instead).
+    for &(a, b) in &constraints.must {
+        if !forbidden(&mut parent, a, b) {
+            union(&mut parent, &mut members, a, b);
+        }
+    }
     for group in initial {
         let Some(&first) = group.first() else {
             continue;
@@ -75,11 +83,6 @@ pub fn cluster(
             if !forbidden(&mut parent, first, x) {
                 union(&mut parent, &mut members, first, x);
             }
-        }
-    }
-    for &(a, b) in &constraints.must {
-        if !forbidden(&mut parent, a, b) {
-            union(&mut parent, &mut members, a, b);
         }
     }
     let mut links: Vec<Edge> = edges

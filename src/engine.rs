@@ -61,6 +61,23 @@ pub enum EngineError {
     /// The writer thread is gone (server shutting down).
     #[error("the writer is shutting down")]
     Closed,
+    /// A steward action contradicts decisions in force (listed); nothing was applied.
+    #[error("the action contradicts {} decision(s) in force", .0.len())]
+    DecisionConflict(Vec<Decision>),
+}
+
+/// The entities of a decision's two records afterwards (`None` for a record gone).
+pub type PairEntities = (Option<EntityId>, Option<EntityId>);
+
+/// A steward action's outcome, with the decisions it revoked because they were in the way
+/// (only when the caller asked for that; otherwise such an action fails whole with
+/// [`EngineError::DecisionConflict`]).
+#[derive(Debug)]
+pub struct StewardOutcome<T> {
+    /// What the action returns.
+    pub value: T,
+    /// Decisions revoked because they contradicted the action.
+    pub revoked: Vec<Decision>,
 }
 
 /// Steward decisions to record or revoke with a batch.
@@ -74,6 +91,12 @@ struct Pending {
     actor: String,
     /// Why.
     reason: String,
+    /// Entities a merge puts together: a cannot-link between any of their members conflicts.
+    together: Vec<EntityId>,
+    /// Revoke the decisions in force that `decisions` contradict instead of refusing.
+    revoke_conflicting: bool,
+    /// The decisions revoked because they were in the way (filled under the writer lock).
+    revoked_conflicting: Mutex<Vec<Decision>>,
 }
 
 /// Prepared records of a payload, in payload order: a change, or why the record was rejected.
@@ -303,14 +326,19 @@ impl Engine {
 
     /// Records a steward decision about two records and re-evaluates both at once (one
     /// transaction): `same` joins their entities, `different` sets them apart for good.
-    /// Returns the entities of `a` and `b` afterwards.
+    /// Returns the entities of `a` and `b` afterwards. A decision that contradicts decisions
+    /// in force fails with [`EngineError::DecisionConflict`], unless `revoke_conflicting`.
     pub fn decide(
         &self,
         decision: Decision,
-    ) -> Result<(Option<EntityId>, Option<EntityId>), EngineError> {
+        revoke_conflicting: bool,
+    ) -> Result<StewardOutcome<PairEntities>, EngineError> {
         let (a, b) = (decision.a, decision.b);
-        let out = self.decide_all(vec![decision])?;
-        Ok((out[&a], out[&b]))
+        let out = self.decide_all(vec![decision], revoke_conflicting)?;
+        Ok(StewardOutcome {
+            value: (out.value[&a], out.value[&b]),
+            revoked: out.revoked,
+        })
     }
 
     /// Records several decisions in one transaction, re-evaluating every record they name;
@@ -318,51 +346,64 @@ impl Engine {
     pub fn decide_all(
         &self,
         decisions: Vec<Decision>,
-    ) -> Result<HashMap<RecordId, Option<EntityId>>, EngineError> {
+        revoke_conflicting: bool,
+    ) -> Result<StewardOutcome<HashMap<RecordId, Option<EntityId>>>, EngineError> {
         let ids: Vec<RecordId> = decisions.iter().flat_map(|d| [d.a, d.b]).collect();
-        self.decide_and_reevaluate(decisions, ids, Vec::new())
+        self.decide_and_reevaluate(decisions, ids, Vec::new(), Vec::new(), revoke_conflicting)
     }
 
     /// Records decisions and re-evaluates the given records in one transaction, after checking
-    /// the expected entity versions under the writer lock.
+    /// the expected entity versions and the decisions in force under the writer lock.
     fn decide_and_reevaluate(
         &self,
         decisions: Vec<Decision>,
         mut ids: Vec<RecordId>,
         expected: Vec<(EntityId, u64)>,
-    ) -> Result<HashMap<RecordId, Option<EntityId>>, EngineError> {
+        together: Vec<EntityId>,
+        revoke_conflicting: bool,
+    ) -> Result<StewardOutcome<HashMap<RecordId, Option<EntityId>>>, EngineError> {
         ids.sort_unstable();
         ids.dedup();
         let (actor, reason) = decisions
             .first()
             .map(|d| (d.actor.clone(), d.reason.clone()))
             .unwrap_or_default();
+        let pending = Pending {
+            decisions,
+            revoked: Vec::new(),
+            expected,
+            actor,
+            reason,
+            together,
+            revoke_conflicting,
+            revoked_conflicting: Mutex::default(),
+        };
         let out = self.apply_with(
             ids.iter().map(|id| Change::Reevaluate(*id)).collect(),
-            &Pending {
-                decisions,
-                revoked: Vec::new(),
-                expected,
-                actor,
-                reason,
-            },
+            &pending,
         )?;
-        Ok(ids
-            .into_iter()
-            .zip(out.into_iter().map(|o| o.entity))
-            .collect())
+        Ok(StewardOutcome {
+            value: ids
+                .into_iter()
+                .zip(out.into_iter().map(|o| o.entity))
+                .collect(),
+            revoked: pending.revoked_conflicting.into_inner().expect("pending"),
+        })
     }
 
     /// Merges live entities: must-links between them, so the merge sticks. The oldest id
     /// survives; the others redirect to it. `expected` versions (entity id -> version) make it
-    /// conditional.
+    /// conditional. A cannot-link between any of their members (or one the new must-links
+    /// reach) fails it whole with [`EngineError::DecisionConflict`], unless
+    /// `revoke_conflicting`.
     pub fn merge_entities(
         &self,
         ids: &[EntityId],
         actor: &str,
         reason: &str,
         expected: &HashMap<EntityId, u64>,
-    ) -> Result<EntityId, EngineError> {
+        revoke_conflicting: bool,
+    ) -> Result<StewardOutcome<EntityId>, EngineError> {
         let mut anchors = Vec::new();
         let mut versions = Vec::new();
         for &id in ids {
@@ -384,13 +425,24 @@ impl Engine {
                 at: now,
             })
             .collect();
-        let out = self.decide_and_reevaluate(decisions, anchors.clone(), versions)?;
-        out[&anchors[0]].ok_or(EngineError::EntityNotFound(ids[0]))
+        let out = self.decide_and_reevaluate(
+            decisions,
+            anchors.clone(),
+            versions,
+            ids.to_vec(),
+            revoke_conflicting,
+        )?;
+        Ok(StewardOutcome {
+            value: out.value[&anchors[0]].ok_or(EngineError::EntityNotFound(ids[0]))?,
+            revoked: out.revoked,
+        })
     }
 
     /// Splits records out of a live entity: each group becomes its own entity (must-links
     /// inside a group, cannot-links against the rest and the other groups). The records left
-    /// keep the entity id; every group gets a new id. Returns the group entities in order.
+    /// keep the entity id; every group gets a new id. Returns the group entities in order. A
+    /// must-link across the cut (or a cannot-link inside a group) fails it whole with
+    /// [`EngineError::DecisionConflict`], unless `revoke_conflicting`.
     pub fn split_entity(
         &self,
         id: EntityId,
@@ -398,7 +450,8 @@ impl Engine {
         actor: &str,
         reason: &str,
         expected_version: Option<u64>,
-    ) -> Result<Vec<EntityId>, EngineError> {
+        revoke_conflicting: bool,
+    ) -> Result<StewardOutcome<Vec<EntityId>>, EngineError> {
         let e = self.live_entity(id, expected_version)?;
         let mut moving: HashSet<RecordId> = HashSet::new();
         for g in groups {
@@ -464,11 +517,70 @@ impl Engine {
         decisions.dedup_by_key(|d| d.key());
         // Only the split-out records move: the rest keep the entity and its id.
         let versions = expected_version.map(|v| vec![(id, v)]).unwrap_or_default();
-        let out = self.decide_and_reevaluate(decisions, moving.into_iter().collect(), versions)?;
-        Ok(groups
+        let out = self.decide_and_reevaluate(
+            decisions,
+            moving.into_iter().collect(),
+            versions,
+            Vec::new(),
+            revoke_conflicting,
+        )?;
+        Ok(StewardOutcome {
+            value: groups
+                .iter()
+                .map(|g| out.value[&g[0]].unwrap_or_default())
+                .collect(),
+            revoked: out.revoked,
+        })
+    }
+
+    /// Under the writer lock: refuses a steward action whose decisions contradict decisions in
+    /// force ([`crate::steward::conflicts`]), or, when it asks, revokes those (re-evaluating
+    /// their records too). Returns every decision key the batch revokes.
+    fn check_decisions(
+        &self,
+        pending: &Pending,
+        changes: &mut Vec<Change>,
+    ) -> Result<Vec<[u8; 32]>, EngineError> {
+        let mut revoked = pending.revoked.clone();
+        if pending.decisions.is_empty() {
+            return Ok(revoked);
+        }
+        let mut together = Vec::new();
+        for &id in &pending.together {
+            if let Some(e) = self.store.entity(id)? {
+                together.extend(e.members);
+            }
+        }
+        let conflicts = crate::steward::conflicts(
+            &pending.decisions,
+            &together,
+            &revoked.iter().copied().collect(),
+            |r| self.store.decisions_of(r),
+        )?;
+        if conflicts.is_empty() {
+            return Ok(revoked);
+        }
+        if !pending.revoke_conflicting {
+            return Err(EngineError::DecisionConflict(conflicts));
+        }
+        let named: HashSet<RecordId> = changes
             .iter()
-            .map(|g| out[&g[0]].unwrap_or_default())
-            .collect())
+            .map(|c| match c {
+                Change::Upsert(r, _) => r.id(),
+                Change::Delete(id) | Change::Reevaluate(id) => *id,
+            })
+            .collect();
+        let mut extra: Vec<RecordId> = conflicts
+            .iter()
+            .flat_map(|d| [d.a, d.b])
+            .filter(|r| !named.contains(r))
+            .collect();
+        extra.sort_unstable();
+        extra.dedup();
+        changes.extend(extra.into_iter().map(Change::Reevaluate));
+        revoked.extend(conflicts.iter().map(Decision::key));
+        *pending.revoked_conflicting.lock().expect("pending") = conflicts;
+        Ok(revoked)
     }
 
     /// A live entity, checked against an expected version.
@@ -500,9 +612,9 @@ impl Engine {
             &Pending {
                 decisions: Vec::new(),
                 revoked: vec![key],
-                expected: Vec::new(),
                 actor: actor.to_string(),
                 reason: "decision revoked".into(),
+                ..Pending::default()
             },
         )?;
         Ok(Some(d))
@@ -808,7 +920,7 @@ impl Engine {
     /// transaction, and honours them while clustering this batch.
     fn apply_with(
         &self,
-        changes: Vec<Change>,
+        mut changes: Vec<Change>,
         pending: &Pending,
     ) -> Result<Vec<ChangeOutcome>, EngineError> {
         let _guard = self.write_lock.lock().expect("writer lock");
@@ -822,13 +934,14 @@ impl Engine {
                 });
             }
         }
+        let revoked = self.check_decisions(pending, &mut changes)?;
         // Decisions in force for a record: stored ones, minus those revoked or replaced now,
         // plus the ones being made now.
         let replaced: HashSet<[u8; 32]> = pending
             .decisions
             .iter()
             .map(Decision::key)
-            .chain(pending.revoked.iter().copied())
+            .chain(revoked.iter().copied())
             .collect();
         // Most stores have no decisions: skip the per-record index look-ups then.
         let any_decisions = !pending.decisions.is_empty() || self.store.has_decisions();
@@ -1467,7 +1580,7 @@ impl Engine {
         ws.record_delta =
             incoming.iter().filter(|x| x.3.is_none()).count() as i64 - deleted.len() as i64;
         ws.decisions = pending.decisions.clone();
-        ws.revoked = pending.revoked.clone();
+        ws.revoked = revoked;
         ws.actor = pending.actor.clone();
         ws.reason = pending.reason.clone();
 

@@ -809,8 +809,9 @@ mod tests {
         // Two different people force-merged (C4 may or may not have joined Wang Ming: it is
         // the same name in another order, so it adds no distinct name either way).
         let merged = engine
-            .merge_entities(&[smith, wang], "test", "force", &HashMap::new())
-            .unwrap();
+            .merge_entities(&[smith, wang], "test", "force", &HashMap::new(), false)
+            .unwrap()
+            .value;
         let r = entity_report(&engine, 10).unwrap();
         assert_eq!(r.records, 4);
         assert_eq!(r.date_attribute.as_deref(), Some("birth_date"));

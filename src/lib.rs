@@ -24,7 +24,8 @@
 //! 5. [`cluster`]: entity membership for a batch, without chaining.
 //! 6. [`survivorship`]: golden values and lineage.
 //! 7. [`store`]: sled trees, one transaction and one flush per batch.
-//! 8. [`engine`]: the orchestration of 2-7 and group commit.
+//! 8. [`engine`]: the orchestration of 2-7 and group commit; [`steward`]: steward decisions
+//!    checked for contradictions before they apply.
 //! 9. [`api`]: the axum HTTP API (with the change feed); [`export`]: golden records in bulk;
 //!    [`eval`]: quality against a truth file.
 
@@ -38,5 +39,6 @@ pub mod export;
 pub mod ingest;
 pub mod matching;
 pub mod normalize;
+pub mod steward;
 pub mod store;
 pub mod survivorship;

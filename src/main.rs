@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use goldrec::config::{Config, DEFAULT_CONFIG_PATH};
+use goldrec::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
 use goldrec::engine::{Change, Engine, Summary};
 use goldrec::ingest::{self, RecordError};
 
@@ -111,7 +111,19 @@ enum ExportFormat {
     Csv,
 }
 
-fn main() -> anyhow::Result<()> {
+/// Errors are printed on one line (the causes joined with ": "), never as a multi-line
+/// report with a backtrace.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("goldrec: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -120,8 +132,11 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let mut config =
-        Config::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
+    // One line naming the file and the key: `path: invalid config: key: reason (line, column)`.
+    let mut config = Config::load(&cli.config).map_err(|e| match e {
+        ConfigError::Io { .. } => anyhow::anyhow!(e),
+        other => anyhow::anyhow!("{}: {other}", cli.config.display()),
+    })?;
     if let Some(d) = cli.data_dir {
         config.data_dir = d;
     }

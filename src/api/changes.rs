@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{blocking, ApiError};
+use super::extract::Query;
 use super::AppState;
 use crate::export::{self, ExportError, Format};
 use crate::ingest::RecordId;
@@ -60,13 +61,13 @@ async fn changes(
         // Events after `after` are gone when the oldest kept one is further on.
         if let Some(oldest) = oldest {
             if after + 1 < oldest && after < latest {
-                return Err(ApiError {
-                    status: StatusCode::GONE,
-                    code: "changes_expired",
-                    message: format!(
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "changes_expired",
+                    format!(
                         "events after {after} are no longer kept (oldest is {oldest}): re-snapshot with GET /v1/export and follow the feed from the sequence it states"
                     ),
-                });
+                ));
             }
         }
         let events = store.changes_after(after, limit)?;

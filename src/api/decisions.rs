@@ -3,13 +3,14 @@
 //! Deciding or revoking re-evaluates both records in the same transaction.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::{blocking, json_body, require_actor, ApiError};
+use super::error::{blocking, decision_json, json_body, require_actor, ApiError};
+use super::extract::{Path, Query};
 use super::AppState;
 use crate::ingest::RecordId;
 use crate::store::{Decision, Verdict};
@@ -48,6 +49,10 @@ struct DecideBody {
     actor: String,
     #[serde(default)]
     reason: String,
+    /// Revoke the decisions in force this one contradicts (listed in the reply) instead of
+    /// answering 409 `decision_conflict`.
+    #[serde(default)]
+    revoke_conflicting: bool,
 }
 
 fn pair_id(key: &[u8; 32]) -> String {
@@ -57,7 +62,7 @@ fn pair_id(key: &[u8; 32]) -> String {
 async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let body: DecideBody = json_body(
         &body,
-        r#"{"a": {"source", "key"}, "b": ..., "decision": "same"|"different"|"skip", "actor", "reason"}"#,
+        r#"{"a": {"source", "key"}, "b": ..., "decision": "same"|"different"|"skip", "actor", "reason", "revoke_conflicting"?}"#,
     )?;
     require_actor(&body.actor, "decision")?;
     let (a, b) = (body.a.id()?, body.b.id()?);
@@ -106,9 +111,11 @@ async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, A
             at: chrono::Utc::now().timestamp_millis(),
         };
         let key = decision.key();
-        let (ea, eb) = s.engine.decide(decision.clone())?;
+        let out = s.engine.decide(decision.clone(), body.revoke_conflicting)?;
+        let (ea, eb) = out.value;
         let (entity_a, entity_b) = if a <= b { (ea, eb) } else { (eb, ea) };
-        Ok(Json(json!({"id": pair_id(&key), "decision": decision, "entity_a": entity_a, "entity_b": entity_b})))
+        let revoked: Vec<Value> = out.revoked.iter().map(decision_json).collect();
+        Ok(Json(json!({"id": pair_id(&key), "decision": decision, "entity_a": entity_a, "entity_b": entity_b, "revoked": revoked})))
     })
     .await
 }

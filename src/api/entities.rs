@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::{blocking, json_body, require_actor, ApiError};
+use super::error::{blocking, decision_json, json_body, require_actor, ApiError};
+use super::extract::{Path, Query};
 use super::AppState;
 use crate::config::{Format, Mapping, Source};
 use crate::engine::Engine;
@@ -305,6 +306,9 @@ struct MergeBody {
     actor: String,
     #[serde(default)]
     reason: String,
+    /// Revoke the cannot-links in the way (listed in the reply) instead of answering 409.
+    #[serde(default)]
+    revoke_conflicting: bool,
 }
 
 #[derive(Deserialize)]
@@ -321,7 +325,7 @@ async fn merge(
 ) -> Result<Json<Value>, ApiError> {
     let body: MergeBody = json_body(
         &body,
-        r#"{"entities": [id or {"id", "version"}, ...], "actor", "reason"}"#,
+        r#"{"entities": [id or {"id", "version"}, ...], "actor", "reason", "revoke_conflicting"?}"#,
     )?;
     require_actor(&body.actor, "merge")?;
     let mut ids = Vec::new();
@@ -344,15 +348,22 @@ async fn merge(
         ));
     }
     blocking(move || {
-        let survivor = s
-            .engine
-            .merge_entities(&ids, &body.actor, &body.reason, &expected)?;
+        let out = s.engine.merge_entities(
+            &ids,
+            &body.actor,
+            &body.reason,
+            &expected,
+            body.revoke_conflicting,
+        )?;
         let e = s
             .engine
             .reads()
-            .resolve(survivor)?
+            .resolve(out.value)?
             .ok_or_else(|| ApiError::internal("merged entity missing"))?;
-        Ok(Json(json!({"entity": view(&s.engine, &e)?, "merged": ids})))
+        let revoked: Vec<Value> = out.revoked.iter().map(decision_json).collect();
+        Ok(Json(
+            json!({"entity": view(&s.engine, &e)?, "merged": ids, "revoked": revoked}),
+        ))
     })
     .await
 }
@@ -364,6 +375,9 @@ struct SplitBody {
     actor: String,
     #[serde(default)]
     reason: String,
+    /// Revoke the must-links in the way (listed in the reply) instead of answering 409.
+    #[serde(default)]
+    revoke_conflicting: bool,
 }
 
 /// Splits records out of an entity for good (cannot-links against the rest); the records left
@@ -378,7 +392,7 @@ async fn split(
     let expected = expected_version(&headers, id)?;
     let body: SplitBody = json_body(
         &body,
-        r#"{"groups": [[{"source", "key"}, ...], ...], "actor", "reason"}"#,
+        r#"{"groups": [[{"source", "key"}, ...], ...], "actor", "reason", "revoke_conflicting"?}"#,
     )?;
     require_actor(&body.actor, "split")?;
     let groups: Vec<Vec<crate::ingest::RecordId>> = body
@@ -391,16 +405,22 @@ async fn split(
         })
         .collect();
     blocking(move || {
-        let parts = s
-            .engine
-            .split_entity(id, &groups, &body.actor, &body.reason, expected)?;
+        let parts = s.engine.split_entity(
+            id,
+            &groups,
+            &body.actor,
+            &body.reason,
+            expected,
+            body.revoke_conflicting,
+        )?;
         let mut out = Vec::new();
-        for eid in std::iter::once(id).chain(parts.iter().copied()) {
+        for eid in std::iter::once(id).chain(parts.value.iter().copied()) {
             if let Some(e) = s.engine.reads().resolve(eid)? {
                 out.push(view(&s.engine, &e)?);
             }
         }
-        Ok(Json(json!({"entities": out})))
+        let revoked: Vec<Value> = parts.revoked.iter().map(decision_json).collect();
+        Ok(Json(json!({"entities": out, "revoked": revoked})))
     })
     .await
 }

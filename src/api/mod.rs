@@ -4,18 +4,16 @@ pub mod changes;
 pub mod decisions;
 pub mod entities;
 pub mod error;
+pub mod extract;
 pub mod records;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::engine::{Committer, Engine};
-
-/// Largest accepted request body: big enough for batches of tens of thousands of records.
-const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+use error::{limit_body, one_shape};
 
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -29,18 +27,26 @@ pub struct AppState {
     pub committer: Committer,
 }
 
-/// The complete router.
+/// The complete router. Every error it answers, including unknown routes (404), wrong
+/// methods (405) and body or target limits (413, 414), is the JSON shape of [`error`].
 pub fn router(engine: Arc<Engine>) -> Router {
+    let (max_body, max_batch) = (
+        engine.config.max_body_bytes,
+        engine.config.max_batch_body_bytes,
+    );
     let committer = Committer::start(engine.clone());
     let state = AppState { engine, committer };
-    Router::new()
+    let others = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .merge(records::router())
         .merge(entities::router())
         .merge(changes::router())
-        .merge(decisions::router())
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .merge(decisions::router());
+    Router::new()
+        .merge(limit_body(records::batch_router(), max_batch))
+        .merge(limit_body(others, max_body))
+        .layer(axum::middleware::from_fn(one_shape))
         .with_state(state)
 }
 

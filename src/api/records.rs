@@ -1,31 +1,36 @@
 //! Source records: batch ingest, single upsert and delete by source key, and the look-up of a
 //! source record's entity.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{blocking, ApiError};
+use super::extract::Path;
 use super::AppState;
 use crate::engine::{Change, Status, Summary};
 use crate::ingest::{self, Position, RecordError, RecordId};
 use crate::store::EntityId;
 
-/// Routes of this resource.
+/// The batch route, apart: its body limit is `server.max_batch_body_mb`.
+pub fn batch_router() -> Router<AppState> {
+    Router::new().route("/v1/sources/{source}/records", post(ingest_batch))
+}
+
+/// Routes of this resource but the batch.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sources/{source}/records", post(ingest_batch))
-        .route(
-            "/v1/sources/{source}/records/{key}",
-            axum::routing::get(get_record)
-                .put(upsert_one)
-                .delete(delete_one),
-        )
+    Router::new().route(
+        "/v1/sources/{source}/records/{key}",
+        axum::routing::get(get_record)
+            .put(upsert_one)
+            .delete(delete_one),
+    )
 }
 
 /// Result of one accepted record of a batch.
@@ -39,13 +44,89 @@ struct Accepted {
     entity_id: Option<EntityId>,
 }
 
-/// Response to a batch: counts, per-record results and per-record errors.
-#[derive(Serialize)]
+/// Response to a batch: counts, the chunks committed, per-record results and per-record
+/// errors. Each list holds at most `server.max_reported` entries; the rest are counted, so
+/// the reply stays small whatever the batch.
+#[derive(Serialize, Default)]
 struct BatchResponse {
     #[serde(flatten)]
     summary: Summary,
+    /// Chunks committed, each its own group commit of up to `server.chunk_records` records.
+    chunks: usize,
     records: Vec<Accepted>,
+    /// Accepted records not listed in `records`.
+    records_omitted: usize,
     errors: Vec<RecordError>,
+    /// Rejected records not listed in `errors`.
+    errors_omitted: usize,
+}
+
+impl BatchResponse {
+    /// Prepares and commits one chunk of items (one group commit) and adds its outcome.
+    fn commit_chunk(
+        &mut self,
+        s: &AppState,
+        source: &str,
+        items: Vec<ingest::Item>,
+    ) -> Result<(), ApiError> {
+        let max = s.engine.config.max_reported;
+        let prepared = s.engine.prepare(source, items)?;
+        let mut changes = Vec::new();
+        let mut meta = Vec::new();
+        for (position, r) in prepared {
+            match r {
+                Ok(change) => {
+                    if let Change::Upsert(rec, _) = &change {
+                        meta.push((position, rec.key.clone()));
+                    }
+                    changes.push(change);
+                }
+                Err(e) => {
+                    self.summary.rejected += 1;
+                    if self.errors.len() < max {
+                        self.errors.push(e);
+                    } else {
+                        self.errors_omitted += 1;
+                    }
+                }
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let outcomes = s.committer.submit(changes)?;
+        self.chunks += 1;
+        self.summary.add(&outcomes);
+        for ((position, key), o) in meta.into_iter().zip(outcomes) {
+            if self.records.len() < max {
+                self.records.push(Accepted {
+                    position,
+                    key,
+                    record_id: o.record,
+                    status: o.status,
+                    entity_id: o.entity,
+                });
+            } else {
+                self.records_omitted += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// `e` said of a batch that stopped after committing some chunks: what was stored.
+    fn stopped(&self, e: ApiError) -> ApiError {
+        if self.chunks == 0 {
+            return e;
+        }
+        let message = format!(
+            "{}; the first {} records were committed before it stopped, in {} chunks (see committed); resend the rest",
+            e.message,
+            self.summary.inserted + self.summary.updated + self.summary.unchanged,
+            self.chunks
+        );
+        let committed = serde_json::json!({"chunks": self.chunks, "summary": self.summary});
+        ApiError { message, ..e }.with("committed", committed)
+    }
 }
 
 fn check_source(s: &AppState, source: &str) -> Result<(), ApiError> {
@@ -59,29 +140,124 @@ fn check_source(s: &AppState, source: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Frames of a request body buffered between the connection and the batch reader.
+const BODY_FRAMES: usize = 8;
+
+/// A request body read on a blocking thread as it arrives, refusing more than `limit` bytes.
+/// After the first error it reads as ended, so line readers stop.
+struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    cur: Bytes,
+    read: usize,
+    limit: usize,
+    too_large: bool,
+    done: bool,
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => {
+                    self.read += b.len();
+                    if self.read > self.limit {
+                        self.too_large = true;
+                        self.done = true;
+                        return Err(std::io::Error::other("the body is over the batch limit"));
+                    }
+                    self.cur = b;
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(std::io::Error::other(e));
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur.split_to(n));
+        Ok(n)
+    }
+}
+
+/// `POST /v1/sources/{source}/records`: a JSON array (or NDJSON) read as it streams in and
+/// committed in chunks of `server.chunk_records` records, each its own group commit, so memory
+/// holds one chunk whatever the batch. A batch that stops mid-way (malformed JSON, over
+/// `server.max_batch_body_mb`) keeps the whole chunks committed before and says so.
 async fn ingest_batch(
     State(s): State<AppState>,
     Path(source): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<BatchResponse>, ApiError> {
     check_source(&s, &source)?;
     let ndjson = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("ndjson") || v.contains("jsonlines"));
-    let items = if ndjson {
-        ingest::read_ndjson(&body[..]).collect::<Vec<_>>()
-    } else {
-        let items = ingest::read_json_array(&body);
-        if let [(_, Err(reason))] = items.as_slice() {
-            if reason.starts_with("invalid JSON") || reason.starts_with("expected a JSON array") {
-                return Err(ApiError::bad_request("invalid_payload", reason.clone()));
+    let (tx, rx) = tokio::sync::mpsc::channel(BODY_FRAMES);
+    let forward = tokio::spawn(async move {
+        let mut frames = body.into_data_stream();
+        while let Some(frame) = frames.next().await {
+            let frame = frame.map_err(|e| e.to_string());
+            let failed = frame.is_err();
+            if tx.send(frame).await.is_err() || failed {
+                break;
             }
         }
-        items
-    };
-    run_batch(s, source, items).await.map(Json)
+    });
+    let limit = s.engine.config.max_batch_body_bytes;
+    let chunk = s.engine.config.chunk_records;
+    let reply = blocking(move || {
+        let mut reader = BodyReader {
+            rx,
+            cur: Bytes::new(),
+            read: 0,
+            limit,
+            too_large: false,
+            done: false,
+        };
+        let mut reply = BatchResponse::default();
+        let outcome = if ndjson {
+            let mut items = ingest::read_ndjson(&mut reader);
+            loop {
+                let c: Vec<_> = items.by_ref().take(chunk).collect();
+                if c.is_empty() {
+                    break Ok(());
+                }
+                if let Err(e) = reply.commit_chunk(&s, &source, c) {
+                    break Err(e);
+                }
+            }
+        } else {
+            ingest::stream_json_array(&mut reader, chunk, |items| {
+                reply.commit_chunk(&s, &source, items)
+            })
+            .map_err(|e| match e {
+                ingest::StreamError::Handler(e) => e,
+                ingest::StreamError::Payload(m) => ApiError::bad_request("invalid_payload", m),
+            })
+        };
+        let outcome = if reader.too_large {
+            Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is over {limit} bytes (server.max_batch_body_mb)"),
+            ))
+        } else {
+            outcome
+        };
+        match outcome {
+            Ok(()) => Ok(reply),
+            Err(e) => Err(reply.stopped(e)),
+        }
+    })
+    .await;
+    forward.abort();
+    reply.map(Json)
 }
 
 async fn run_batch(
@@ -90,45 +266,9 @@ async fn run_batch(
     items: Vec<(Position, Result<ingest::RawRecord, String>)>,
 ) -> Result<BatchResponse, ApiError> {
     blocking(move || {
-        let prepared = s.engine.prepare(&source, items)?;
-        let mut errors = Vec::new();
-        let mut changes = Vec::new();
-        let mut meta = Vec::new();
-        for (position, r) in prepared {
-            match r {
-                Ok(change) => {
-                    if let Change::Upsert(rec, _) = &change {
-                        meta.push((position, rec.key.clone()));
-                    }
-                    changes.push(change);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        let outcomes = if changes.is_empty() {
-            Vec::new()
-        } else {
-            s.committer.submit(changes)?
-        };
-        let mut summary = Summary::default();
-        summary.add(&outcomes);
-        summary.rejected = errors.len();
-        let records = meta
-            .into_iter()
-            .zip(outcomes)
-            .map(|((position, key), o)| Accepted {
-                position,
-                key,
-                record_id: o.record,
-                status: o.status,
-                entity_id: o.entity,
-            })
-            .collect();
-        Ok(BatchResponse {
-            summary,
-            records,
-            errors,
-        })
+        let mut reply = BatchResponse::default();
+        reply.commit_chunk(&s, &source, items)?;
+        Ok(reply)
     })
     .await
 }
@@ -174,11 +314,11 @@ async fn upsert_one(
     }
     let resp = run_batch(s, source, vec![(Position::Index(0), Ok(obj))]).await?;
     if let Some(e) = resp.errors.into_iter().next() {
-        return Err(ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "invalid_record",
-            message: e.to_string(),
-        });
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_record",
+            e.to_string(),
+        ));
     }
     let r = resp
         .records

@@ -25,6 +25,21 @@ pub const DEFAULT_REVIEW_THRESHOLD: f64 = 0.5;
 pub const DEFAULT_MAX_CANDIDATES: usize = 20;
 /// Change events kept in the feed; older ones are dropped and their readers must re-snapshot.
 pub const DEFAULT_CHANGE_RETENTION: u64 = 10_000_000;
+/// Largest request body in MiB (decisions, merges, look-ups, single records): they are read
+/// whole, so this bounds what one such request can hold in memory.
+pub const DEFAULT_MAX_BODY_MB: u64 = 16;
+/// Largest batch body (`POST /v1/sources/{source}/records`) in MiB. Batches are read and
+/// committed in chunks of `server.chunk_records` records as they arrive, so memory does not
+/// grow with this; it bounds how long one request can run (1M key-only records are
+/// 25 MiB).
+pub const DEFAULT_MAX_BATCH_BODY_MB: u64 = 256;
+/// Records per chunk of a batch streamed over HTTP, each its own group commit. Smaller than
+/// the CLI's `ingest.batch_size` so a chunk's working memory stays small beside the store's
+/// (1M key-only records in one POST: peak RSS 718 MB with 5,000, 978 MB with 20,000).
+pub const DEFAULT_CHUNK_RECORDS: usize = 5000;
+/// Per-record results and per-record errors listed in a batch reply, each; the rest are
+/// counted (`records_omitted`, `errors_omitted`), so a reply stays small whatever the batch.
+pub const DEFAULT_MAX_REPORTED: usize = 1000;
 /// Configuration file used when none is given on the command line.
 pub const DEFAULT_CONFIG_PATH: &str = "config/goldrec.toml";
 
@@ -32,16 +47,26 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/goldrec.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {path}: {error}")]
     Io {
         /// File that failed.
         path: PathBuf,
-        /// Underlying error.
-        source: std::io::Error,
+        /// Underlying error (in the message, not a separate cause: one line).
+        error: std::io::Error,
     },
-    /// The TOML is malformed, has an unknown key or a value of the wrong type.
-    #[error("invalid config: {0}")]
-    Parse(#[from] toml::de::Error),
+    /// The TOML is malformed, has an unknown key or a value of the wrong type. One line:
+    /// toml's own rendering (a source excerpt over several lines) is not repeated.
+    #[error("invalid config: {key}: {message} (line {line}, column {column})")]
+    Parse {
+        /// Dotted key where the error is (its table, as near as the text shows).
+        key: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, on one line.
+        message: String,
+    },
     /// A value is well-formed but not allowed.
     #[error("invalid config: {key}: {reason}")]
     Invalid {
@@ -50,6 +75,39 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// A toml error as one line naming the key: the table header above the error and the key
+/// on its line.
+fn parse_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let start = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..start].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or_default();
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let here = line_text
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    let key = match (table, here) {
+        (Some(t), Some(k)) => format!("{t}.{k}"),
+        (Some(t), None) => t,
+        (None, Some(k)) => k,
+        (None, None) => "(top level)".into(),
+    };
+    ConfigError::Parse {
+        key,
+        line,
+        column,
+        message: e.message().split_whitespace().collect::<Vec<_>>().join(" "),
+    }
 }
 
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
@@ -359,6 +417,14 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory of the sled database and the tantivy index.
     pub data_dir: PathBuf,
+    /// Largest request body read whole, in bytes (`server.max_body_mb`).
+    pub max_body_bytes: usize,
+    /// Largest streamed batch body, in bytes (`server.max_batch_body_mb`).
+    pub max_batch_body_bytes: usize,
+    /// Per-record results and errors listed in a batch reply, each (`server.max_reported`).
+    pub max_reported: usize,
+    /// Records per chunk (group commit) of a streamed HTTP batch (`server.chunk_records`).
+    pub chunk_records: usize,
     /// Records per group commit in bulk loads.
     pub batch_size: usize,
     /// Memory budget of the tantivy writer, in MB.
@@ -378,16 +444,16 @@ pub struct Config {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Self::parse(&text)
     }
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text)?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
         Self::from_raw(raw)
     }
 
@@ -405,6 +471,23 @@ impl Config {
             .map_err(|e| invalid("server.listen", format!("{e}: {:?}", raw.server.listen)))?;
         if raw.server.data_dir.trim().is_empty() {
             return Err(invalid("server.data_dir", "must not be empty"));
+        }
+        let mib = |key: &str, v: u64| -> Result<usize, ConfigError> {
+            if v == 0 || v > 1 << 20 {
+                return Err(invalid(
+                    key,
+                    format!("must be between 1 and {} (MiB), got {v}", 1 << 20),
+                ));
+            }
+            Ok((v as usize) << 20)
+        };
+        let max_body_bytes = mib("server.max_body_mb", raw.server.max_body_mb)?;
+        let max_batch_body_bytes = mib("server.max_batch_body_mb", raw.server.max_batch_body_mb)?;
+        if raw.server.max_reported == 0 {
+            return Err(invalid("server.max_reported", "must be at least 1"));
+        }
+        if raw.server.chunk_records == 0 {
+            return Err(invalid("server.chunk_records", "must be at least 1"));
         }
         if raw.ingest.batch_size == 0 {
             return Err(invalid("ingest.batch_size", "must be at least 1"));
@@ -729,6 +812,10 @@ impl Config {
             change_retention: raw.changes.retention,
             listen,
             data_dir: PathBuf::from(raw.server.data_dir),
+            max_body_bytes,
+            max_batch_body_bytes,
+            max_reported: raw.server.max_reported,
+            chunk_records: raw.server.chunk_records,
             batch_size: raw.ingest.batch_size,
             index_memory_mb: raw.ingest.index_memory_mb,
             attributes,

@@ -53,6 +53,14 @@ pub struct RawServer {
     pub listen: String,
     #[serde(default = "default_data_dir")]
     pub data_dir: String,
+    #[serde(default = "default_max_body_mb")]
+    pub max_body_mb: u64,
+    #[serde(default = "default_max_batch_body_mb")]
+    pub max_batch_body_mb: u64,
+    #[serde(default = "default_max_reported")]
+    pub max_reported: usize,
+    #[serde(default = "default_chunk_records")]
+    pub chunk_records: usize,
 }
 
 impl Default for RawServer {
@@ -60,8 +68,28 @@ impl Default for RawServer {
         Self {
             listen: default_listen(),
             data_dir: default_data_dir(),
+            max_body_mb: default_max_body_mb(),
+            max_batch_body_mb: default_max_batch_body_mb(),
+            max_reported: default_max_reported(),
+            chunk_records: default_chunk_records(),
         }
     }
+}
+
+fn default_max_body_mb() -> u64 {
+    super::DEFAULT_MAX_BODY_MB
+}
+
+fn default_max_batch_body_mb() -> u64 {
+    super::DEFAULT_MAX_BATCH_BODY_MB
+}
+
+fn default_max_reported() -> usize {
+    super::DEFAULT_MAX_REPORTED
+}
+
+fn default_chunk_records() -> usize {
+    super::DEFAULT_CHUNK_RECORDS
 }
 
 fn default_listen() -> String {

@@ -168,22 +168,34 @@ fn is_null_token(s: &str) -> bool {
             .any(|t| s.eq_ignore_ascii_case(t))
 }
 
-/// Reads a file-like payload of the source's format into raw records. Malformed entries come
-/// back as errors in place, the others as records.
+/// Items of a JSON payload parsed ahead of the reader (see [`read_payload`]).
+const JSON_READ_AHEAD: usize = 4096;
+
+/// Reads a file-like payload of the source's format into raw records, as it streams: memory
+/// holds a few thousand records whatever the file's size (a JSON array is parsed on its own
+/// thread, [`JSON_READ_AHEAD`] elements ahead). Malformed entries come back as errors in
+/// place, the others as records; malformed JSON ends the items with one error (the elements
+/// of the read-ahead chunk it breaks are not handed over).
 pub fn read_payload(
     format: Format,
-    input: impl Read + 'static,
+    input: impl Read + Send + 'static,
 ) -> Box<dyn Iterator<Item = (Position, Result<RawRecord, String>)>> {
     match format {
         Format::Csv => Box::new(read_csv(input)),
         Format::Ndjson => Box::new(read_ndjson(input)),
         Format::Json => {
-            let mut input = input;
-            let mut buf = Vec::new();
-            if let Err(e) = input.read_to_end(&mut buf) {
-                return Box::new(std::iter::once((Position::Index(0), Err(e.to_string()))));
-            }
-            Box::new(read_json_array(&buf).into_iter())
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(1);
+            std::thread::spawn(move || {
+                let mut next = 0u64;
+                let read = stream_json_array(input, JSON_READ_AHEAD, |items| {
+                    next += items.len() as u64;
+                    tx.send(items)
+                });
+                if let Err(StreamError::Payload(m)) = read {
+                    let _ = tx.send(vec![(Position::Index(next), Err(m))]);
+                }
+            });
+            Box::new(rx.into_iter().flatten())
         }
     }
 }
@@ -314,6 +326,97 @@ pub fn read_json_array(bytes: &[u8]) -> Vec<(Position, Result<RawRecord, String>
     }
 }
 
+/// One raw item of a payload: its position and the record, or why it is not one.
+pub type Item = (Position, Result<RawRecord, String>);
+
+/// Why [`stream_json_array`] stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError<E> {
+    /// The payload is not JSON or not an array of objects (at the position reached).
+    #[error("{0}")]
+    Payload(String),
+    /// The chunk handler failed.
+    #[error("the chunk handler stopped")]
+    Handler(E),
+}
+
+/// Reads a JSON array of objects (or one object) from `input` as it arrives, handing `chunk`
+/// items at a time to `handle`, so memory holds one chunk whatever the payload's size. An
+/// element that is not an object is an item error in place; malformed JSON stops the read
+/// (chunks already handed over stay handled).
+pub fn stream_json_array<E>(
+    input: impl Read,
+    chunk: usize,
+    mut handle: impl FnMut(Vec<Item>) -> Result<(), E>,
+) -> Result<(), StreamError<E>> {
+    use serde::de::Deserializer as _;
+
+    struct Items<'a, F, E> {
+        chunk: usize,
+        handle: &'a mut F,
+        failed: &'a mut Option<E>,
+    }
+    impl<F: FnMut(Vec<Item>) -> Result<(), E>, E> Items<'_, F, E> {
+        fn give<D: serde::de::Error>(&mut self, items: Vec<Item>) -> Result<(), D> {
+            (self.handle)(items).map_err(|e| {
+                *self.failed = Some(e);
+                D::custom("stopped by the chunk handler")
+            })
+        }
+    }
+    impl<'de, F: FnMut(Vec<Item>) -> Result<(), E>, E> serde::de::Visitor<'de> for Items<'_, F, E> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array of objects")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+            let mut buf = Vec::with_capacity(self.chunk.min(65_536));
+            let mut i = 0u64;
+            while let Some(v) = seq.next_element::<Value>()? {
+                let item = match v {
+                    Value::Object(m) => Ok(m),
+                    other => Err(format!(
+                        "expected a JSON object, found {}",
+                        type_name(&other)
+                    )),
+                };
+                buf.push((Position::Index(i), item));
+                i += 1;
+                if buf.len() >= self.chunk {
+                    self.give(std::mem::take(&mut buf))?;
+                }
+            }
+            if !buf.is_empty() {
+                self.give(buf)?;
+            }
+            Ok(())
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(mut self, map: A) -> Result<(), A::Error> {
+            let m = <RawRecord as serde::Deserialize>::deserialize(
+                serde::de::value::MapAccessDeserializer::new(map),
+            )?;
+            self.give(vec![(Position::Index(0), Ok(m))])
+        }
+    }
+
+    let mut failed = None;
+    let mut de =
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 * 1024, input));
+    let read = de
+        .deserialize_any(Items {
+            chunk: chunk.max(1),
+            handle: &mut handle,
+            failed: &mut failed,
+        })
+        .and_then(|()| de.end());
+    match (read, failed) {
+        (_, Some(e)) => Err(StreamError::Handler(e)),
+        (Ok(()), None) => Ok(()),
+        (Err(e), None) if e.is_io() => Err(StreamError::Payload(e.to_string())),
+        (Err(e), None) => Err(StreamError::Payload(format!("invalid JSON: {e}"))),
+    }
+}
+
 fn parse_object(text: &str) -> Result<RawRecord, String> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => Ok(m),
@@ -353,7 +456,29 @@ fn lookup<'a>(raw: &'a RawRecord, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
+/// Reads the record key: a string or an integer (a boolean or a fraction is refused, not
+/// turned into text), without control characters.
+fn record_key(raw: &RawRecord, path: &str) -> Result<Option<String>, String> {
+    match lookup(raw, path) {
+        Some(Value::Bool(b)) => Err(format!(
+            "a record key is a string or an integer, found the boolean {b}"
+        )),
+        Some(Value::Number(n)) if !(n.is_i64() || n.is_u64()) => Err(format!(
+            "a record key is a string or an integer, found the number {n}"
+        )),
+        Some(Value::String(s)) => match s.chars().find(|c| c.is_control()) {
+            Some(c) => Err(format!(
+                "a record key must not contain control characters, found U+{:04X}",
+                c as u32
+            )),
+            None => scalar(raw, path),
+        },
+        _ => scalar(raw, path),
+    }
+}
+
 /// Reads a scalar field as trimmed text; `Ok(None)` when absent, null or a null token.
+/// Control characters are cleaned by [`collapse_ws`].
 fn scalar(raw: &RawRecord, path: &str) -> Result<Option<String>, String> {
     match lookup(raw, path) {
         None | Some(Value::Null) => Ok(None),
@@ -367,24 +492,32 @@ fn scalar(raw: &RawRecord, path: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// Trims and collapses whitespace runs to one space.
+/// Trims and collapses whitespace runs to one space. The rule for control characters
+/// (Unicode `Cc`: C0, DEL, C1): those that are whitespace (tab, line feed, carriage return,
+/// vertical tab, form feed, U+0085) separate words like a space; every other one (NUL, ESC,
+/// ...) is removed. Record keys refuse them instead ([`record_key`]).
 fn collapse_ws(s: &str) -> String {
-    // Common case: ASCII already in that form (no other whitespace, no double or edge spaces).
+    // Common case: printable ASCII already in that form (no double or edge spaces).
     let b = s.as_bytes();
     let clean = b.first() != Some(&b' ')
         && b.last() != Some(&b' ')
         && !b.windows(2).any(|w| w == b"  ")
-        && b.iter()
-            .all(|&c| c.is_ascii() && (c == b' ' || !(c as char).is_whitespace()));
+        && b.iter().all(|&c| (0x20..0x7f).contains(&c));
     if clean {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
     for w in s.split_whitespace() {
+        let start = out.len();
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(w);
+        let word = out.len();
+        out.extend(w.chars().filter(|c| !c.is_control()));
+        if out.len() == word {
+            // Only control characters: no word, no separator.
+            out.truncate(start);
+        }
     }
     out
 }
@@ -402,7 +535,7 @@ pub fn map_record(
         field: field.map(String::from),
         reason,
     };
-    let key = match scalar(raw, &source.key) {
+    let key = match record_key(raw, &source.key) {
         Ok(Some(k)) => k,
         Ok(None) => {
             return Err(err(None, Some(&source.key), "missing record key".into()));
@@ -517,6 +650,48 @@ fn parse_timestamp(s: &str, formats: &[String]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_files_stream_and_a_break_ends_them_with_one_error() {
+        let many: Vec<Value> = (0..10_000).map(|i| json!({"id": i})).collect();
+        let text = Value::Array(many).to_string();
+        let items: Vec<_> = read_payload(Format::Json, std::io::Cursor::new(text)).collect();
+        assert_eq!(items.len(), 10_000);
+        assert_eq!(items[9_999].0, Position::Index(9_999));
+        let items: Vec<_> = read_payload(
+            Format::Json,
+            std::io::Cursor::new(r#"[{"id":1},{"id":2},{"#),
+        )
+        .collect();
+        // Elements of the unfinished read-ahead chunk are not handed over: only the error.
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].0, Position::Index(0));
+        assert!(items[0].1.as_ref().unwrap_err().contains("invalid JSON"));
+    }
+
+    #[test]
+    fn control_characters_are_spaces_or_removed_in_values_and_refused_in_keys() {
+        assert_eq!(collapse_ws("Ann\u{0}a\tLee\r\n"), "Anna Lee");
+        assert_eq!(collapse_ws("a \u{1b} b\u{85}c\u{9f}"), "a b c");
+        assert_eq!(collapse_ws("\u{0}"), "");
+        assert_eq!(collapse_ws("plain text"), "plain text");
+        let rec = |k: Value| {
+            let mut m = RawRecord::new();
+            m.insert("id".into(), k);
+            record_key(&m, "id")
+        };
+        assert_eq!(
+            rec(json!("K\u{0}1")).unwrap_err(),
+            "a record key must not contain control characters, found U+0000"
+        );
+        assert!(rec(json!("K\t1")).is_err());
+        assert!(rec(json!(true)).unwrap_err().contains("boolean true"));
+        assert!(rec(json!(1.5)).unwrap_err().contains("number 1.5"));
+        assert_eq!(rec(json!(42)).unwrap().as_deref(), Some("42"));
+        assert_eq!(rec(json!(-7)).unwrap().as_deref(), Some("-7"));
+        assert_eq!(rec(json!(" K1 ")).unwrap().as_deref(), Some("K1"));
+    }
 
     #[test]
     fn record_ids_round_trip_and_differ_by_source() {

@@ -65,3 +65,26 @@ fn other_bad_values_are_named() {
     let err = error_of(&edited("link_threshold = 0.95", "link_threshold = 1.5"));
     assert!(err.contains("matching.link_threshold"), "{err}");
 }
+
+/// Issue 10, item 6: a config error is one line naming the key, not toml's multi-line excerpt
+/// printed twice.
+#[test]
+fn config_errors_are_one_line_naming_the_key() {
+    for (from, to, key) in [
+        (
+            "[server]\n",
+            "[server]\nlisten_port = 1\n",
+            "server.listen_port",
+        ),
+        (
+            "batch_size = 20000",
+            "batch_size = \"many\"",
+            "ingest.batch_size",
+        ),
+        ("max_body_mb = 16", "max_body_mb = 0", "server.max_body_mb"),
+    ] {
+        let err = error_of(&edited(from, to));
+        assert!(err.contains(key), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+}

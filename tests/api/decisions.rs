@@ -338,3 +338,139 @@ async fn a_stale_merge_gets_409_and_a_skip_requeues() {
         "nothing merged"
     );
 }
+
+async fn merge(app: &TestApp, entities: &[u64], revoke: bool) -> crate::helpers::ApiResponse {
+    app.post_json(
+        app.url("/v1/entities/merge"),
+        &json!({"entities": entities, "actor": "steward", "reason": "same customer", "revoke_conflicting": revoke}),
+    )
+    .await
+}
+
+/// Issue 10, item 5: A/B different; merge entity(C) with entity(B); merging the entities of A
+/// and B answered 200, left B apart and broke the B-C must-link. Now it is refused whole,
+/// naming the A/B decision, and changes nothing; asked to, it revokes A/B and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_contradicting_a_cannot_link_is_refused_whole_or_revokes_it_when_asked() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let (a, b, c) = (("crm", "C005"), ("webshop", "W-1007"), ("support", "S-508"));
+    let ab = decide(&app, a, b, "different").await;
+    let (eb, ec) = (app.entity_of(b.0, b.1).await, app.entity_of(c.0, c.1).await);
+    assert_ne!(eb, ec);
+    let r = merge(&app, &[ec, eb], false).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["revoked"], json!([]));
+    let bc = app.entity_of(b.0, b.1).await;
+    assert_eq!(app.entity_of(c.0, c.1).await, bc);
+    let feed_before = app.get(app.url("/v1/changes?limit=10000")).await.body["latest"].clone();
+
+    let ea = app.entity_of(a.0, a.1).await;
+    let r = merge(&app, &[ea, bc], false).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "decision_conflict");
+    let conflicts = r.body["conflicts"].as_array().expect("conflicts listed");
+    assert_eq!(conflicts.len(), 1, "{}", r.body);
+    assert_eq!(conflicts[0]["id"], ab["id"]);
+    assert_eq!(conflicts[0]["decision"]["verdict"], "different");
+    // Nothing applied: memberships and the feed are as before.
+    assert_eq!(app.entity_of(a.0, a.1).await, ea);
+    assert_eq!(app.entity_of(b.0, b.1).await, bc);
+    assert_eq!(app.entity_of(c.0, c.1).await, bc);
+    assert_eq!(
+        app.get(app.url("/v1/changes?limit=10000")).await.body["latest"],
+        feed_before
+    );
+
+    // The same, asked to revoke what is in the way: all three together, A/B revoked.
+    let r = merge(&app, &[ea, bc], true).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["revoked"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(r.body["revoked"][0]["id"], ab["id"]);
+    let all = app.entity_of(a.0, a.1).await;
+    assert_eq!(app.entity_of(b.0, b.1).await, all);
+    assert_eq!(app.entity_of(c.0, c.1).await, all);
+    let listed = app.get(app.url("/v1/decisions")).await.body;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["id"] != ab["id"]),
+        "the revoked decision is gone: {listed}"
+    );
+}
+
+/// A cannot-link between must-linked records, and a split across a must-link, are refused
+/// whole with the must-links in the way named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_and_splits_that_would_cut_a_must_link_are_refused() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let (a, b, c) = (("crm", "C005"), ("webshop", "W-1007"), ("support", "S-508"));
+    let ab = decide(&app, a, b, "same").await;
+    let bc = decide(&app, b, c, "same").await;
+    let e = app.entity_of(a.0, a.1).await;
+    assert_eq!(app.entity_of(c.0, c.1).await, e);
+
+    let r = app
+        .post_json(
+            app.url("/v1/decisions"),
+            &json!({"a": {"source": a.0, "key": a.1}, "b": {"source": c.0, "key": c.1},
+                    "decision": "different", "actor": "steward"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "decision_conflict");
+    let named: Vec<&Value> = r.body["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(
+        named.len(),
+        1,
+        "one must-link cut separates A and C: {}",
+        r.body
+    );
+    assert!(named[0] == &ab["id"] || named[0] == &bc["id"]);
+
+    // Deciding the other verdict on a decided pair is a contradiction too.
+    let r = app
+        .post_json(
+            app.url("/v1/decisions"),
+            &json!({"a": {"source": a.0, "key": a.1}, "b": {"source": b.0, "key": b.1},
+                    "decision": "different", "actor": "steward"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["conflicts"][0]["id"], ab["id"]);
+
+    let r = app
+        .post_json(
+            app.url(&format!("/v1/entities/{e}/split")),
+            &json!({"groups": [[{"source": b.0, "key": b.1}]], "actor": "steward"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(
+        r.body["conflicts"].as_array().unwrap().len(),
+        2,
+        "B is must-linked to A and C: {}",
+        r.body
+    );
+    assert_eq!(app.entity_of(b.0, b.1).await, e, "nothing was split");
+
+    let r = app
+        .post_json(
+            app.url(&format!("/v1/entities/{e}/split")),
+            &json!({"groups": [[{"source": b.0, "key": b.1}]], "actor": "steward", "revoke_conflicting": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["revoked"].as_array().unwrap().len(), 2, "{}", r.body);
+    let eb = app.entity_of(b.0, b.1).await;
+    assert_ne!(eb, app.entity_of(a.0, a.1).await);
+    assert_ne!(eb, app.entity_of(c.0, c.1).await);
+}

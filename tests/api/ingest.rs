@@ -452,3 +452,105 @@ fn csv_fixtures_convert_to_objects_keyed_by_header() {
     assert_eq!(support[0]["name"], "Smith, John");
     assert_eq!(fixture_text("webshop.ndjson").lines().count(), 5);
 }
+
+/// Issue 10, item 6: a key of `true` or `1.5` was turned into a string and NUL was stored as
+/// sent. Keys are strings or integers, without control characters (refused with the field
+/// named); in values, whitespace controls are spaces and other controls are removed.
+#[tokio::test]
+async fn keys_are_strings_or_integers_and_control_characters_follow_one_rule() {
+    let app = spawn_app().await;
+    let r = app
+        .ingest(
+            "crm",
+            &json!([
+                {"customer_id": true, "full_name": "Ann Lee"},
+                {"customer_id": 1.5, "full_name": "Ann Lee"},
+                {"customer_id": "K\u{0}1", "full_name": "Ann Lee"},
+                {"customer_id": 7, "full_name": "Bo\u{0}b\tStone\u{7}\r\n"},
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let errors = r.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 3, "{}", r.body);
+    for (e, what) in errors.iter().zip(["boolean", "number 1.5", "U+0000"]) {
+        assert_eq!(e["field"], "customer_id", "{e}");
+        assert!(e["reason"].as_str().unwrap().contains(what), "{e}");
+    }
+    assert_eq!(r.body["records"][0]["key"], "7");
+    let rec = app.get_record("crm", "7").await;
+    assert_eq!(rec.body["values"]["name"], "Bob Stone", "{}", rec.body);
+    // A key with a control character in the path is refused the same way.
+    let put = app
+        .put_record("crm", "K\u{1b}2", &json!({"full_name": "Ann Lee"}))
+        .await;
+    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", put.body);
+    assert_eq!(put.body["code"], "invalid_record");
+}
+
+/// Issue 10, items 1 and 2: a batch is read as it streams in and committed in chunks of
+/// `server.chunk_records` records, each its own group commit; the per-record lists are capped
+/// at `server.max_reported` with the rest counted; a batch that breaks mid-way keeps the whole
+/// chunks before the break (never part of one) and says what it committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_batches_commit_in_chunks_and_their_replies_stay_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::helpers::config_for(dir.path());
+    config.chunk_records = 100;
+    config.max_reported = 10;
+    let app = crate::helpers::spawn_app_with(dir, config).await;
+
+    // 450 key-only records, then 20,000 bare numbers (the "25M numbers" body, smaller).
+    let mut items: Vec<Value> = (0..450)
+        .map(|i| json!({"customer_id": format!("t{i}")}))
+        .collect();
+    items.extend((0..20_000).map(|i| json!(i)));
+    let r = app.ingest("crm", &Value::Array(items)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let b = &r.body;
+    assert_eq!(b["inserted"], 450, "{b}");
+    assert_eq!(b["rejected"], 20_000, "{b}");
+    assert_eq!(
+        b["chunks"], 5,
+        "four whole chunks and one with 50 records: {b}"
+    );
+    assert_eq!(b["records"].as_array().unwrap().len(), 10);
+    assert_eq!(b["records_omitted"], 440);
+    assert_eq!(b["errors"].as_array().unwrap().len(), 10);
+    assert_eq!(b["errors_omitted"], 19_990);
+    assert_eq!(b["errors"][0]["index"], 450, "{b}");
+    assert!(r.body.to_string().len() < 10_000, "the reply stays small");
+
+    // NDJSON streams the same way.
+    let ndjson: String = (0..250)
+        .map(|i| format!("{{\"customer_id\": \"n{i}\"}}\n"))
+        .collect();
+    let r = app.ingest_ndjson("crm", ndjson).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["inserted"], 250, "{}", r.body);
+    assert_eq!(r.body["chunks"], 3, "{}", r.body);
+
+    // Malformed after 250 records: the two whole chunks before stay, the partial third does
+    // not, and the error says so.
+    let good: Vec<String> = (0..250)
+        .map(|i| format!("{{\"customer_id\": \"m{i}\"}}"))
+        .collect();
+    let body = format!("[{}, {{\"customer_id\": ", good.join(","));
+    let r = app
+        .post_raw(app.url("/v1/sources/crm/records"), "application/json", body)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["code"], "invalid_payload");
+    assert_eq!(r.body["committed"]["chunks"], 2, "{}", r.body);
+    assert_eq!(
+        r.body["committed"]["summary"]["inserted"], 200,
+        "{}",
+        r.body
+    );
+    assert_eq!(app.get_record("crm", "m199").await.status, StatusCode::OK);
+    assert_eq!(
+        app.get_record("crm", "m200").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.health().await["records"], 450 + 250 + 200);
+}

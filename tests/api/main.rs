@@ -3,8 +3,11 @@
 
 mod changes;
 mod config;
+mod crash;
 mod decisions;
 mod entities;
+mod errors;
+mod fuzz;
 mod helpers;
 mod ingest;
 mod invariants;
