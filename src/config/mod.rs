@@ -18,7 +18,7 @@ pub const DEFAULT_BATCH_SIZE: usize = 20_000;
 /// Memory budget of the tantivy writer; tantivy needs at least 15 MB per indexing thread.
 pub const DEFAULT_INDEX_MEMORY_MB: usize = 200;
 /// Match probability at or above which a record joins an entity.
-pub const DEFAULT_LINK_THRESHOLD: f64 = 0.95;
+pub const DEFAULT_LINK_THRESHOLD: f64 = 0.8;
 /// Match probability at or above which (and below the link threshold) a pair is queued for review.
 pub const DEFAULT_REVIEW_THRESHOLD: f64 = 0.5;
 /// Candidate records retrieved from the blocking index per incoming record.

@@ -62,7 +62,7 @@ fn other_bad_values_are_named() {
     assert!(err.contains("survivorship.rules.name"), "{err}");
     let err = error_of(&edited("format = \"ndjson\"", "format = \"xml\""));
     assert!(err.contains("sources.webshop.format"), "{err}");
-    let err = error_of(&edited("link_threshold = 0.95", "link_threshold = 1.5"));
+    let err = error_of(&edited("link_threshold = 0.8", "link_threshold = 1.5"));
     assert!(err.contains("matching.link_threshold"), "{err}");
 }
 
