@@ -4,11 +4,15 @@
 //! Scored links at or above the link weight are taken strongest first. Two clusters join only
 //! when the whole of one agrees with the whole of the other: the mean weight over every cross
 //! pair must reach the review weight, so a single strong pair cannot chain two unlike groups
-//! (namesakes, family members sharing a phone). Refused links and pairs between the review and
+//! (namesakes, family members sharing a phone), and most of the cross pairs that can tell
+//! (both records hold a given name, birth date or identifier) must not conflict personally:
+//! sparse records do not outvote the ones that show two people. Refused links and pairs between the review and
 //! link weights that end in different clusters become review items. Sorting the links makes the
 //! result independent of the order records arrived in within the batch.
 
 use std::collections::HashMap;
+
+use crate::matching::PairCheck;
 
 /// Largest number of cross pairs scored for one merge check; bigger clusters are sampled.
 const MAX_CHECK_SIDE: usize = 48;
@@ -54,7 +58,7 @@ pub fn cluster(
     link_weight: f64,
     review_weight: f64,
     constraints: &Constraints,
-    mut weight: impl FnMut(usize, usize) -> (f64, bool),
+    mut weight: impl FnMut(usize, usize) -> PairCheck,
 ) -> Clusters {
     let mut parent: Vec<usize> = (0..n).collect();
     let mut members: HashMap<usize, Vec<usize>> = (0..n).map(|i| (i, vec![i])).collect();
@@ -110,20 +114,23 @@ pub fn cluster(
         let (sa, sb) = (sample(ma), sample(mb));
         let mut total = 0.0;
         let mut conflicts = 0usize;
+        let mut informative = 0usize;
         for &x in &sa {
             for &y in &sb {
+                let check = weight(x, y);
                 if (x == e.a && y == e.b) || (x == e.b && y == e.a) {
+                    // the link itself: its weight as scored, and it does not conflict
                     total += e.weight;
                 } else {
-                    let (w, conflict) = weight(x, y);
-                    total += w;
-                    conflicts += usize::from(conflict);
+                    total += check.weight;
+                    conflicts += usize::from(check.conflict);
                 }
+                informative += usize::from(check.informative);
             }
         }
         let pairs = sa.len() * sb.len();
         let mean = total / pairs as f64;
-        if mean >= review_weight && conflicts * 2 <= pairs {
+        if mean >= review_weight && conflicts * 2 <= informative.max(1) {
             union(&mut parent, &mut members, ra, rb);
         } else {
             review.push((e, "conflicts_with_entity"));
@@ -175,6 +182,33 @@ fn union(parent: &mut [usize], members: &mut HashMap<usize, Vec<usize>>, a: usiz
 mod tests {
     use super::*;
 
+    /// A cross pair between records that both hold identifying values.
+    fn pc(weight: f64, conflict: bool) -> PairCheck {
+        PairCheck {
+            weight,
+            conflict,
+            informative: true,
+        }
+    }
+
+    #[test]
+    fn sparse_records_do_not_outvote_a_personal_conflict() {
+        // 0 and 1 are siblings (conflict); 2 is a sparse record (family name and the shared
+        // phone) linked to both. {1, 2} forms first; 0 must not join it through 2.
+        let edges = [edge(1, 2, 25.0), edge(0, 2, 20.0)];
+        let w = |x: usize, y: usize| match (x.min(y), x.max(y)) {
+            (0, 1) => pc(20.0, true),
+            (p, q) => PairCheck {
+                weight: if (p, q) == (1, 2) { 25.0 } else { 20.0 },
+                conflict: false,
+                informative: false,
+            },
+        };
+        let c = cluster(3, &[], &edges, 10.0, 0.0, &Constraints::default(), w);
+        assert_eq!(c.root[1], c.root[2]);
+        assert_ne!(c.root[0], c.root[2]);
+    }
+
     fn edge(a: usize, b: usize, weight: f64) -> Edge {
         Edge { a, b, weight }
     }
@@ -189,7 +223,7 @@ mod tests {
             10.0,
             0.0,
             &Constraints::default(),
-            |_, _| (20.0, false),
+            |_, _| pc(20.0, false),
         );
         assert_eq!(c.root[0], c.root[1]);
         assert_ne!(c.root[1], c.root[2]);
@@ -202,9 +236,9 @@ mod tests {
         // 0-1 and 2-3 are tight pairs; 1-2 links strongly but 0 and 3 disagree with the other side.
         let edges = [edge(0, 1, 30.0), edge(2, 3, 30.0), edge(1, 2, 12.0)];
         let w = |x: usize, y: usize| match (x.min(y), x.max(y)) {
-            (0, 1) | (2, 3) => (30.0, false),
-            (1, 2) => (12.0, false),
-            _ => (-25.0, false),
+            (0, 1) | (2, 3) => pc(30.0, false),
+            (1, 2) => pc(12.0, false),
+            _ => pc(-25.0, false),
         };
         let c = cluster(4, &[], &edges, 10.0, 0.0, &Constraints::default(), w);
         assert_eq!(c.root[0], c.root[1]);
@@ -221,7 +255,7 @@ mod tests {
             edge(2, 3, 16.0),
             edge(3, 4, 11.0),
         ];
-        let w = |x: usize, y: usize| (if x.abs_diff(y) <= 1 { 15.0 } else { -1.0 }, false);
+        let w = |x: usize, y: usize| pc(if x.abs_diff(y) <= 1 { 15.0 } else { -1.0 }, false);
         let first = cluster(5, &[], &edges, 10.0, 0.0, &Constraints::default(), w).root;
         edges.reverse();
         assert_eq!(
@@ -234,7 +268,7 @@ mod tests {
     fn groups_that_conflict_personally_do_not_merge_but_one_bad_pair_does_not_split() {
         // 0-1 and 2-3 each one person; 1-2 link strongly (shared phone and address).
         let edges = [edge(0, 1, 30.0), edge(2, 3, 30.0), edge(1, 2, 20.0)];
-        let household = |_: usize, _: usize| (20.0, true);
+        let household = |_: usize, _: usize| pc(20.0, true);
         let c = cluster(
             4,
             &[],
@@ -248,7 +282,7 @@ mod tests {
             c.root[0], c.root[2],
             "every cross pair conflicts: a family, not one person"
         );
-        let one_bad = |x: usize, y: usize| (20.0, (x.min(y), x.max(y)) == (0, 3));
+        let one_bad = |x: usize, y: usize| pc(20.0, (x.min(y), x.max(y)) == (0, 3));
         let c = cluster(4, &[], &edges, 10.0, 0.0, &Constraints::default(), one_bad);
         assert_eq!(
             c.root[0], c.root[3],
@@ -264,7 +298,7 @@ mod tests {
             must: vec![(3, 4)],
             cannot: vec![(0, 2)],
         };
-        let r = cluster(5, &[], &edges, 10.0, 0.0, &c, |_, _| (30.0, false)).root;
+        let r = cluster(5, &[], &edges, 10.0, 0.0, &c, |_, _| pc(30.0, false)).root;
         assert_ne!(r[0], r[2], "cannot-link holds transitively");
         assert_eq!(r[3], r[4], "must-link joins a pair the model doubts");
         // A cannot-link inside an existing entity takes the later member out.
@@ -273,7 +307,7 @@ mod tests {
             cannot: vec![(5, 7)],
         };
         let r = cluster(8, &[vec![5, 6, 7]], &[], 10.0, 0.0, &c, |_, _| {
-            (30.0, false)
+            pc(30.0, false)
         })
         .root;
         assert_eq!(r[5], r[6]);
@@ -289,7 +323,7 @@ mod tests {
             10.0,
             0.0,
             &Constraints::default(),
-            |_, _| (0.0, false),
+            |_, _| pc(0.0, false),
         );
         assert_eq!(c.root[0], c.root[2]);
         assert_ne!(c.root[0], c.root[1]);

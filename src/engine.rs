@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::ingest::profile::{self, Profile};
 use crate::ingest::{self, Position, RawRecord, RecordError, RecordId, SourceRecord};
 use crate::matching::term_frequencies::TermKey;
+use crate::matching::PairCheck;
 use crate::matching::{Explanation, Model};
 use crate::store::{
     ChangeEvent, ChangeKind, Decision, Entity, EntityId, EntityState, GoldenValue, Override,
@@ -1340,7 +1341,7 @@ impl Engine {
 
         timer.phase("cluster");
         // 6. Cluster.
-        let mut cache: HashMap<(usize, usize), (f64, bool)> = HashMap::new();
+        let mut cache: HashMap<(usize, usize), PairCheck> = HashMap::new();
         let profiles: Vec<Option<Profile>> = (0..nodes.len())
             .map(|n| profile_of(n, &nodes, &existing, &work))
             .collect();
@@ -1355,7 +1356,11 @@ impl Engine {
                 *cache.entry((x.min(y), x.max(y))).or_insert_with(|| {
                     match (&profiles[x], &profiles[y]) {
                         (Some(a), Some(b)) => model.weight_and_conflict(a, b),
-                        _ => (f64::MIN / 4.0, false),
+                        _ => PairCheck {
+                            weight: f64::MIN / 4.0,
+                            conflict: false,
+                            informative: false,
+                        },
                     }
                 })
             },

@@ -154,6 +154,19 @@ pub struct Explanation {
     pub comparisons: Vec<ComparisonExplanation>,
 }
 
+/// A pair as a merge check sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct PairCheck {
+    /// Decision weight.
+    pub weight: f64,
+    /// Personal conflict (household members, twins' records).
+    pub conflict: bool,
+    /// Both records hold some identifying value (given name, birth date, identifier), so the
+    /// pair can speak for or against being one person; a sparse record (a name-less contact,
+    /// a family name and a phone) cannot.
+    pub informative: bool,
+}
+
 /// Running match weight of a pair: the location group's disagreements count once (the most
 /// negative one).
 #[derive(Debug, Clone, Copy)]
@@ -455,23 +468,28 @@ impl Model {
     /// Decision weight of a pair: the match weight, capped below the link weight when the
     /// personal evidence disagrees.
     pub fn weight(&self, a: &Profile, b: &Profile) -> f64 {
-        self.weight_and_conflict(a, b).0
+        self.weight_and_conflict(a, b).weight
     }
 
-    /// Decision weight and whether the pair has a personal conflict (clustering refuses a merge
-    /// when most cross pairs conflict).
-    pub fn weight_and_conflict(&self, a: &Profile, b: &Profile) -> (f64, bool) {
+    /// Decision weight and what clustering checks when the pair is a cross pair of a merge.
+    pub fn weight_and_conflict(&self, a: &Profile, b: &Profile) -> PairCheck {
         let tf = self.tf.read().expect("term frequencies lock");
         let mut w = Sum::new(weight_of(self.prior_of(&tf)));
         let mut personal = Personal::default();
+        let mut informative = false;
         for (i, c) in self.comparisons.iter().enumerate() {
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
                 let x = self.level_weight(&tf, i, l, a, b);
                 w.add(c, x);
                 personal.add(c, l, x);
+                informative |= c.identifying;
             }
         }
-        (self.cap(w.w, personal), personal.conflict())
+        PairCheck {
+            weight: self.cap(w.w, personal),
+            conflict: personal.conflict(),
+            informative,
+        }
     }
 
     /// [`Model::weight`], or `None` as soon as the pair cannot reach `floor` even if every
