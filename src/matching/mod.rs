@@ -730,6 +730,30 @@ mod tests {
     }
 
     #[test]
+    fn the_prior_follows_the_population() {
+        // Small stores keep the reference value; then it falls as 1 / N.
+        assert_eq!(population_prior(500, 0, 0), 1e-4);
+        assert!((population_prior(400_000, 0, 0) - 2.5e-6).abs() < 1e-12);
+        // d from the store: 100k records in 60k entities -> 0.8 true matches per record,
+        // bounded below by 1; 100k in 40k -> 1.2.
+        assert!((population_prior(100_000, 100_000, 60_000) - 1e-5).abs() < 1e-12);
+        assert!((population_prior(100_000, 100_000, 40_000) - 1.2e-5).abs() < 1e-12);
+        // A configured prior wins.
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
+                .unwrap();
+        let mut model = Model::from_config(&Config::parse(&text).unwrap());
+        model.set_population(1_000_000, 600_000);
+        assert_eq!(
+            model.prior(),
+            1e-4,
+            "nothing counted yet: the reference population"
+        );
+        model.prior = Some(0.001);
+        assert_eq!(model.prior(), 0.001);
+    }
+
+    #[test]
     fn household_members_conflict_but_a_corrupted_duplicate_does_not() {
         let text =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
