@@ -444,7 +444,7 @@ impl Model {
         self.tf
             .write()
             .expect("term frequencies lock")
-            .set_population(records, entities);
+            .set_population(records, entities, self.prior.is_none());
     }
 
     /// Match weight at which records link.
@@ -641,7 +641,7 @@ impl Model {
             Some(mut t) => {
                 let mut tf = self.tf.write().expect("term frequencies lock");
                 let (records, entities) = tf.population();
-                t.set_population(records, entities);
+                t.set_population(records, entities, self.prior.is_none());
                 *tf = t;
                 true
             }

@@ -85,6 +85,9 @@ pub struct TermFrequencies {
     /// Records and entities of the store before the batch in progress (set by the engine),
     /// from which the prior is estimated.
     population: (u64, u64),
+    /// Whether the rare-value cap grows with the store (the prior follows the population);
+    /// with a configured prior it stays [`MAX_BOOST`].
+    boost_grows: bool,
 }
 
 impl TermFrequencies {
@@ -94,6 +97,7 @@ impl TermFrequencies {
             records: 0,
             counts: vec![FxHashMap::default(); n],
             population: (0, 0),
+            boost_grows: false,
         }
     }
 
@@ -107,9 +111,11 @@ impl TermFrequencies {
         self.population
     }
 
-    /// Sets the store's records and live entities (see [`TermFrequencies::population`]).
-    pub fn set_population(&mut self, records: u64, entities: u64) {
+    /// Sets the store's records and live entities (see [`TermFrequencies::population`]), and
+    /// whether the prior follows them (then the rare-value cap grows with the store).
+    pub fn set_population(&mut self, records: u64, entities: u64, boost_grows: bool) {
         self.population = (records, entities);
+        self.boost_grows = boost_grows;
     }
 
     /// Counts a record in (`sign` = 1) or out (`sign` = -1). `values` holds, per comparison,
@@ -145,6 +151,7 @@ impl TermFrequencies {
             records,
             counts,
             population: (0, 0),
+            boost_grows: false,
         })
     }
 
@@ -167,6 +174,9 @@ impl TermFrequencies {
 
     /// Largest factor by which a rare value lowers u in a store of this size.
     pub fn max_boost(&self) -> f64 {
+        if !self.boost_grows {
+            return MAX_BOOST;
+        }
         MAX_BOOST * (self.records as f64 / super::REFERENCE_POPULATION).max(1.0)
     }
 }
@@ -178,6 +188,7 @@ mod tests {
     #[test]
     fn rare_values_weigh_more_than_common_ones_once_data_accumulates() {
         let mut tf = TermFrequencies::new(1);
+        tf.set_population(0, 0, true);
         let u = 0.004;
         assert!(
             (tf.u(0, term_key("smith"), u) - u).abs() < 1e-12,
@@ -209,6 +220,13 @@ mod tests {
         assert!(
             tf.u(0, term_key("quixote"), u) >= u / tf.max_boost(),
             "but within the store's own cap"
+        );
+        let mut fixed = tf.clone();
+        fixed.set_population(0, 0, false);
+        assert_eq!(
+            fixed.max_boost(),
+            MAX_BOOST,
+            "a configured prior: the fixed cap"
         );
         assert!(
             (tf.max_boost() - MAX_BOOST * 10.0).abs() < 1e-9,
