@@ -117,7 +117,7 @@ async fn a_killed_server_keeps_every_acknowledged_record_and_matches_them() {
 
     let dir = tempfile::tempdir().unwrap();
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client_with_key(crate::helpers::ADMIN_KEY);
     let start = || -> (Child, String) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -128,6 +128,7 @@ async fn a_killed_server_keeps_every_acknowledged_record_and_matches_them() {
             .args(["-c", config, "--data-dir"])
             .arg(dir.path())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("GOLDREC_ADMIN_KEY", crate::helpers::ADMIN_KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -1,0 +1,135 @@
+//! The guard in front of every route: the permission each route needs ([`required`]), and
+//! the middleware ([`require`]) that checks the bearer key against [`crate::auth::Keys`].
+//!
+//! A route missing from [`required`] needs an admin key: a new route is closed until it is
+//! classified. The role matrix test (`tests/api/auth.rs`) walks every route of the OpenAPI
+//! document with every role.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use crate::auth::{Denied, KeyEntry, Keys, Permission};
+
+/// The permission a route (method and matched path template) needs.
+pub fn required(method: &Method, path: &str) -> Permission {
+    use Permission::*;
+    match (method.as_str(), path) {
+        (_, "/v1/health" | "/v1/openapi.json") => Open,
+        ("POST", "/v1/sources/{source}/records") => Ingest,
+        ("PUT" | "DELETE", "/v1/sources/{source}/records/{key}") => Ingest,
+        ("GET" | "HEAD", "/v1/sources/{source}/records/{key}") => ReadRecord,
+        ("GET" | "HEAD", "/v1/entities/{id}" | "/v1/search" | "/v1/changes" | "/v1/export") => Read,
+        ("POST", "/v1/match" | "/v1/lookup") => Read,
+        ("GET" | "HEAD", "/v1/review" | "/v1/decisions") => Steward,
+        ("GET" | "HEAD", "/v1/entities/{id}/history" | "/v1/entities/{id}/conflicts") => Steward,
+        ("POST", "/v1/decisions" | "/v1/entities/merge" | "/v1/entities/{id}/split") => Steward,
+        ("DELETE", "/v1/decisions/{id}") => Steward,
+        ("PUT" | "DELETE", "/v1/entities/{id}/overrides/{attr}") => Steward,
+        _ => Admin,
+    }
+}
+
+/// The caller of a request, put in its extensions by [`require`] (absent on open routes).
+#[derive(Debug, Clone)]
+pub struct Caller(pub Arc<KeyEntry>);
+
+fn unauthorized(why: &str) -> Response {
+    let mut r = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        format!("{why}: send Authorization: Bearer KEY (goldrec keys create)"),
+    )
+    .into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    r
+}
+
+/// The `{source}` segment of a request to `/v1/sources/{source}/...`, percent-decoded.
+fn source_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/v1/sources/")?;
+    let seg = rest.split('/').next()?;
+    let bytes = seg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Middleware on every route (`route_layer`, so the matched path is known): open routes
+/// pass; otherwise a missing, unknown, wrong or revoked key answers 401 `unauthorized` and
+/// a key whose role does not allow the route 403 `forbidden`. The first request with a key
+/// runs argon2 off the runtime; later ones compare a blake3 hash.
+pub async fn require(State(keys): State<Arc<Keys>>, mut req: Request, next: Next) -> Response {
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let needed = required(req.method(), &template);
+    if needed == Permission::Open {
+        return next.run(req).await;
+    }
+    let Some(presented) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_string())
+    else {
+        return unauthorized("no key");
+    };
+    if let Err(e) = keys.refresh() {
+        return ApiError::internal(e).into_response();
+    }
+    let entry = match keys.lookup_fast(&presented) {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            let keys = keys.clone();
+            match tokio::task::spawn_blocking(move || keys.verify_slow(&presented)).await {
+                Ok(Ok(e)) => e,
+                Ok(Err(Denied(why))) => return unauthorized(why),
+                Err(e) => return ApiError::internal(e).into_response(),
+            }
+        }
+        Err(Denied(why)) => return unauthorized(why),
+    };
+    let source = source_of(req.uri().path());
+    if !entry.allows(needed, source.as_deref()) {
+        let what = match (needed, &source) {
+            (Permission::Ingest | Permission::ReadRecord, Some(s)) if !entry.sources.is_empty() => {
+                format!(
+                    "key {:?} ({}) may not use source {s:?}; it names {}",
+                    entry.name,
+                    entry.role.as_str(),
+                    entry.sources.join(", ")
+                )
+            }
+            _ => format!(
+                "key {:?} has role {}, which may not {} {template}",
+                entry.name,
+                entry.role.as_str(),
+                req.method()
+            ),
+        };
+        return ApiError::new(StatusCode::FORBIDDEN, "forbidden", what).into_response();
+    }
+    req.extensions_mut().insert(Caller(Arc::new(entry)));
+    next.run(req).await
+}

@@ -1,0 +1,292 @@
+//! Issue 11, item 1: API keys and roles. Every route of the OpenAPI document, driven with
+//! every role, no key, a wrong key and a revoked key; keys made by the CLI while a server
+//! runs; the bootstrap admin key of `serve`.
+
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+use goldrec::auth::{self, NewKey, Role};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{client_with_key, spawn_app, TestApp};
+
+/// Who may call a route, written out independently of `api::auth::required`: the roles
+/// (besides admin, who may call everything) allowed on (method, template).
+fn allowed_roles(method: &str, template: &str) -> &'static [&'static str] {
+    match (method, template) {
+        (_, "/v1/health" | "/v1/openapi.json") => &["open"],
+        ("post", "/v1/sources/{source}/records") => &["ingest"],
+        ("put" | "delete", "/v1/sources/{source}/records/{key}") => &["ingest"],
+        ("get", "/v1/sources/{source}/records/{key}") => &["ingest", "reader", "steward"],
+        ("get", "/v1/entities/{id}" | "/v1/search" | "/v1/changes" | "/v1/export") => {
+            &["reader", "steward"]
+        }
+        ("post", "/v1/match" | "/v1/lookup") => &["reader", "steward"],
+        (_, "/v1/review" | "/v1/decisions" | "/v1/decisions/{id}") => &["steward"],
+        (_, "/v1/entities/{id}/history" | "/v1/entities/{id}/conflicts") => &["steward"],
+        (_, "/v1/entities/merge" | "/v1/entities/{id}/split") => &["steward"],
+        (_, "/v1/entities/{id}/overrides/{attr}") => &["steward"],
+        _ => &[],
+    }
+}
+
+fn key_for(app: &TestApp, name: &str, role: Role, sources: &[&str]) -> String {
+    auth::create(
+        app.dir.path(),
+        NewKey {
+            name: name.into(),
+            role,
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            pii: false,
+        },
+    )
+    .expect("key created")
+    .1
+}
+
+async fn call(
+    client: &reqwest::Client,
+    app: &TestApp,
+    method: &Method,
+    path: &str,
+) -> (StatusCode, Value) {
+    let r = client
+        .request(method.clone(), app.url(path))
+        .send()
+        .await
+        .expect("answered");
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn every_route_answers_each_role_as_the_role_table_says() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let ingest_key = key_for(&app, "etl-crm", Role::Ingest, &["crm"]);
+    let revoked = key_for(&app, "gone", Role::Admin, &[]);
+    auth::revoke(app.dir.path(), "gone").unwrap();
+    let mut wrong = key_for(&app, "wrongly-typed", Role::Admin, &[]);
+    wrong.replace_range(wrong.len() - 4.., "0000");
+    let clients: Vec<(&str, reqwest::Client)> = vec![
+        ("ingest", client_with_key(&ingest_key)),
+        (
+            "reader",
+            client_with_key(&key_for(&app, "bi", Role::Reader, &[])),
+        ),
+        (
+            "steward",
+            client_with_key(&key_for(&app, "alice", Role::Steward, &[])),
+        ),
+        (
+            "admin",
+            client_with_key(&key_for(&app, "ops", Role::Admin, &[])),
+        ),
+        ("none", reqwest::Client::new()),
+        ("wrong", client_with_key(&wrong)),
+        ("revoked", client_with_key(&revoked)),
+    ];
+    let doc: Value = serde_json::from_str(goldrec::api::OPENAPI).unwrap();
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (m, op) in item.as_object().unwrap() {
+            let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
+            // The document states who may call it; it agrees with the table.
+            let open = op
+                .get("security")
+                .is_some_and(|s| s == &serde_json::json!([]));
+            let allowed = allowed_roles(m, template);
+            assert_eq!(
+                open,
+                allowed == ["open"],
+                "{m} {template}: security in the document"
+            );
+            if !open {
+                for status in ["401", "403"] {
+                    assert!(
+                        op["responses"].get(status).is_some(),
+                        "{m} {template}: the document lists {status}"
+                    );
+                }
+            }
+            // The ingest key names crm: webshop is another source.
+            let sources: &[&str] = if template.contains("{source}") {
+                &["crm", "webshop"]
+            } else {
+                &["crm"]
+            };
+            for source in sources {
+                let path = template
+                    .replace("{source}", source)
+                    .replace("{key}", "NOPE-1")
+                    .replace("{attr}", "email")
+                    .replace("{id}", "1");
+                for (who, client) in &clients {
+                    let (status, body) = call(client, &app, &method, &path).await;
+                    let may = open
+                        || *who == "admin"
+                        || (allowed.contains(who) && (*who != "ingest" || *source == "crm"));
+                    let what = format!("{who} {m} {path}: {status} {body}");
+                    checked += 1;
+                    if may {
+                        assert!(
+                            status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                            "{what}: should be allowed"
+                        );
+                    } else if ["none", "wrong", "revoked"].contains(who) {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                        assert_eq!(body["code"], "unauthorized", "{what}");
+                    } else {
+                        assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                        assert_eq!(body["code"], "forbidden", "{what}");
+                        assert!(
+                            body["message"].as_str().unwrap().contains("may not"),
+                            "{what}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    println!("role matrix: {checked} requests");
+    assert!(checked > 150, "{checked}");
+}
+
+#[tokio::test]
+async fn a_key_created_by_the_cli_works_on_a_running_server_until_revoked() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_goldrec"))
+            .args(["-c", config, "--data-dir"])
+            .arg(app.dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["keys", "create", "--name", "bi", "--role", "reader"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key = stdout.lines().last().unwrap().trim().to_string();
+    assert!(key.starts_with("grk_"), "{stdout}");
+    let text = std::fs::read_to_string(auth::keys_path(app.dir.path())).unwrap();
+    assert!(!text.contains(&key), "only the hash is stored");
+
+    let client = client_with_key(&key);
+    let first = Instant::now();
+    let (s, body) = call(&client, &app, &Method::GET, "/v1/entities/1").await;
+    let first = first.elapsed();
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // Later requests use the remembered verification, not argon2.
+    let n = 20;
+    let t = Instant::now();
+    for _ in 0..n {
+        let (s, _) = call(&client, &app, &Method::GET, "/v1/entities/1").await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let cached = t.elapsed() / n;
+    println!("first request (argon2) {first:?}, then {cached:?} per request");
+    assert!(cached < first, "cached {cached:?} vs first {first:?}");
+    let (s, body) = call(&client, &app, &Method::GET, "/v1/review").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+
+    let list = cli(&["keys", "list"]);
+    let listed = String::from_utf8(list.stdout).unwrap();
+    assert!(listed.contains("bi") && listed.contains("reader") && !listed.contains(&key));
+
+    let refused = cli(&["keys", "create", "--name", "x", "--role", "ingest"]);
+    assert!(!refused.status.success(), "an ingest key names its sources");
+    let refused = cli(&[
+        "keys",
+        "create",
+        "--name",
+        "y",
+        "--role",
+        "ingest",
+        "--sources",
+        "nope",
+    ]);
+    assert!(!refused.status.success(), "an unknown source is refused");
+
+    let out = cli(&["keys", "revoke", "bi"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (s, body) = call(&client, &app, &Method::GET, "/v1/entities/1").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], "unauthorized");
+}
+
+/// The quick start: `serve` on a fresh data directory prints an admin key once; a restart
+/// does not print another.
+#[tokio::test]
+async fn serve_on_a_fresh_data_dir_prints_an_admin_key_once() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
+    let start = || {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_goldrec"))
+            .args(["-c", config, "--data-dir"])
+            .arg(dir.path())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env_remove(auth::ADMIN_KEY_ENV)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        (child, format!("http://127.0.0.1:{port}"))
+    };
+    let (mut child, base) = start();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let key = line.trim().to_string();
+    assert!(key.starts_with("grk_"), "{line:?}");
+    let client = client_with_key(&key);
+    let mut ready = false;
+    for _ in 0..600 {
+        if let Ok(r) = client.get(format!("{base}/v1/review")).send().await {
+            assert_eq!(
+                r.status(),
+                StatusCode::OK,
+                "the bootstrap key is an admin key"
+            );
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the server came up");
+    let r = reqwest::get(format!("{base}/v1/review")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = reqwest::get(format!("{base}/v1/health")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "health stays open");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, _) = start();
+    let mut out = String::new();
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(
+        !out.contains("grk_"),
+        "a second start prints no key: {out:?}"
+    );
+}
