@@ -31,6 +31,7 @@
 //!    [`eval`]: quality against a truth file.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod blocking;
 pub mod cluster;

@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use crate::audit::{AuditEntry, Auditor};
 use crate::auth::{Denied, KeyEntry, Keys, Permission};
 
 /// The permission a route (method and matched path template) needs.
@@ -32,6 +33,15 @@ pub fn required(method: &Method, path: &str) -> Permission {
         ("PUT" | "DELETE", "/v1/entities/{id}/overrides/{attr}") => Steward,
         _ => Admin,
     }
+}
+
+/// State of the guard: the keys and the audit queue.
+#[derive(Clone)]
+pub struct Guard {
+    /// The keys file's view.
+    pub keys: Arc<Keys>,
+    /// Where every guarded request is recorded.
+    pub audit: Auditor,
 }
 
 /// The caller of a request, put in its extensions by [`require`] (absent on open routes).
@@ -75,8 +85,9 @@ fn source_of(path: &str) -> Option<String> {
 /// Middleware on every route (`route_layer`, so the matched path is known): open routes
 /// pass; otherwise a missing, unknown, wrong or revoked key answers 401 `unauthorized` and
 /// a key whose role does not allow the route 403 `forbidden`. The first request with a key
-/// runs argon2 off the runtime; later ones compare a blake3 hash.
-pub async fn require(State(keys): State<Arc<Keys>>, mut req: Request, next: Next) -> Response {
+/// runs argon2 off the runtime; later ones compare a blake3 hash. Every guarded request,
+/// allowed or not, is queued to the audit log with its answer's status.
+pub async fn require(State(guard): State<Guard>, req: Request, next: Next) -> Response {
     let template = req
         .extensions()
         .get::<MatchedPath>()
@@ -86,6 +97,41 @@ pub async fn require(State(keys): State<Arc<Keys>>, mut req: Request, next: Next
     if needed == Permission::Open {
         return next.run(req).await;
     }
+    let (method, path) = (req.method().to_string(), req.uri().path().to_string());
+    let (resp, caller) = check(&guard.keys, needed, &template, req, next).await;
+    let status = resp.status();
+    let outcome = match status.as_u16() {
+        401 | 403 => "refused",
+        s if s >= 400 => "failed",
+        _ => "ok",
+    };
+    let personal_data = outcome == "ok"
+        && matches!(
+            needed,
+            Permission::Read | Permission::ReadRecord | Permission::Steward
+        );
+    guard.audit.record(AuditEntry {
+        at: chrono::Utc::now(),
+        actor: caller.as_ref().map(|c| c.name.clone()),
+        key_id: caller.map(|c| c.id.clone()),
+        method,
+        route: template,
+        path,
+        status: status.as_u16(),
+        outcome: outcome.to_string(),
+        personal_data,
+    });
+    resp
+}
+
+/// Authenticates and authorizes, then runs the handler; returns the answer and the key.
+async fn check(
+    keys: &Arc<Keys>,
+    needed: Permission,
+    template: &str,
+    mut req: Request,
+    next: Next,
+) -> (Response, Option<Arc<KeyEntry>>) {
     let Some(presented) = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -93,10 +139,10 @@ pub async fn require(State(keys): State<Arc<Keys>>, mut req: Request, next: Next
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|v| v.trim().to_string())
     else {
-        return unauthorized("no key");
+        return (unauthorized("no key"), None);
     };
     if let Err(e) = keys.refresh() {
-        return ApiError::internal(e).into_response();
+        return (ApiError::internal(e).into_response(), None);
     }
     let entry = match keys.lookup_fast(&presented) {
         Ok(Some(e)) => e,
@@ -104,12 +150,13 @@ pub async fn require(State(keys): State<Arc<Keys>>, mut req: Request, next: Next
             let keys = keys.clone();
             match tokio::task::spawn_blocking(move || keys.verify_slow(&presented)).await {
                 Ok(Ok(e)) => e,
-                Ok(Err(Denied(why))) => return unauthorized(why),
-                Err(e) => return ApiError::internal(e).into_response(),
+                Ok(Err(Denied(why))) => return (unauthorized(why), None),
+                Err(e) => return (ApiError::internal(e).into_response(), None),
             }
         }
-        Err(Denied(why)) => return unauthorized(why),
+        Err(Denied(why)) => return (unauthorized(why), None),
     };
+    let entry = Arc::new(entry);
     let source = source_of(req.uri().path());
     if !entry.allows(needed, source.as_deref()) {
         let what = match (needed, &source) {
@@ -128,8 +175,11 @@ pub async fn require(State(keys): State<Arc<Keys>>, mut req: Request, next: Next
                 req.method()
             ),
         };
-        return ApiError::new(StatusCode::FORBIDDEN, "forbidden", what).into_response();
+        return (
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", what).into_response(),
+            Some(entry),
+        );
     }
-    req.extensions_mut().insert(Caller(Arc::new(entry)));
-    next.run(req).await
+    req.extensions_mut().insert(Caller(entry.clone()));
+    (next.run(req).await, Some(entry))
 }

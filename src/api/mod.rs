@@ -1,5 +1,6 @@
 //! The HTTP API: axum routers per resource under `/v1`, merged here, sharing [`AppState`].
 
+pub mod audit;
 pub mod auth;
 pub mod changes;
 pub mod decisions;
@@ -38,6 +39,10 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         engine.config.max_body_bytes,
         engine.config.max_batch_body_bytes,
     );
+    let guard_state = auth::Guard {
+        keys,
+        audit: crate::audit::Auditor::start(engine.clone()),
+    };
     let committer = Committer::start(engine.clone());
     let state = AppState { engine, committer };
     let others = Router::new()
@@ -46,8 +51,9 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         .merge(records::router())
         .merge(entities::router())
         .merge(changes::router())
-        .merge(decisions::router());
-    let guard = axum::middleware::from_fn_with_state(keys, auth::require);
+        .merge(decisions::router())
+        .merge(audit::router());
+    let guard = axum::middleware::from_fn_with_state(guard_state, auth::require);
     Ok(Router::new()
         .merge(limit_body(records::batch_router(), max_batch).route_layer(guard.clone()))
         .merge(limit_body(others, max_body).route_layer(guard))

@@ -290,3 +290,148 @@ async fn serve_on_a_fresh_data_dir_prints_an_admin_key_once() {
         "a second start prints no key: {out:?}"
     );
 }
+
+/// Issue 11, item 3: every guarded request is in the audit log with its key, route, status
+/// and whether personal data was read; `GET /v1/audit` (admin only) filters by actor, time
+/// and count.
+#[tokio::test]
+async fn the_audit_log_records_who_did_what_and_filters() {
+    let app = spawn_app().await;
+    let etl = client_with_key(&key_for(&app, "etl-crm", Role::Ingest, &["crm"]));
+    let bi = client_with_key(&key_for(&app, "bi", Role::Reader, &[]));
+    let before = chrono::Utc::now();
+    let r = etl
+        .put(app.url("/v1/sources/crm/records/A1"))
+        .json(&serde_json::json!({"full_name": "Audit Person", "email": "audit@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let entity: Value = r.json().await.unwrap();
+    let id = entity["entity_id"].as_u64().unwrap();
+    let (s, _) = call(&bi, &app, &Method::GET, &format!("/v1/entities/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(&bi, &app, &Method::GET, "/v1/review").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = call(&reqwest::Client::new(), &app, &Method::GET, "/v1/export").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, body) = call(&bi, &app, &Method::GET, "/v1/audit").await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "only admins read the audit log: {body}"
+    );
+
+    // The audit thread writes asynchronously: wait for the entries.
+    let mut entries = Vec::new();
+    for _ in 0..100 {
+        let mut url = app.url("/v1/audit");
+        url.query_pairs_mut()
+            .append_pair("since", &before.to_rfc3339());
+        let r = app.get(url).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        entries = r.body["entries"].as_array().unwrap().clone();
+        if entries.len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let find = |actor: Option<&str>, route: &str| {
+        entries
+            .iter()
+            .find(|e| e["actor"].as_str() == actor && e["route"] == route)
+            .unwrap_or_else(|| panic!("no entry {actor:?} {route}: {entries:?}"))
+            .clone()
+    };
+    let put = find(Some("etl-crm"), "/v1/sources/{source}/records/{key}");
+    assert_eq!(
+        (
+            &put["method"],
+            &put["path"],
+            &put["status"],
+            &put["outcome"],
+            &put["personal_data"]
+        ),
+        (
+            &"PUT".into(),
+            &"/v1/sources/crm/records/A1".into(),
+            &201.into(),
+            &"ok".into(),
+            &false.into()
+        ),
+        "{put}"
+    );
+    let read = find(Some("bi"), "/v1/entities/{id}");
+    assert_eq!(read["path"], format!("/v1/entities/{id}"));
+    assert_eq!(read["personal_data"], true, "{read}");
+    let refused = find(Some("bi"), "/v1/review");
+    assert_eq!(
+        (&refused["status"], &refused["outcome"]),
+        (&403.into(), &"refused".into())
+    );
+    let anonymous = find(None, "/v1/export");
+    assert_eq!(anonymous["status"], 401);
+    let times: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "oldest first: {times:?}"
+    );
+
+    // Filters: actor, limit, and a time after everything.
+    let r = app.get(app.url("/v1/audit?actor=bi&limit=1")).await;
+    let only = r.body["entries"].as_array().unwrap();
+    assert_eq!(only.len(), 1, "{}", r.body);
+    assert_eq!(only[0]["actor"], "bi");
+    let mut url = app.url("/v1/audit");
+    url.query_pairs_mut().append_pair(
+        "since",
+        &(chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+    );
+    let r = app.get(url).await;
+    assert_eq!(r.body["entries"], serde_json::json!([]), "{}", r.body);
+    let r = app.get(app.url("/v1/audit?limit=0")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+/// `[audit] retention_days`: entries older than it are pruned when the audit thread starts;
+/// newer ones stay.
+#[tokio::test]
+async fn audit_entries_older_than_the_retention_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::helpers::config_for(dir.path());
+    config.audit_retention_days = 30;
+    let engine = std::sync::Arc::new(goldrec::engine::Engine::open(config).unwrap());
+    let entry = |days_ago: i64| {
+        let at = chrono::Utc::now() - chrono::Duration::days(days_ago);
+        let e = goldrec::audit::AuditEntry {
+            at,
+            actor: Some(format!("{days_ago}-days-ago")),
+            key_id: None,
+            method: "GET".into(),
+            route: "/v1/entities/{id}".into(),
+            path: "/v1/entities/1".into(),
+            status: 200,
+            outcome: "ok".into(),
+            personal_data: true,
+        };
+        (
+            at.timestamp_millis() as u64,
+            serde_json::to_vec(&e).unwrap(),
+        )
+    };
+    engine
+        .append_audit(&[entry(400), entry(31), entry(29), entry(0)])
+        .unwrap();
+    let auditor = goldrec::audit::Auditor::start(engine.clone());
+    let mut kept = Vec::new();
+    for _ in 0..100 {
+        kept = goldrec::audit::query(&engine, None, None, 100).unwrap();
+        if kept.len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let actors: Vec<_> = kept.iter().map(|e| e.actor.clone().unwrap()).collect();
+    assert_eq!(actors, ["29-days-ago", "0-days-ago"]);
+    drop(auditor);
+}
