@@ -44,9 +44,8 @@ pub struct AuditEntry {
     pub status: u16,
     /// `ok` (2xx, 3xx), `refused` (401, 403) or `failed` (other errors).
     pub outcome: String,
-    /// Whether the answer carried personal data in clear (a successful read of records,
-    /// entities, search, match, lookup, changes, export, review, history or conflicts).
-    /// Nothing is masked yet, so every such read is unmasked.
+    /// Whether the answer carried personal data in clear: a successful reader or steward
+    /// route answered to a key with the `pii` scope (other keys get masked values).
     pub personal_data: bool,
 }
 

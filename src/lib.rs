@@ -40,6 +40,7 @@ pub mod engine;
 pub mod eval;
 pub mod export;
 pub mod ingest;
+pub mod masking;
 pub mod matching;
 pub mod normalize;
 pub mod steward;

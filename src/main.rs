@@ -521,7 +521,7 @@ fn export(
         ExportFormat::Ndjson => goldrec::export::Format::Ndjson,
         ExportFormat::Csv => goldrec::export::Format::Csv,
     };
-    let (seq, n) = goldrec::export::export(&engine, format, lineage, &mut w, |_| {})?;
+    let (seq, n) = goldrec::export::export(&engine, format, lineage, None, &mut w, |_| {})?;
     eprintln!("exported {n} golden records, consistent with change sequence {seq} (follow /v1/changes?after={seq})");
     Ok(())
 }

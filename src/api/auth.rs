@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use crate::audit::{AuditEntry, Auditor};
 use crate::auth::{Denied, KeyEntry, Keys, Permission};
+use crate::masking::Masker;
 
 /// The permission a route (method and matched path template) needs.
 pub fn required(method: &Method, path: &str) -> Permission {
@@ -42,6 +43,8 @@ pub struct Guard {
     pub keys: Arc<Keys>,
     /// Where every guarded request is recorded.
     pub audit: Auditor,
+    /// Masks JSON answers for keys without the `pii` scope.
+    pub masker: Arc<Masker>,
 }
 
 /// The caller of a request, put in its extensions by [`require`] (absent on open routes).
@@ -98,7 +101,11 @@ pub async fn require(State(guard): State<Guard>, req: Request, next: Next) -> Re
         return next.run(req).await;
     }
     let (method, path) = (req.method().to_string(), req.uri().path().to_string());
-    let (resp, caller) = check(&guard.keys, needed, &template, req, next).await;
+    let (mut resp, caller) = check(&guard.keys, needed, &template, req, next).await;
+    let pii = caller.as_ref().is_some_and(|c| c.pii);
+    if !pii {
+        resp = mask_response(&guard.masker, resp).await;
+    }
     let status = resp.status();
     let outcome = match status.as_u16() {
         401 | 403 => "refused",
@@ -106,6 +113,7 @@ pub async fn require(State(guard): State<Guard>, req: Request, next: Next) -> Re
         _ => "ok",
     };
     let personal_data = outcome == "ok"
+        && pii
         && matches!(
             needed,
             Permission::Read | Permission::ReadRecord | Permission::Steward
@@ -182,4 +190,29 @@ async fn check(
     }
     req.extensions_mut().insert(Caller(entry.clone()));
     (next.run(req).await, Some(entry))
+}
+
+/// A JSON answer with personal values masked ([`Masker::mask_json`]); other answers (the
+/// export masks its own rows) pass unchanged.
+async fn mask_response(masker: &Masker, resp: Response) -> Response {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return ApiError::internal("a JSON answer did not parse for masking").into_response();
+    };
+    masker.mask_json(&mut v);
+    let out = serde_json::to_vec(&v).expect("JSON serializes");
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(out))
 }

@@ -41,6 +41,7 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
     );
     let guard_state = auth::Guard {
         keys,
+        masker: Arc::new(crate::masking::Masker::new(&engine.config)),
         audit: crate::audit::Auditor::start(engine.clone()),
     };
     let committer = Committer::start(engine.clone());

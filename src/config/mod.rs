@@ -443,6 +443,8 @@ pub struct Config {
     pub change_retention: u64,
     /// Days audit entries are kept (`[audit] retention_days`).
     pub audit_retention_days: u64,
+    /// Mask per attribute (indexed by [`AttrId`]) for keys without the `pii` scope.
+    pub masks: Vec<crate::masking::Mask>,
 }
 
 impl Config {
@@ -812,11 +814,32 @@ impl Config {
         if raw.changes.retention == 0 {
             return Err(invalid("changes.retention", "must keep at least 1 event"));
         }
+        let mut masks: Vec<crate::masking::Mask> = attributes
+            .iter()
+            .map(|a| crate::masking::Mask::default_for(a.kind))
+            .collect();
+        for (name, policy) in &raw.masking {
+            let key = format!("masking.{name}");
+            let i = attributes
+                .iter()
+                .position(|a| &a.name == name)
+                .ok_or_else(|| invalid(&key, format!("no attribute {name:?}")))?;
+            masks[i] = crate::masking::Mask::parse(policy).ok_or_else(|| {
+                invalid(
+                    &key,
+                    format!(
+                        "unknown policy {policy:?}, expected one of {}",
+                        crate::masking::Mask::NAMES
+                    ),
+                )
+            })?;
+        }
         if raw.audit.retention_days == 0 {
             return Err(invalid("audit.retention_days", "must keep at least 1 day"));
         }
         Ok(Self {
             audit_retention_days: raw.audit.retention_days,
+            masks,
             change_retention: raw.changes.retention,
             listen,
             data_dir: PathBuf::from(raw.server.data_dir),

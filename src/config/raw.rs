@@ -25,6 +25,9 @@ pub struct RawConfig {
     pub changes: RawChanges,
     #[serde(default)]
     pub audit: RawAudit,
+    /// `[masking]`: attribute name -> policy name.
+    #[serde(default)]
+    pub masking: BTreeMap<String, String>,
 }
 
 /// `[audit]`

@@ -32,13 +32,17 @@ fn allowed_roles(method: &str, template: &str) -> &'static [&'static str] {
 }
 
 fn key_for(app: &TestApp, name: &str, role: Role, sources: &[&str]) -> String {
+    key_with(app, name, role, sources, false)
+}
+
+fn key_with(app: &TestApp, name: &str, role: Role, sources: &[&str], pii: bool) -> String {
     auth::create(
         app.dir.path(),
         NewKey {
             name: name.into(),
             role,
             sources: sources.iter().map(|s| s.to_string()).collect(),
-            pii: false,
+            pii,
         },
     )
     .expect("key created")
@@ -321,6 +325,7 @@ async fn the_audit_log_records_who_did_what_and_filters() {
         StatusCode::FORBIDDEN,
         "only admins read the audit log: {body}"
     );
+    app.entity(id).await;
 
     // The audit thread writes asynchronously: wait for the entries.
     let mut entries = Vec::new();
@@ -331,7 +336,10 @@ async fn the_audit_log_records_who_did_what_and_filters() {
         let r = app.get(url).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         entries = r.body["entries"].as_array().unwrap().clone();
-        if entries.len() >= 5 {
+        if entries
+            .iter()
+            .any(|e| e["actor"] == "admin (GOLDREC_ADMIN_KEY)" && e["route"] == "/v1/entities/{id}")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -363,7 +371,15 @@ async fn the_audit_log_records_who_did_what_and_filters() {
     );
     let read = find(Some("bi"), "/v1/entities/{id}");
     assert_eq!(read["path"], format!("/v1/entities/{id}"));
-    assert_eq!(read["personal_data"], true, "{read}");
+    assert_eq!(
+        read["personal_data"], false,
+        "bi has no pii scope: masked: {read}"
+    );
+    let clear = find(Some("admin (GOLDREC_ADMIN_KEY)"), "/v1/entities/{id}");
+    assert_eq!(
+        clear["personal_data"], true,
+        "the admin key reads in clear: {clear}"
+    );
     let refused = find(Some("bi"), "/v1/review");
     assert_eq!(
         (&refused["status"], &refused["outcome"]),
@@ -434,4 +450,196 @@ async fn audit_entries_older_than_the_retention_are_pruned() {
     let actors: Vec<_> = kept.iter().map(|e| e.actor.clone().unwrap()).collect();
     assert_eq!(actors, ["29-days-ago", "0-days-ago"]);
     drop(auditor);
+}
+
+/// Issue 11, item 2: a key without the pii scope sees no personal value in clear on any
+/// output path; a key with it does (so the check can fail).
+#[tokio::test]
+async fn masking_hides_personal_values_on_every_output_path() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    // Some steward work so history, review and conflicts have content.
+    let ids = app.expected_entity_ids().await;
+    let (john, zhang) = (ids[0], ids[1]);
+
+    // Every clear value of a masked attribute, as supplied and as golden (family names stay
+    // in clear: the name policy shows them).
+    let masked = [
+        "name",
+        "name.given",
+        "email",
+        "phone",
+        "birth_date",
+        "address",
+        "postcode",
+    ];
+    let mut secrets = std::collections::BTreeSet::new();
+    let mut collect = |v: &Value| {
+        for a in masked {
+            for m in v["members"].as_array().into_iter().flatten() {
+                if let Some(s) = m["values"][a].as_str() {
+                    secrets.insert(s.to_string());
+                }
+            }
+            if let Some(s) = v["golden"][a]["value"].as_str() {
+                secrets.insert(s.to_string());
+            }
+        }
+    };
+    for id in &ids {
+        collect(&app.entity(*id).await);
+    }
+    secrets.retain(|s| s.chars().count() >= 3);
+    assert!(secrets.len() > 20, "{secrets:?}");
+
+    let reader = client_with_key(&key_for(&app, "bi", Role::Reader, &[]));
+    let steward = client_with_key(&key_for(&app, "alice", Role::Steward, &[]));
+    let pii_reader = client_with_key(&key_with(&app, "dpo", Role::Reader, &[], true));
+    let send = |client: &reqwest::Client, method: Method, path: &str, body: Option<Value>| {
+        let mut rb = client.request(method, app.url(path));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        async move {
+            let r = rb.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let probe =
+        serde_json::json!({"record": {"name": "John Smith", "email": "john.smith@example.com"}});
+    let cases: Vec<(&str, Method, String, Option<Value>)> = vec![
+        ("entity", Method::GET, format!("/v1/entities/{john}"), None),
+        (
+            "entity version",
+            Method::GET,
+            format!("/v1/entities/{john}?version=1"),
+            None,
+        ),
+        (
+            "record",
+            Method::GET,
+            "/v1/sources/crm/records/C001".into(),
+            None,
+        ),
+        (
+            "search",
+            Method::GET,
+            "/v1/search?name=John%20Smith".into(),
+            None,
+        ),
+        ("probe", Method::POST, "/v1/match".into(), Some(probe)),
+        (
+            "lookup",
+            Method::POST,
+            "/v1/lookup".into(),
+            Some(serde_json::json!({"records": [{"source": "crm", "key": "C001"}]})),
+        ),
+        (
+            "changes",
+            Method::GET,
+            "/v1/changes?limit=1000".into(),
+            None,
+        ),
+        (
+            "export ndjson",
+            Method::GET,
+            "/v1/export?lineage=true".into(),
+            None,
+        ),
+        (
+            "export csv",
+            Method::GET,
+            "/v1/export?format=csv".into(),
+            None,
+        ),
+        ("review", Method::GET, "/v1/review?limit=100".into(), None),
+        (
+            "history",
+            Method::GET,
+            format!("/v1/entities/{zhang}/history"),
+            None,
+        ),
+        (
+            "conflicts",
+            Method::GET,
+            format!("/v1/entities/{zhang}/conflicts"),
+            None,
+        ),
+    ];
+    let mut clear_seen = 0;
+    for (what, method, path, body) in &cases {
+        let client = if ["review", "history", "conflicts"].contains(what) {
+            &steward
+        } else {
+            &reader
+        };
+        let (status, text) = send(client, method.clone(), path, body.clone()).await;
+        assert!(status.is_success(), "{what}: {status} {text}");
+        for s in &secrets {
+            assert!(!contains_word(&text, s), "{what}: {s:?} in clear: {text}");
+        }
+        if !["review", "history", "conflicts"].contains(what) {
+            let (_, clear) = send(&pii_reader, method.clone(), path, body.clone()).await;
+            if secrets.iter().any(|s| contains_word(&clear, s)) {
+                clear_seen += 1;
+            }
+        }
+    }
+    assert!(
+        clear_seen >= 6,
+        "the pii key reads in clear on most paths: {clear_seen}"
+    );
+
+    // Masked forms, as configured.
+    let (_, text) = send(&reader, Method::GET, &format!("/v1/entities/{john}"), None).await;
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        v["golden"]["email"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("j***@"),
+        "{v}"
+    );
+    assert_eq!(v["golden"]["name"]["value"], "J. Smith", "{v}");
+    assert_eq!(v["golden"]["birth_date"]["value"], "1980", "{v}");
+    assert!(
+        v["golden"]["phone"]["value"]
+            .as_str()
+            .unwrap()
+            .ends_with("0101"),
+        "{v}"
+    );
+
+    // Writes answered to a steward without pii: an override is masked in the reply, and an
+    // error that would quote the value does not.
+    let r = steward
+        .put(app.url(&format!("/v1/entities/{john}/overrides/email")))
+        .json(&serde_json::json!({"value": "not-an-email-address", "actor": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("not-an-email-address"), "{text}");
+    let r = steward
+        .put(app.url(&format!("/v1/entities/{john}/overrides/email")))
+        .json(&serde_json::json!({"value": "pinned.person@example.org", "actor": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{status} {text}");
+    assert!(
+        !text.contains("pinned.person@example.org") && text.contains("p***@example.org"),
+        "{text}"
+    );
+}
+
+/// Whether `word` occurs in `text` not inside a longer word ("John" is not in "Johnson").
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
 }
