@@ -7,6 +7,7 @@ pub mod decisions;
 pub mod entities;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod records;
 
 use std::sync::Arc;
@@ -53,7 +54,8 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         .merge(entities::router())
         .merge(changes::router())
         .merge(decisions::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(keys::router());
     let guard = axum::middleware::from_fn_with_state(guard_state, auth::require);
     Ok(Router::new()
         .merge(limit_body(records::batch_router(), max_batch).route_layer(guard.clone()))

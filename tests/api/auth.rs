@@ -643,3 +643,59 @@ fn contains_word(text: &str, word: &str) -> bool {
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
 }
+
+/// `/v1/keys` (admin): create a key over HTTP (shown once), use it, list keys without
+/// secrets or hashes, revoke it.
+#[tokio::test]
+async fn an_admin_manages_keys_over_http() {
+    let app = spawn_app().await;
+    let body = serde_json::json!({"key_name": "etl-web", "role": "ingest", "sources": ["webshop"]});
+    let r = app.post_json(app.url("/v1/keys"), &body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let key = r.body["key"].as_str().unwrap().to_string();
+    assert_eq!(r.body["role"], "ingest");
+    let etl = client_with_key(&key);
+    let ok = etl
+        .put(app.url("/v1/sources/webshop/records/W-9"))
+        .json(&serde_json::json!({"id": "W-9", "name": {"first": "Ada", "last": "Lovelace"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.status().is_success(), "{:?}", ok.text().await);
+    let (s, _) = call(&etl, &app, &Method::GET, "/v1/keys").await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "an ingest key does not manage keys"
+    );
+
+    let r = app.post_json(app.url("/v1/keys"), &body).await;
+    assert_eq!(
+        (r.status, &r.body["code"]),
+        (StatusCode::BAD_REQUEST, &"invalid_key".into()),
+        "{}",
+        r.body
+    );
+    let r = app
+        .post_json(
+            app.url("/v1/keys"),
+            &serde_json::json!({"key_name": "x", "role": "ingest", "sources": ["nope"]}),
+        )
+        .await;
+    assert_eq!(r.body["code"], "unknown_source", "{}", r.body);
+
+    let r = app.get(app.url("/v1/keys")).await;
+    let text = r.body.to_string();
+    assert!(
+        text.contains("etl-web") && !text.contains(&key) && !text.contains("argon2"),
+        "{text}"
+    );
+
+    let r = TestApp::send(app.client.delete(app.url("/v1/keys/etl-web"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body["revoked_at"].is_string(), "{}", r.body);
+    let (s, _) = call(&etl, &app, &Method::GET, "/v1/sources/webshop/records/W-9").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let r = TestApp::send(app.client.delete(app.url("/v1/keys/etl-web"))).await;
+    assert_eq!(r.body["code"], "key_not_found", "{}", r.body);
+}
