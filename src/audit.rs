@@ -47,6 +47,10 @@ pub struct AuditEntry {
     /// Whether the answer carried personal data in clear: a successful reader or steward
     /// route answered to a key with the `pii` scope (other keys get masked values).
     pub personal_data: bool,
+    /// For a steward write: its query string and JSON body (decision, records, claimed
+    /// actor, reason), `value` fields left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<serde_json::Value>,
 }
 
 /// Queue to the audit thread. Cloned into the guard middleware; the thread ends when the

@@ -45,6 +45,8 @@ pub struct Guard {
     pub audit: Auditor,
     /// Masks JSON answers for keys without the `pii` scope.
     pub masker: Arc<Masker>,
+    /// Largest steward request body read for the audit log (`server.max_body_mb`).
+    pub max_body: usize,
 }
 
 /// The caller of a request, put in its extensions by [`require`] (absent on open routes).
@@ -101,7 +103,7 @@ pub async fn require(State(guard): State<Guard>, req: Request, next: Next) -> Re
         return next.run(req).await;
     }
     let (method, path) = (req.method().to_string(), req.uri().path().to_string());
-    let (mut resp, caller) = check(&guard.keys, needed, &template, req, next).await;
+    let (mut resp, caller, request) = check(&guard, needed, &template, req, next).await;
     let pii = caller.as_ref().is_some_and(|c| c.pii);
     // Admin routes (keys, audit) carry no personal data; their fields are not masked.
     if !pii && needed != Permission::Admin {
@@ -129,18 +131,46 @@ pub async fn require(State(guard): State<Guard>, req: Request, next: Next) -> Re
         status: status.as_u16(),
         outcome: outcome.to_string(),
         personal_data,
+        request,
     });
     resp
 }
 
-/// Authenticates and authorizes, then runs the handler; returns the answer and the key.
+/// What a steward write asked for, for the audit log: its query string and JSON body
+/// (decision, records, claimed actor, reason), without `value` fields (an override's value
+/// is personal data).
+fn steward_request(query: Option<&str>, body: &[u8]) -> Option<serde_json::Value> {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                o.remove("value");
+                o.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut out = serde_json::Map::new();
+    if let Some(q) = query {
+        out.insert("query".into(), q.into());
+    }
+    if let Ok(mut b) = serde_json::from_slice::<serde_json::Value>(body) {
+        strip(&mut b);
+        out.insert("body".into(), b);
+    }
+    (!out.is_empty()).then_some(serde_json::Value::Object(out))
+}
+
+/// Authenticates and authorizes, then runs the handler; returns the answer, the key and,
+/// for a steward write, what it asked for ([`steward_request`]).
 async fn check(
-    keys: &Arc<Keys>,
+    guard: &Guard,
     needed: Permission,
     template: &str,
     mut req: Request,
     next: Next,
-) -> (Response, Option<Arc<KeyEntry>>) {
+) -> (Response, Option<Arc<KeyEntry>>, Option<serde_json::Value>) {
+    let keys = &guard.keys;
     let Some(presented) = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -148,10 +178,10 @@ async fn check(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|v| v.trim().to_string())
     else {
-        return (unauthorized("no key"), None);
+        return (unauthorized("no key"), None, None);
     };
     if let Err(e) = keys.refresh() {
-        return (ApiError::internal(e).into_response(), None);
+        return (ApiError::internal(e).into_response(), None, None);
     }
     let entry = match keys.lookup_fast(&presented) {
         Ok(Some(e)) => e,
@@ -159,11 +189,11 @@ async fn check(
             let keys = keys.clone();
             match tokio::task::spawn_blocking(move || keys.verify_slow(&presented)).await {
                 Ok(Ok(e)) => e,
-                Ok(Err(Denied(why))) => return (unauthorized(why), None),
-                Err(e) => return (ApiError::internal(e).into_response(), None),
+                Ok(Err(Denied(why))) => return (unauthorized(why), None, None),
+                Err(e) => return (ApiError::internal(e).into_response(), None, None),
             }
         }
-        Err(Denied(why)) => return (unauthorized(why), None),
+        Err(Denied(why)) => return (unauthorized(why), None, None),
     };
     let entry = Arc::new(entry);
     let source = source_of(req.uri().path());
@@ -187,10 +217,41 @@ async fn check(
         return (
             ApiError::new(StatusCode::FORBIDDEN, "forbidden", what).into_response(),
             Some(entry),
+            None,
         );
     }
     req.extensions_mut().insert(Caller(entry.clone()));
-    (next.run(req).await, Some(entry))
+    let mut request = None;
+    // A declared length over the limit is left to the body limit (413 before reading).
+    let declared_too_long = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > guard.max_body as u64);
+    if needed == Permission::Steward
+        && !declared_too_long
+        && !matches!(*req.method(), Method::GET | Method::HEAD)
+    {
+        let (parts, b) = req.into_parts();
+        let bytes = match axum::body::to_bytes(b, guard.max_body).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                let e = ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!(
+                        "the body is over {} bytes (server.max_body_mb)",
+                        guard.max_body
+                    ),
+                );
+                return (e.into_response(), Some(entry), None);
+            }
+        };
+        request = steward_request(parts.uri.query(), &bytes);
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    (next.run(req).await, Some(entry), request)
 }
 
 /// A JSON answer with personal values masked ([`Masker::mask_json`]); other answers (the

@@ -43,6 +43,7 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
     let guard_state = auth::Guard {
         keys,
         masker: Arc::new(crate::masking::Masker::new(&engine.config)),
+        max_body,
         audit: crate::audit::Auditor::start(engine.clone()),
     };
     let committer = Committer::start(engine.clone());

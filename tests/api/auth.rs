@@ -326,6 +326,15 @@ async fn the_audit_log_records_who_did_what_and_filters() {
         "only admins read the audit log: {body}"
     );
     app.entity(id).await;
+    let alice = client_with_key(&key_for(&app, "alice", Role::Steward, &[]));
+    let r = alice
+        .post(app.url("/v1/decisions"))
+        .json(&serde_json::json!({"a": {"source": "crm", "key": "A1"}, "b": {"source": "crm", "key": "A1x"},
+                                  "decision": "different", "actor": "ana@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    let _ = r.text().await;
 
     // The audit thread writes asynchronously: wait for the entries.
     let mut entries = Vec::new();
@@ -339,6 +348,7 @@ async fn the_audit_log_records_who_did_what_and_filters() {
         if entries
             .iter()
             .any(|e| e["actor"] == "admin (GOLDREC_ADMIN_KEY)" && e["route"] == "/v1/entities/{id}")
+            && entries.iter().any(|e| e["actor"] == "alice")
         {
             break;
         }
@@ -368,6 +378,15 @@ async fn the_audit_log_records_who_did_what_and_filters() {
             &false.into()
         ),
         "{put}"
+    );
+    let decided = find(Some("alice"), "/v1/decisions");
+    assert_eq!(
+        decided["request"]["body"]["decision"], "different",
+        "{decided}"
+    );
+    assert_eq!(
+        decided["request"]["body"]["actor"], "ana@example.com",
+        "{decided}"
     );
     let read = find(Some("bi"), "/v1/entities/{id}");
     assert_eq!(read["path"], format!("/v1/entities/{id}"));
@@ -429,6 +448,7 @@ async fn audit_entries_older_than_the_retention_are_pruned() {
             status: 200,
             outcome: "ok".into(),
             personal_data: true,
+            request: None,
         };
         (
             at.timestamp_millis() as u64,
