@@ -33,6 +33,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod blocking;
 pub mod cluster;
 pub mod config;

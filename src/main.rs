@@ -64,6 +64,17 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Copy the data directory (store, index, keys) into DIR, which must be absent or empty.
+    /// Offline: stop the server first (it holds the directory).
+    Backup {
+        /// Target directory.
+        dir: PathBuf,
+    },
+    /// Restore a backup into the data directory, which must be absent or empty.
+    Restore {
+        /// Directory written by `goldrec backup`.
+        dir: PathBuf,
+    },
     /// Rebuild the blocking index from the store.
     Reindex,
     /// Match every stored record again with the current (e.g. newly trained) model. Entity ids
@@ -180,6 +191,32 @@ fn run() -> anyhow::Result<()> {
             serve(config)
         }
         Command::Keys { action } => keys(&config, action),
+        Command::Backup { dir } => {
+            let engine = open(config)?;
+            let m = goldrec::backup::backup(&engine, &dir)?;
+            eprintln!(
+                "backed up {} records, {} entities, change sequence {} into {}",
+                m.records,
+                m.entities,
+                m.last_change,
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Restore { dir } => {
+            let data = config.data_dir.clone();
+            let m = goldrec::backup::restore(config, &dir)?;
+            eprintln!(
+                "restored {} records, {} entities, change sequence {} (backup of {}) into {}",
+                m.records,
+                m.entities,
+                m.last_change,
+                m.created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                data.display()
+            );
+            Ok(())
+        }
         Command::Ingest {
             source,
             files,
