@@ -19,7 +19,7 @@
 //! [`MIN_ENV_KEY_LEN`] characters; it is stored under the id [`ENV_ADMIN_ID`], and a
 //! presented key that is not of the `grk_` form is checked against that entry.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -530,15 +530,6 @@ pub fn list(data_dir: &Path) -> Result<Vec<KeyEntry>, AuthError> {
     let mut keys = load(data_dir)?.keys;
     keys.sort_by_key(|k| k.created_at);
     Ok(keys)
-}
-
-/// Role counts of active keys, for logs.
-pub fn summary(doc: &KeysDoc) -> BTreeMap<&'static str, usize> {
-    let mut m = BTreeMap::new();
-    for k in doc.keys.iter().filter(|k| k.active()) {
-        *m.entry(k.role.as_str()).or_default() += 1;
-    }
-    m
 }
 
 #[cfg(test)]
