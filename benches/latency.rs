@@ -257,6 +257,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["serve", "--listen", &addr])
+            .env("GOLDREC_ADMIN_KEY", ADMIN_KEY)
             .env("NO_COLOR", "1")
             // Debug level for goldrec: one line per group commit, summarised per phase.
             .env(
@@ -1066,8 +1067,17 @@ fn stats(r: &mut PhaseResult) -> Stats {
 
 // ----- setup -----------------------------------------------------------------------------
 
+/// Admin key the server is started with; every request sends it.
+const ADMIN_KEY: &str = "latency-bench-admin-key-0123456789";
+
 fn http_client(clients: usize) -> anyhow::Result<reqwest::Client> {
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {ADMIN_KEY}").parse()?,
+    );
     Ok(reqwest::Client::builder()
+        .default_headers(auth)
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)

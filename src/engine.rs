@@ -809,6 +809,16 @@ impl Engine {
         Ok(n)
     }
 
+    /// Appends audit entries (time in ms, JSON) to the audit log; see [`crate::audit`].
+    pub fn append_audit(&self, entries: &[(u64, Vec<u8>)]) -> Result<(), EngineError> {
+        Ok(self.store.append_audit(entries)?)
+    }
+
+    /// Removes audit entries written before `before_ms`.
+    pub fn prune_audit(&self, before_ms: u64) -> Result<usize, EngineError> {
+        Ok(self.store.prune_audit(before_ms)?)
+    }
+
     /// Read-only access to the stored records, entities, history, decisions and change feed.
     pub fn reads(&self) -> crate::store::Reads<'_> {
         crate::store::Reads(&self.store)

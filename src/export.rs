@@ -42,11 +42,13 @@ pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, 
 
 /// Writes every active entity to `out`; returns the change sequence the export is consistent
 /// with and the number of entities written. `on_start` learns the sequence before the first
-/// byte is written (an HTTP response sends it as a header).
+/// byte is written (an HTTP response sends it as a header). With `mask`, personal values
+/// are masked ([`crate::masking`]).
 pub fn export(
     engine: &Engine,
     format: Format,
     lineage: bool,
+    mask: Option<&crate::masking::Masker>,
     out: &mut dyn Write,
     on_start: impl FnOnce(u64),
 ) -> Result<(u64, usize), ExportError> {
@@ -73,12 +75,20 @@ pub fn export(
                 continue;
             }
             n += 1;
-            let line = entity_json(engine, &e, lineage)?;
+            let mut line = entity_json(engine, &e, lineage)?;
+            if let Some(m) = mask {
+                m.mask_json(&mut line);
+            }
             match &mut csv {
                 Some(c) => {
                     let mut row = vec![e.id.to_string(), e.version.to_string()];
                     for a in &attrs {
-                        row.push(e.golden.get(a).map(|g| g.value.clone()).unwrap_or_default());
+                        let v = e
+                            .golden
+                            .get(a)
+                            .map(|g| g.value.as_str())
+                            .unwrap_or_default();
+                        row.push(mask.map_or_else(|| v.to_string(), |m| m.value(a, v)));
                     }
                     let members: Vec<String> = line["members"]
                         .as_array()

@@ -26,10 +26,14 @@
 //! 7. [`store`]: sled trees, one transaction and one flush per batch.
 //! 8. [`engine`]: the orchestration of 2-7 and group commit; [`steward`]: steward decisions
 //!    checked for contradictions before they apply.
-//! 9. [`api`]: the axum HTTP API (with the change feed); [`export`]: golden records in bulk;
+//! 9. [`api`]: the axum HTTP API (with the change feed), every route behind an API key
+//!    and role ([`auth`]); [`export`]: golden records in bulk;
 //!    [`eval`]: quality against a truth file.
 
 pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod backup;
 pub mod blocking;
 pub mod cluster;
 pub mod config;
@@ -37,6 +41,7 @@ pub mod engine;
 pub mod eval;
 pub mod export;
 pub mod ingest;
+pub mod masking;
 pub mod matching;
 pub mod normalize;
 pub mod steward;

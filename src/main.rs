@@ -1,4 +1,4 @@
-//! The `goldrec` command line: serve, ingest, export, reindex, eval.
+//! The `goldrec` command line: serve, keys, ingest, export, reindex, eval.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +34,12 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Create, list and revoke API keys (in `<data_dir>/keys.json`; a running server picks
+    /// the change up on its next request).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Load files of one source (CSV, NDJSON or JSON as the source's format says).
     Ingest {
         /// Source name, as configured.
@@ -57,6 +63,17 @@ enum Command {
         /// Output file (default: standard output).
         #[arg(long, short)]
         out: Option<PathBuf>,
+    },
+    /// Copy the data directory (store, index, keys) into DIR, which must be absent or empty.
+    /// Offline: stop the server first (it holds the directory).
+    Backup {
+        /// Target directory.
+        dir: PathBuf,
+    },
+    /// Restore a backup into the data directory, which must be absent or empty.
+    Restore {
+        /// Directory written by `goldrec backup`.
+        dir: PathBuf,
     },
     /// Rebuild the blocking index from the store.
     Reindex,
@@ -105,6 +122,32 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key; the key itself is printed once, alone on the last line of stdout.
+    Create {
+        /// Unique name (names the key's holder).
+        #[arg(long)]
+        name: String,
+        /// What the key may do.
+        #[arg(long, value_enum)]
+        role: goldrec::auth::Role,
+        /// Sources an ingest key may write, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        sources: Vec<String>,
+        /// The key may see personal data unmasked.
+        #[arg(long)]
+        pii: bool,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by id or name; a running server refuses it from its next request.
+    Revoke {
+        /// Id or name of the key.
+        key: String,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ExportFormat {
     Ndjson,
@@ -146,6 +189,33 @@ fn run() -> anyhow::Result<()> {
                 config.listen = l.parse().with_context(|| format!("--listen {l:?}"))?;
             }
             serve(config)
+        }
+        Command::Keys { action } => keys(&config, action),
+        Command::Backup { dir } => {
+            let engine = open(config)?;
+            let m = goldrec::backup::backup(&engine, &dir)?;
+            eprintln!(
+                "backed up {} records, {} entities, change sequence {} into {}",
+                m.records,
+                m.entities,
+                m.last_change,
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Restore { dir } => {
+            let data = config.data_dir.clone();
+            let m = goldrec::backup::restore(config, &dir)?;
+            eprintln!(
+                "restored {} records, {} entities, change sequence {} (backup of {}) into {}",
+                m.records,
+                m.entities,
+                m.last_change,
+                m.created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                data.display()
+            );
+            Ok(())
         }
         Command::Ingest {
             source,
@@ -265,8 +335,88 @@ fn open(config: Config) -> anyhow::Result<Engine> {
     Engine::open(config).with_context(|| format!("opening data directory {}", dir.display()))
 }
 
+fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
+    use goldrec::auth;
+    let dir = &config.data_dir;
+    match action {
+        KeysAction::Create {
+            name,
+            role,
+            sources,
+            pii,
+        } => {
+            if let Some(s) = sources.iter().find(|s| !config.sources.contains_key(*s)) {
+                bail!("unknown source {s:?}");
+            }
+            let (entry, key) = auth::create(
+                dir,
+                auth::NewKey {
+                    name,
+                    role,
+                    sources,
+                    pii,
+                },
+            )?;
+            eprintln!(
+                "created key {} ({}, role {}); it is shown only this once:",
+                entry.id,
+                entry.name,
+                entry.role.as_str()
+            );
+            println!("{key}");
+        }
+        KeysAction::List => {
+            println!(
+                "{:<14} {:<24} {:<8} {:<5} {:<20} {:<26} revoked",
+                "id", "name", "role", "pii", "sources", "created"
+            );
+            for k in auth::list(dir)? {
+                println!(
+                    "{:<14} {:<24} {:<8} {:<5} {:<20} {:<26} {}",
+                    k.id,
+                    k.name,
+                    k.role.as_str(),
+                    k.pii,
+                    k.sources.join(","),
+                    k.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    k.revoked_at
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                        .unwrap_or_else(|| "-".into())
+                );
+            }
+        }
+        KeysAction::Revoke { key } => {
+            let k = auth::revoke(dir, &key)?;
+            eprintln!("revoked key {} ({})", k.id, k.name);
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure an admin key exists before serving: the one in `GOLDREC_ADMIN_KEY`, or else,
+/// when the data directory has no active admin key, a new one printed once on stdout.
+fn admin_key(config: &Config) -> anyhow::Result<()> {
+    use goldrec::auth;
+    let dir = &config.data_dir;
+    match std::env::var(auth::ADMIN_KEY_ENV) {
+        Ok(key) => auth::ensure_env_admin(dir, &key)?,
+        Err(_) => {
+            if let Some(key) = auth::bootstrap_admin(dir)? {
+                eprintln!(
+                    "no admin key in {}: created key \"bootstrap-admin\"; it is shown only this once (below), keep it:",
+                    auth::keys_path(dir).display()
+                );
+                println!("{key}");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
+    admin_key(&config)?;
     let engine = Arc::new(open(config)?);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
@@ -274,7 +424,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {listen}"))?;
         tracing::info!(addr = %listener.local_addr()?, "goldrec listening");
-        axum::serve(listener, goldrec::api::router(engine.clone()))
+        axum::serve(listener, goldrec::api::router(engine.clone())?)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
@@ -408,7 +558,7 @@ fn export(
         ExportFormat::Ndjson => goldrec::export::Format::Ndjson,
         ExportFormat::Csv => goldrec::export::Format::Csv,
     };
-    let (seq, n) = goldrec::export::export(&engine, format, lineage, &mut w, |_| {})?;
+    let (seq, n) = goldrec::export::export(&engine, format, lineage, None, &mut w, |_| {})?;
     eprintln!("exported {n} golden records, consistent with change sequence {seq} (follow /v1/changes?after={seq})");
     Ok(())
 }

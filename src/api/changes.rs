@@ -87,8 +87,13 @@ struct ExportQuery {
 /// export is consistent with. Writes wait only while the export is written to a local file.
 async fn export_all(
     State(s): State<AppState>,
+    caller: Option<axum::Extension<super::auth::Caller>>,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
+    // Keys without the pii scope get masked rows (JSON answers are masked by the guard).
+    let mask = caller
+        .filter(|c| !c.0 .0.pii)
+        .map(|_| crate::masking::Masker::new(&s.engine.config));
     let format = match q.format.as_deref() {
         None | Some("ndjson") => Format::Ndjson,
         Some("csv") => Format::Csv,
@@ -114,7 +119,7 @@ async fn export_all(
             .map_err(ExportError::from)
             .and_then(|f| {
                 let mut w = std::io::BufWriter::new(f);
-                export::export(&engine, format, lineage, &mut w, |_| {})
+                export::export(&engine, format, lineage, mask.as_ref(), &mut w, |_| {})
             });
         let seq = match written {
             Ok((seq, _)) => seq,

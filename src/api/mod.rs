@@ -1,10 +1,13 @@
 //! The HTTP API: axum routers per resource under `/v1`, merged here, sharing [`AppState`].
 
+pub mod audit;
+pub mod auth;
 pub mod changes;
 pub mod decisions;
 pub mod entities;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod records;
 
 use std::sync::Arc;
@@ -27,13 +30,22 @@ pub struct AppState {
     pub committer: Committer,
 }
 
-/// The complete router. Every error it answers, including unknown routes (404), wrong
-/// methods (405) and body or target limits (413, 414), is the JSON shape of [`error`].
-pub fn router(engine: Arc<Engine>) -> Router {
+/// The complete router. Every route but health and the OpenAPI document needs a key
+/// ([`auth`]), read from `<data_dir>/keys.json`. Every error it answers, including unknown
+/// routes (404), wrong methods (405), body or target limits (413, 414) and refused keys
+/// (401, 403), is the JSON shape of [`error`].
+pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
+    let keys = Arc::new(crate::auth::Keys::open(&engine.config.data_dir)?);
     let (max_body, max_batch) = (
         engine.config.max_body_bytes,
         engine.config.max_batch_body_bytes,
     );
+    let guard_state = auth::Guard {
+        keys,
+        masker: Arc::new(crate::masking::Masker::new(&engine.config)),
+        max_body,
+        audit: crate::audit::Auditor::start(engine.clone()),
+    };
     let committer = Committer::start(engine.clone());
     let state = AppState { engine, committer };
     let others = Router::new()
@@ -42,12 +54,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(records::router())
         .merge(entities::router())
         .merge(changes::router())
-        .merge(decisions::router());
-    Router::new()
-        .merge(limit_body(records::batch_router(), max_batch))
-        .merge(limit_body(others, max_body))
+        .merge(decisions::router())
+        .merge(audit::router())
+        .merge(keys::router());
+    let guard = axum::middleware::from_fn_with_state(guard_state, auth::require);
+    Ok(Router::new()
+        .merge(limit_body(records::batch_router(), max_batch).route_layer(guard.clone()))
+        .merge(limit_body(others, max_body).route_layer(guard))
         .layer(axum::middleware::from_fn(one_shape))
-        .with_state(state)
+        .with_state(state))
 }
 
 async fn health(

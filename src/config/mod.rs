@@ -25,6 +25,8 @@ pub const DEFAULT_REVIEW_THRESHOLD: f64 = 0.5;
 pub const DEFAULT_MAX_CANDIDATES: usize = 20;
 /// Change events kept in the feed; older ones are dropped and their readers must re-snapshot.
 pub const DEFAULT_CHANGE_RETENTION: u64 = 10_000_000;
+/// Days audit entries are kept: a year covers a yearly access review.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 = 365;
 /// Largest request body in MiB (decisions, merges, look-ups, single records): they are read
 /// whole, so this bounds what one such request can hold in memory.
 pub const DEFAULT_MAX_BODY_MB: u64 = 16;
@@ -439,6 +441,10 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// Change events kept in the feed.
     pub change_retention: u64,
+    /// Days audit entries are kept (`[audit] retention_days`).
+    pub audit_retention_days: u64,
+    /// Mask per attribute (indexed by [`AttrId`]) for keys without the `pii` scope.
+    pub masks: Vec<crate::masking::Mask>,
 }
 
 impl Config {
@@ -808,7 +814,32 @@ impl Config {
         if raw.changes.retention == 0 {
             return Err(invalid("changes.retention", "must keep at least 1 event"));
         }
+        let mut masks: Vec<crate::masking::Mask> = attributes
+            .iter()
+            .map(|a| crate::masking::Mask::default_for(a.kind))
+            .collect();
+        for (name, policy) in &raw.masking {
+            let key = format!("masking.{name}");
+            let i = attributes
+                .iter()
+                .position(|a| &a.name == name)
+                .ok_or_else(|| invalid(&key, format!("no attribute {name:?}")))?;
+            masks[i] = crate::masking::Mask::parse(policy).ok_or_else(|| {
+                invalid(
+                    &key,
+                    format!(
+                        "unknown policy {policy:?}, expected one of {}",
+                        crate::masking::Mask::NAMES
+                    ),
+                )
+            })?;
+        }
+        if raw.audit.retention_days == 0 {
+            return Err(invalid("audit.retention_days", "must keep at least 1 day"));
+        }
         Ok(Self {
+            audit_retention_days: raw.audit.retention_days,
+            masks,
             change_retention: raw.changes.retention,
             listen,
             data_dir: PathBuf::from(raw.server.data_dir),

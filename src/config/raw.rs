@@ -23,6 +23,31 @@ pub struct RawConfig {
     pub survivorship: RawSurvivorship,
     #[serde(default)]
     pub changes: RawChanges,
+    #[serde(default)]
+    pub audit: RawAudit,
+    /// `[masking]`: attribute name -> policy name.
+    #[serde(default)]
+    pub masking: BTreeMap<String, String>,
+}
+
+/// `[audit]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    #[serde(default = "default_audit_retention_days")]
+    pub retention_days: u64,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        Self {
+            retention_days: default_audit_retention_days(),
+        }
+    }
+}
+
+fn default_audit_retention_days() -> u64 {
+    super::DEFAULT_AUDIT_RETENTION_DAYS
 }
 
 /// `[changes]`

@@ -366,6 +366,7 @@ pub struct Store {
     changes: sled::Tree,
     decisions: sled::Tree,
     decisions_by_record: sled::Tree,
+    audit: sled::Tree,
     meta: sled::Tree,
     /// Ids of stored records (a Bloom filter): most look-ups of new records end here.
     known: std::sync::Arc<bloom::Bloom>,
@@ -489,6 +490,7 @@ impl Store {
             changes: tree(trees::CHANGES)?,
             decisions: tree(trees::DECISIONS)?,
             decisions_by_record: tree(trees::DECISIONS_BY_RECORD)?,
+            audit: tree(trees::AUDIT)?,
             meta,
             db,
         })
@@ -497,6 +499,40 @@ impl Store {
     /// A stored record by id.
     pub fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
         self.read_record(id, codec::decode_record)
+    }
+
+    /// Appends audit entries (time in ms, JSON) and flushes. Only the audit log is written.
+    pub fn append_audit(&self, entries: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (at, value) in entries {
+            let seq = self
+                .db
+                .generate_id()
+                .map_err(sled_err("numbering audit entries"))?;
+            let mut key = at.to_be_bytes().to_vec();
+            key.extend_from_slice(&seq.to_be_bytes());
+            batch.insert(key, value.as_slice());
+        }
+        self.audit
+            .apply_batch(batch)
+            .map_err(sled_err("writing the audit log"))?;
+        self.audit
+            .flush()
+            .map_err(sled_err("flushing the audit log"))?;
+        Ok(())
+    }
+
+    /// Removes audit entries written before `before_ms`; returns how many.
+    pub fn prune_audit(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for k in self.audit.range(..before_ms.to_be_bytes().to_vec()).keys() {
+            let k = k.map_err(sled_err("scanning the audit log"))?;
+            self.audit
+                .remove(k)
+                .map_err(sled_err("pruning the audit log"))?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// A stored record for scoring: profile, entity, source and key, without the supplied
@@ -1104,6 +1140,21 @@ impl Store {
 pub struct Reads<'a>(pub(crate) &'a Store);
 
 impl<'a> Reads<'a> {
+    /// Audit entries (JSON) written at or after `since_ms`, oldest first.
+    pub fn audit_since(
+        &self,
+        since_ms: u64,
+    ) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + 'a {
+        self.0
+            .audit
+            .range(since_ms.to_be_bytes().to_vec()..)
+            .values()
+            .map(|v| {
+                v.map(|v| v.to_vec())
+                    .map_err(sled_err("reading the audit log"))
+            })
+    }
+
     /// A stored record by id.
     pub fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
         self.0.record(id)

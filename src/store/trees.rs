@@ -22,6 +22,10 @@ pub const CHANGES: &str = "changes";
 pub const DECISIONS: &str = "decisions";
 /// Index of `decisions` by record: record id (16 bytes) + pair key (32 bytes) -> empty.
 pub const DECISIONS_BY_RECORD: &str = "decisions_by_record";
+/// The audit log: time in ms since the epoch (u64 big-endian) + a unique sequence (u64
+/// big-endian) -> one [`crate::audit::AuditEntry`] (JSON). Append-only; entries older than
+/// `[audit] retention_days` are removed.
+pub const AUDIT: &str = "audit";
 /// Maps a counter name to its value (u64 big-endian).
 pub const META: &str = "meta";
 

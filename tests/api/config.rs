@@ -88,3 +88,23 @@ fn config_errors_are_one_line_naming_the_key() {
         assert!(!err.contains('\n'), "one line: {err}");
     }
 }
+
+/// `[masking]` names attributes and policies; a wrong one is named. `[audit]` keeps a day.
+#[test]
+fn masking_and_audit_settings_are_checked() {
+    let err = error_of(&edited("phone = \"last4\"", "fone = \"last4\""));
+    assert!(
+        err.contains("masking.fone") && err.contains("no attribute"),
+        "{err}"
+    );
+    let err = error_of(&edited("phone = \"last4\"", "phone = \"last5\""));
+    assert!(
+        err.contains("masking.phone") && err.contains("last4"),
+        "{err}"
+    );
+    let err = error_of(&edited("retention_days = 365", "retention_days = 0"));
+    assert!(err.contains("audit.retention_days"), "{err}");
+    let c = Config::parse(&edited("phone = \"last4\"", "phone = \"none\"")).unwrap();
+    let phone = c.attributes.iter().position(|a| a.name == "phone").unwrap();
+    assert_eq!(c.masks[phone], goldrec::masking::Mask::None);
+}

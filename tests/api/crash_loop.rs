@@ -50,6 +50,9 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Admin key the server is started with (`GOLDREC_ADMIN_KEY`); the client sends it.
+const ADMIN_KEY: &str = "crash-loop-admin-key-0123456789";
+
 fn start(bin: &Path, config: &Path, dir: &Path, port: u16) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -61,6 +64,7 @@ fn start(bin: &Path, config: &Path, dir: &Path, port: u16) -> Child {
         .arg(config)
         .arg("--data-dir")
         .arg(dir.join("data"))
+        .env("GOLDREC_ADMIN_KEY", ADMIN_KEY)
         .arg("serve")
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
@@ -198,7 +202,15 @@ async fn verify(client: &reqwest::Client, base: &str, acked: &BTreeSet<String>) 
 /// cycle and returns the totals.
 pub async fn run(bin: &Path, config: &Path, cycles: usize, writers: usize, seed: u64) -> Report {
     let dir = tempfile::tempdir().expect("temp dir");
-    let client = reqwest::Client::new();
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {ADMIN_KEY}").parse().unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(auth)
+        .build()
+        .unwrap();
     let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut report = Report::default();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, TestApp, ADMIN_KEY};
 
 /// Every code the API answers. A new code is a deliberate addition to this list.
 const CODES: &[&str] = &[
@@ -19,17 +19,20 @@ const CODES: &[&str] = &[
     "entity_deleted",
     "entity_merged",
     "entity_not_found",
+    "forbidden",
     "headers_too_large",
     "internal",
     "invalid_decision",
     "invalid_id",
     "invalid_if_match",
+    "invalid_key",
     "invalid_parameter",
     "invalid_path",
     "invalid_payload",
     "invalid_record",
     "invalid_value",
     "key_mismatch",
+    "key_not_found",
     "method_not_allowed",
     "not_found",
     "not_queued",
@@ -40,6 +43,7 @@ const CODES: &[&str] = &[
     "shutting_down",
     "too_few",
     "too_many",
+    "unauthorized",
     "unknown_source",
     "unsupported_media_type",
     "uri_too_long",
@@ -262,7 +266,7 @@ async fn every_route_answers_errors_in_the_one_shape() {
     for path in ["/v1/decisions", "/v1/sources/crm/records"] {
         let (status, ct, text) = raw(
             &app,
-            &format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 214748364800\r\nconnection: close\r\n\r\n"),
+            &format!("POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {ADMIN_KEY}\r\ncontent-type: application/json\r\ncontent-length: 214748364800\r\nconnection: close\r\n\r\n"),
         )
         .await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {text}");
@@ -286,7 +290,7 @@ async fn an_oversized_batch_is_refused_before_its_body_is_read() {
     let started = std::time::Instant::now();
     let (status, ct, text) = raw(
         &app,
-        "POST /v1/sources/crm/records HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 314572800\r\nconnection: close\r\n\r\n[",
+        &format!("POST /v1/sources/crm/records HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {ADMIN_KEY}\r\ncontent-type: application/json\r\ncontent-length: 314572800\r\nconnection: close\r\n\r\n["),
     )
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");

@@ -14,6 +14,28 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The admin key every test server accepts (stored as `GOLDREC_ADMIN_KEY` would be); the
+/// clients of [`TestApp`] send it on every request.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+
+/// Default headers carrying `key` as a bearer token.
+pub fn bearer(key: &str) -> reqwest::header::HeaderMap {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().expect("ascii key"),
+    );
+    h
+}
+
+/// A client that sends `key` on every request.
+pub fn client_with_key(key: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .default_headers(bearer(key))
+        .build()
+        .expect("client")
+}
+
 /// How long the restart helper waits for the previous server to let go of the data directory.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -112,7 +134,12 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
         }
     };
     let weak = Arc::downgrade(&engine);
-    let router = goldrec::api::router(engine);
+    let data_dir = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || goldrec::auth::ensure_env_admin(&data_dir, ADMIN_KEY))
+        .await
+        .expect("no panic")
+        .expect("the test admin key is stored");
+    let router = goldrec::api::router(engine).expect("the keys file reads");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
@@ -129,8 +156,9 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
     });
     TestApp {
         addr,
-        client: reqwest::Client::new(),
+        client: client_with_key(ADMIN_KEY),
         no_redirect: reqwest::Client::builder()
+            .default_headers(bearer(ADMIN_KEY))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),

@@ -1,6 +1,7 @@
 //! HTTP integration tests: the real router served on a loopback port, with a real sled database
 //! and a real tantivy index in a temporary data directory, driven over HTTP with reqwest.
 
+mod auth;
 mod changes;
 mod config;
 mod crash;

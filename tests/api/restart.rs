@@ -117,7 +117,7 @@ async fn a_killed_server_keeps_every_acknowledged_record_and_matches_them() {
 
     let dir = tempfile::tempdir().unwrap();
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client_with_key(crate::helpers::ADMIN_KEY);
     let start = || -> (Child, String) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -128,6 +128,7 @@ async fn a_killed_server_keeps_every_acknowledged_record_and_matches_them() {
             .args(["-c", config, "--data-dir"])
             .arg(dir.path())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("GOLDREC_ADMIN_KEY", crate::helpers::ADMIN_KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -186,4 +187,72 @@ async fn a_killed_server_keeps_every_acknowledged_record_and_matches_them() {
     assert_eq!(body["entity_id"], entities[7], "{body}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Issue 11, item 5: `goldrec backup DIR` of a stopped data directory and `goldrec restore
+/// DIR` into an empty one give a server with the same entities and keys; a backup of a
+/// directory a server holds is refused.
+#[tokio::test]
+async fn a_backup_restores_into_an_equal_store_with_its_keys() {
+    let app = crate::helpers::spawn_app().await;
+    app.ingest_fixtures().await;
+    let (_, reader) = goldrec::auth::create(
+        app.dir.path(),
+        goldrec::auth::NewKey {
+            name: "bi".into(),
+            role: goldrec::auth::Role::Reader,
+            sources: vec![],
+            pii: true,
+        },
+    )
+    .unwrap();
+    let john = app.entity_of("crm", "C001").await;
+    let before = app.entity(john).await;
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
+    let cli = |data: &std::path::Path, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_goldrec"))
+            .args(["-c", config, "--data-dir"])
+            .arg(data)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let backups = tempfile::tempdir().unwrap();
+    let target = backups.path().join("b1");
+    let target_s = target.to_str().unwrap();
+    let held = cli(app.dir.path(), &["backup", target_s]);
+    assert!(
+        !held.status.success(),
+        "a running server holds the directory"
+    );
+
+    let dir = app.stop().await;
+    let out = cli(dir.path(), &["backup", target_s]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = cli(dir.path(), &["backup", target_s]);
+    assert!(!again.status.success(), "the target is not empty any more");
+
+    let restored = tempfile::tempdir().unwrap();
+    let out = cli(restored.path(), &["restore", target_s]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("restored 16 records"), "{stderr}");
+    let app = crate::helpers::spawn_app_in(restored).await;
+    let after = app.entity(john).await;
+    assert_eq!(after["golden"], before["golden"]);
+    assert_eq!(after["members"], before["members"]);
+    let r = crate::helpers::client_with_key(&reader)
+        .get(app.url(&format!("/v1/entities/{john}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the keys came with the backup");
 }
