@@ -39,6 +39,7 @@ pub fn level_names(method: Method) -> &'static [&'static str] {
             "one_edit",
             "same_year",
             "else",
+            "years_apart_10",
         ],
         Method::Address => &[
             "same_tokens",
@@ -91,7 +92,9 @@ pub fn default_levels(method: Method, part: Option<NamePart>) -> &'static [[f64;
             [0.02, 0.0005],
             [0.10, 0.008],
             [0.02, 0.02],
-            [0.04, 0.971],
+            [0.035, 0.35],
+            // Ten or more years apart and not one slip of a digit: a parent and a child.
+            [0.005, 0.621],
         ],
         (Method::Address, _) => &[[0.70, 0.0005], [0.15, 0.002], [0.07, 0.01], [0.08, 0.9875]],
         (Method::Postcode, _) => &[[0.85, 0.003], [0.08, 0.03], [0.07, 0.967]],
@@ -388,6 +391,11 @@ fn date_level(a: &str, b: &str) -> u8 {
         2
     } else if ya == yb {
         3
+    } else if dl(ya, yb) > 1
+        && matches!((ya.parse::<i32>(), yb.parse::<i32>()), (Ok(x), Ok(y)) if x.abs_diff(y) >= 10)
+    {
+        // (a slipped or swapped digit of the year, 1985 / 1958, is a typo, not a generation)
+        5
     } else {
         4
     }
@@ -416,6 +424,21 @@ mod tests {
         assert_eq!(date_level("1980-03-04", "1980-03-05"), 2);
         assert_eq!(date_level("1980-03-04", "1980-11-25"), 3);
         assert_eq!(date_level("1980-03-04", "1975-11-25"), 4);
+        assert_eq!(
+            date_level("1980-03-04", "1952-11-25"),
+            5,
+            "a generation apart"
+        );
+        assert_eq!(
+            date_level("1980-03-04", "1990-03-04"),
+            2,
+            "one slipped digit"
+        );
+        assert_eq!(
+            date_level("1985-05-05", "1958-11-05"),
+            4,
+            "year digits swapped"
+        );
         // Impossible dates kept as supplied still compare by digits.
         assert_eq!(date_level("19800231", "1980-02-21"), 2);
     }
