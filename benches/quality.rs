@@ -137,17 +137,7 @@ fn main() -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     engine.close()?;
 
-    let mut entity_by_key: HashMap<String, u64> = HashMap::new();
-    for r in engine.reads().records() {
-        let (_, r) = r?;
-        entity_by_key.insert(r.key, r.entity);
-    }
-    let entity_of: Vec<Option<u64>> = feed
-        .records
-        .iter()
-        .map(|r| entity_by_key.get(&r.key).copied())
-        .collect();
-    let q = customers::score(&feed, &entity_of);
+    let q = customers::score(&feed, &customers::entities_in(&feed, &engine)?);
 
     let mut o = std::io::stdout().lock();
     writeln!(

@@ -2664,6 +2664,23 @@ fn relations(feed: &Feed, a: u32, b: u32, shared_tags: u32) -> Vec<&'static str>
 }
 
 /// Scores `entity_of` (the entity of each record, `None` when rejected) against the people.
+/// The entity each feed record ended in after loading into `engine` (`None`: not stored).
+pub fn entities_in(
+    feed: &Feed,
+    engine: &goldrec::engine::Engine,
+) -> Result<Vec<Option<u64>>, goldrec::store::StoreError> {
+    let mut entity_by_key: HashMap<String, u64> = HashMap::new();
+    for r in engine.reads().records() {
+        let (_, r) = r?;
+        entity_by_key.insert(r.key, r.entity);
+    }
+    Ok(feed
+        .records
+        .iter()
+        .map(|r| entity_by_key.get(&r.key).copied())
+        .collect())
+}
+
 pub fn score(feed: &Feed, entity_of: &[Option<u64>]) -> Quality {
     let pairs = |n: u64| n * n.saturating_sub(1) / 2;
     // Rejected records are entities of their own: ids above every real one.

@@ -234,25 +234,17 @@ async fn a_key_created_by_the_cli_works_on_a_running_server_until_revoked() {
 /// does not print another.
 #[tokio::test]
 async fn serve_on_a_fresh_data_dir_prints_an_admin_key_once() {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
     let start = || {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_goldrec"))
-            .args(["-c", config, "--data-dir"])
-            .arg(dir.path())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        let (mut command, base) = crate::helpers::serve_command(dir.path());
+        let child = command
             .env_remove(auth::ADMIN_KEY_ENV)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        (child, format!("http://127.0.0.1:{port}"))
+        (child, base)
     };
     let (mut child, base) = start();
     let mut line = String::new();

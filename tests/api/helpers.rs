@@ -57,6 +57,24 @@ pub const CRM_RECORDS: u64 = 6;
 pub const WEBSHOP_RECORDS: u64 = 5;
 pub const SUPPORT_RECORDS: u64 = 5;
 
+/// The real `goldrec serve` binary on `dir` with the bundled config, on a free loopback port:
+/// the command (callers add environment and output handling, then spawn) and its base URL.
+pub fn serve_command(dir: &Path) -> (std::process::Command, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_goldrec"));
+    command.args(["-c", config, "--data-dir"]).arg(dir).args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    (command, format!("http://127.0.0.1:{port}"))
+}
+
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }

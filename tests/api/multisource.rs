@@ -5,8 +5,6 @@
 //! tuned to: the floors sit a few points below what the engine reached when they were set, so
 //! a regression fails. `cargo bench --bench quality` runs the same generator at scale.
 
-use std::collections::HashMap;
-
 use goldrec::engine::{Change, Engine};
 use goldrec::ingest;
 
@@ -46,17 +44,7 @@ fn a_multi_source_customer_base_resolves_with_high_precision_and_recall() {
             .collect();
         engine.apply(changes).unwrap();
     }
-    let mut entity_by_key: HashMap<String, u64> = HashMap::new();
-    for r in engine.reads().records() {
-        let (_, r) = r.unwrap();
-        entity_by_key.insert(r.key, r.entity);
-    }
-    let entity_of: Vec<Option<u64>> = feed
-        .records
-        .iter()
-        .map(|r| entity_by_key.get(&r.key).copied())
-        .collect();
-    let q = customers::score(&feed, &entity_of);
+    let q = customers::score(&feed, &customers::entities_in(&feed, &engine).unwrap());
     eprintln!("multi-source:\n{}", q.render());
     let household_pairs = q
         .false_merges_by

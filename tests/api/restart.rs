@@ -113,27 +113,19 @@ async fn a_lost_blocking_index_is_rebuilt_from_the_store() {
 /// restarted server still matches against them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_keeps_every_acknowledged_record_and_matches_them() {
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Child, Stdio};
 
     let dir = tempfile::tempdir().unwrap();
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
     let client = crate::helpers::client_with_key(crate::helpers::ADMIN_KEY);
     let start = || -> (Child, String) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_goldrec"))
-            .args(["-c", config, "--data-dir"])
-            .arg(dir.path())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        let (mut command, base) = crate::helpers::serve_command(dir.path());
+        let child = command
             .env("GOLDREC_ADMIN_KEY", crate::helpers::ADMIN_KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        (child, format!("http://127.0.0.1:{port}"))
+        (child, base)
     };
     let health = |base: String| {
         let client = client.clone();
