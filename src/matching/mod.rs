@@ -110,6 +110,9 @@ pub struct Model {
     /// The person-name attribute compared by given and family part, if any.
     #[serde(skip)]
     name_attr: Option<usize>,
+    /// The indices of its given and family comparisons.
+    #[serde(skip)]
+    name_parts: Option<(usize, usize)>,
 }
 
 /// Relative cost of a method's level computation; cheap, decisive comparisons run first.
@@ -361,6 +364,7 @@ impl Model {
             boosted: Vec::new(),
             tf: Arc::default(),
             name_attr: None,
+            name_parts: None,
         };
         model.refresh();
         model
@@ -408,16 +412,18 @@ impl Model {
         self.order = order;
         self.headroom = headroom;
         self.boosted = boosted;
-        let parts = |part| {
+        let part = |part| {
             self.comparisons
                 .iter()
-                .find(|c| c.method == Method::Name && c.part == Some(part))
-                .map(|c| c.attr)
+                .position(|c| c.method == Method::Name && c.part == Some(part))
         };
-        self.name_attr = match (parts(NamePart::Given), parts(NamePart::Family)) {
-            (Some(g), Some(f)) if g == f => Some(g),
+        self.name_parts = match (part(NamePart::Given), part(NamePart::Family)) {
+            (Some(g), Some(f)) if self.comparisons[g].attr == self.comparisons[f].attr => {
+                Some((g, f))
+            }
             _ => None,
         };
+        self.name_attr = self.name_parts.map(|(g, _)| self.comparisons[g].attr);
     }
 
     /// The prior in use: the configured one, else [`population_prior`] of the counted records
@@ -585,32 +591,30 @@ impl Model {
     /// more common than its parts' frequencies multiplied suggest ("Wang Wei", "Michael
     /// Jones"): `log2(u_full / (u_given * u_family))` when positive.
     fn full_name_excess(&self, tf: &TermFrequencies, a: &Profile, b: &Profile) -> f64 {
-        let Some(n) = self.name_attr else {
+        let (Some(n), Some((g, f))) = (self.name_attr, self.name_parts) else {
             return 0.0;
         };
-        let part = |p: NamePart| {
-            self.comparisons
-                .iter()
-                .position(|c| c.attr == n && c.part == Some(p) && c.term_frequency)
-        };
-        let (Some(g), Some(f)) = (part(NamePart::Given), part(NamePart::Family)) else {
+        if !(self.comparisons[g].term_frequency && self.comparisons[f].term_frequency) {
+            return 0.0;
+        }
+        // A full name held by few records may be one customer's own (every record of a
+        // customer carries the name): only a name more records hold than one customer has
+        // is known to be shared by others. Checked first: most names are not.
+        let Some(full) = full_name_key(a, n) else {
             return 0.0;
         };
+        let count = tf.count(self.comparisons.len(), term_key(&full));
+        if count < FULL_NAME_MIN_COUNT {
+            return 0.0;
+        }
         let u = |i: usize| -> Option<f64> {
             let c = &self.comparisons[i];
             let v = comparison::exact_value(c.method, c.attr, c.part, a, b)?;
             Some(tf.u(i, term_key(&v), c.levels[0].u))
         };
-        let (Some(ug), Some(uf), Some(full)) = (u(g), u(f), full_name_key(a, n)) else {
+        let (Some(ug), Some(uf)) = (u(g), u(f)) else {
             return 0.0;
         };
-        // A full name held by few records may be one customer's own (every record of a
-        // customer carries the name): only a name more records hold than one customer has
-        // is known to be shared by others.
-        let count = tf.count(self.comparisons.len(), term_key(&full));
-        if count < FULL_NAME_MIN_COUNT {
-            return 0.0;
-        }
         let full = count as f64 / tf.records().max(1) as f64;
         (full / (ug * uf)).log2().max(0.0)
     }

@@ -12,15 +12,9 @@ use serde_json::{json, Value};
 
 use crate::helpers::config_for;
 
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
-    }
+use crate::helpers::Rng;
 
+impl Rng {
     /// A string biased toward what breaks text handling: controls (C0, DEL, C1), whitespace
     /// of every kind, combining marks, Hanzi, full-width and RTL letters, emoji, digits and
     /// the punctuation of emails, phones, dates and CSV.

@@ -57,6 +57,19 @@ pub const CRM_RECORDS: u64 = 6;
 pub const WEBSHOP_RECORDS: u64 = 5;
 pub const SUPPORT_RECORDS: u64 = 5;
 
+/// Small deterministic generator (xorshift) for property and fuzz tests: a seed replays a run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
 /// The real `goldrec serve` binary on `dir` with the bundled config, on a free loopback port:
 /// the command (callers add environment and output handling, then spawn) and its base URL.
 pub fn serve_command(dir: &Path) -> (std::process::Command, String) {

@@ -21,15 +21,7 @@ use serde_json::json;
 
 use crate::helpers::config_for;
 
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
-    }
-}
+use crate::helpers::Rng;
 
 const PEOPLE: &[(&str, &str, &str, &str)] = &[
     (
@@ -155,6 +147,24 @@ fn key_of(engine: &Engine, id: RecordId) -> String {
         .record(id)
         .unwrap()
         .map_or("?".into(), |r| r.key)
+}
+
+/// `engine.decide`, printing the decisions before and after when `PROP_TRACE` is set.
+fn decide_traced(engine: &Engine, d: Decision, revoke: bool) {
+    let tracing = std::env::var("PROP_TRACE").is_ok();
+    let pair = |d: &Decision| (d.verdict, key_of(engine, d.a), key_of(engine, d.b));
+    if tracing {
+        trace(engine, &format!("flip {:?}", pair(&d)));
+    }
+    let r = engine.decide(d, revoke);
+    if tracing {
+        eprintln!(
+            "result {:?}",
+            r.as_ref()
+                .map(|o| o.revoked.iter().map(pair).collect::<Vec<_>>())
+        );
+        trace(engine, "after");
+    }
 }
 
 fn trace(engine: &Engine, what: &str) {
@@ -289,33 +299,7 @@ fn steward_operations_keep_the_invariants() {
                             reason: String::new(),
                             at: 0,
                         };
-                        if std::env::var("PROP_TRACE").is_ok() {
-                            trace(
-                                &engine,
-                                &format!(
-                                    "flip {:?} {:?}-{:?}",
-                                    d.verdict,
-                                    key_of(&engine, d.a),
-                                    key_of(&engine, d.b)
-                                ),
-                            );
-                        }
-                        let r = engine.decide(d, revoke);
-                        if std::env::var("PROP_TRACE").is_ok() {
-                            eprintln!(
-                                "result {:?}",
-                                r.as_ref().map(|o| o
-                                    .revoked
-                                    .iter()
-                                    .map(|d| (
-                                        d.verdict,
-                                        key_of(&engine, d.a),
-                                        key_of(&engine, d.b)
-                                    ))
-                                    .collect::<Vec<_>>())
-                            );
-                            trace(&engine, "after");
-                        }
+                        decide_traced(&engine, d, revoke);
                     }
                 }
                 7 => {
@@ -336,33 +320,7 @@ fn steward_operations_keep_the_invariants() {
                             Verdict::Same => Verdict::Different,
                             Verdict::Different => Verdict::Same,
                         };
-                        if std::env::var("PROP_TRACE").is_ok() {
-                            trace(
-                                &engine,
-                                &format!(
-                                    "flip {:?} {:?}-{:?}",
-                                    d.verdict,
-                                    key_of(&engine, d.a),
-                                    key_of(&engine, d.b)
-                                ),
-                            );
-                        }
-                        let r = engine.decide(d, revoke);
-                        if std::env::var("PROP_TRACE").is_ok() {
-                            eprintln!(
-                                "result {:?}",
-                                r.as_ref().map(|o| o
-                                    .revoked
-                                    .iter()
-                                    .map(|d| (
-                                        d.verdict,
-                                        key_of(&engine, d.a),
-                                        key_of(&engine, d.b)
-                                    ))
-                                    .collect::<Vec<_>>())
-                            );
-                            trace(&engine, "after");
-                        }
+                        decide_traced(&engine, d, revoke);
                     }
                 }
                 _ => {}
