@@ -247,8 +247,16 @@ impl Engine {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let store = Store::open(&config.data_dir.join("sled"))?;
-        let index = BlockingIndex::open(&config.data_dir.join("index"), config.index_memory_mb)?;
+        let store = Store::open(
+            &config.data_dir.join("sled"),
+            &config.encryption,
+            &config.data_dir,
+        )?;
+        let index = BlockingIndex::open(
+            &config.data_dir.join("index"),
+            config.index_memory_mb,
+            store.sealer(),
+        )?;
         let mut model = Model::from_config(&config);
         if let Some(trained) = store.load_model()? {
             if model.adopt(&trained) {

@@ -778,7 +778,7 @@ mod tests {
         let mut config =
             Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/goldrec.toml"))
                 .unwrap();
-        config.data_dir = dir.path().to_path_buf();
+        config.data_dir = dir.path().join("data"); // its key file lands beside it, in `dir`
         let engine = Engine::open(config).unwrap();
         let changes: Vec<Change> = engine
             .prepare(

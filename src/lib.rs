@@ -37,6 +37,7 @@ pub mod backup;
 pub mod blocking;
 pub mod cluster;
 pub mod config;
+pub mod crypto;
 pub mod engine;
 pub mod eval;
 pub mod export;

@@ -75,6 +75,14 @@ enum Command {
         /// Directory written by `goldrec backup`.
         dir: PathBuf,
     },
+    /// Rotate the key-encryption key: the data key is re-wrapped under the key in FILE (made
+    /// with a fresh key when absent), the data itself is not rewritten. Offline. Then point
+    /// `[encryption] key_file` (or `GOLDREC_DATA_KEY`) at the new key and destroy the old one.
+    RotateKey {
+        /// The new key file (64 hex digits); must lie outside the data directory.
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
     /// Rebuild the blocking index from the store.
     Reindex,
     /// Match every stored record again with the current (e.g. newly trained) model. Entity ids
@@ -271,6 +279,27 @@ fn run() -> anyhow::Result<()> {
             eprintln!(
                 "re-matched {n} records in {:.1}s",
                 t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::RotateKey { new_key_file } => {
+            let dir = &config.data_dir;
+            let enc = &config.encryption;
+            let old = enc.load_kek(dir, false)?;
+            let new = goldrec::crypto::load_key_file(&new_key_file, dir, true)?;
+            if *new == *old {
+                anyhow::bail!(
+                    "{} holds the current key: name a new file",
+                    new_key_file.display()
+                );
+            }
+            let store = goldrec::store::Store::open(&dir.join("sled"), enc, dir)
+                .with_context(|| format!("opening data directory {}", dir.display()))?;
+            store.rewrap_data_key(&old, &new)?;
+            eprintln!(
+                "the data key of {} is now wrapped by the key in {}: set [encryption] key_file to it (or GOLDREC_DATA_KEY to its content) and destroy the old key",
+                dir.display(),
+                new_key_file.display()
             );
             Ok(())
         }

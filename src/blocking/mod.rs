@@ -127,6 +127,8 @@ pub struct BlockingIndex {
     rid_hi: Field,
     rid_lo: Field,
     key: Field,
+    /// Hashes key values into index terms (an encrypted store), see [`crate::crypto::Sealer::term`].
+    terms: Option<std::sync::Arc<crate::crypto::Sealer>>,
 }
 
 impl Drop for BlockingIndex {
@@ -152,8 +154,13 @@ fn schema() -> Schema {
 }
 
 impl BlockingIndex {
-    /// Opens the index in `dir`, creating it (empty) when missing or unreadable.
-    pub fn open(dir: &Path, memory_mb: usize) -> Result<Self, IndexError> {
+    /// Opens the index in `dir`, creating it (empty) when missing or unreadable. With `terms`
+    /// the index holds keyed hashes of the key values, not the values.
+    pub fn open(
+        dir: &Path,
+        memory_mb: usize,
+        terms: Option<std::sync::Arc<crate::crypto::Sealer>>,
+    ) -> Result<Self, IndexError> {
         std::fs::create_dir_all(dir).map_err(|source| IndexError::Io {
             path: dir.display().to_string(),
             source,
@@ -190,11 +197,20 @@ impl BlockingIndex {
             rid_hi: get(field::RID_HI),
             rid_lo: get(field::RID_LO),
             key: get(field::KEY),
+            terms,
             index,
             reader,
             writer: Mutex::new(Some(writer)),
             pending: Default::default(),
         })
+    }
+
+    /// The indexed term of blocking key `k`.
+    fn term<'k>(&self, k: &'k str) -> std::borrow::Cow<'k, str> {
+        match &self.terms {
+            Some(s) => std::borrow::Cow::Owned(s.term(k)),
+            None => std::borrow::Cow::Borrowed(k),
+        }
     }
 
     /// The sled batch sequence the last commit reflects (0 for a new index).
@@ -235,7 +251,7 @@ impl BlockingIndex {
         let mut d = doc!(self.rid => id.to_string(), self.rid_hi => hi, self.rid_lo => lo);
         let mut hashes = Vec::with_capacity(keys.len());
         for k in keys {
-            d.add_text(self.key, k);
+            d.add_text(self.key, self.term(k));
             let h = key_hash(k);
             p.buckets.entry(h).or_default().push(id);
             hashes.push(h);
@@ -339,7 +355,7 @@ impl BlockingIndex {
         let mut out = Vec::with_capacity(keys.len());
         let mut infos = Vec::with_capacity(segs.len());
         for k in keys {
-            let term = Term::from_field_text(self.key, k);
+            let term = Term::from_field_text(self.key, &self.term(k));
             infos.clear();
             let extra = pending
                 .buckets
@@ -472,7 +488,7 @@ mod tests {
     #[test]
     fn pending_and_committed_records_are_found_and_deleted() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = BlockingIndex::open(dir.path(), 50).unwrap();
+        let idx = BlockingIndex::open(dir.path(), 50, None).unwrap();
         let a = RecordId::of("s", "a");
         let b = RecordId::of("s", "b");
         let sorted = |v: Option<Vec<RecordId>>| {
@@ -523,7 +539,7 @@ mod tests {
         assert_eq!(p[1].as_deref(), Some(&[a][..]));
         assert_eq!(idx.committed_seq(), 2);
         drop(idx);
-        let again = BlockingIndex::open(dir.path(), 50).unwrap();
+        let again = BlockingIndex::open(dir.path(), 50, None).unwrap();
         assert_eq!(again.committed_seq(), 2);
         assert_eq!(again.len(), 1);
     }

@@ -445,6 +445,8 @@ pub struct Config {
     pub audit_retention_days: u64,
     /// Mask per attribute (indexed by [`AttrId`]) for keys without the `pii` scope.
     pub masks: Vec<crate::masking::Mask>,
+    /// Encryption at rest (`[encryption]`).
+    pub encryption: crate::crypto::EncryptionConfig,
 }
 
 impl Config {
@@ -837,7 +839,21 @@ impl Config {
         if raw.audit.retention_days == 0 {
             return Err(invalid("audit.retention_days", "must keep at least 1 day"));
         }
+        if raw.encryption.key_env.as_deref() == Some("") {
+            return Err(invalid("encryption.key_env", "names no variable"));
+        }
+        if raw.encryption.key_file.as_deref() == Some("") {
+            return Err(invalid("encryption.key_file", "names no file"));
+        }
         Ok(Self {
+            encryption: crate::crypto::EncryptionConfig {
+                enabled: raw.encryption.enabled,
+                key_env: raw
+                    .encryption
+                    .key_env
+                    .or_else(|| Some(crate::crypto::DEFAULT_KEY_ENV.into())),
+                key_file: raw.encryption.key_file.map(PathBuf::from),
+            },
             audit_retention_days: raw.audit.retention_days,
             masks,
             change_retention: raw.changes.retention,

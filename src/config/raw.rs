@@ -28,6 +28,32 @@ pub struct RawConfig {
     /// `[masking]`: attribute name -> policy name.
     #[serde(default)]
     pub masking: BTreeMap<String, String>,
+    #[serde(default)]
+    pub encryption: RawEncryption,
+}
+
+/// `[encryption]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEncryption {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    pub key_env: Option<String>,
+    pub key_file: Option<String>,
+}
+
+impl Default for RawEncryption {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            key_env: None,
+            key_file: None,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `[audit]`

@@ -17,6 +17,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use crate::config::Rule;
+use crate::crypto::{EncryptionConfig, Sealer};
 use crate::ingest::profile::Profile;
 use crate::ingest::RecordId;
 
@@ -34,6 +35,12 @@ pub enum StoreError {
         /// Underlying error.
         source: sled::Error,
     },
+    /// Keys could not be had, or a sealed value does not open.
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    /// The store's encryption does not match the configuration.
+    #[error("{0}")]
+    Encryption(String),
     /// A stored value does not decode: the data directory is corrupt or from another version.
     #[error("corrupt value in tree {tree}: {reason}")]
     Corrupt {
@@ -370,6 +377,8 @@ pub struct Store {
     meta: sled::Tree,
     /// Ids of stored records (a Bloom filter): most look-ups of new records end here.
     known: std::sync::Arc<bloom::Bloom>,
+    /// Seals personal values at rest (`None`: encryption disabled for this store).
+    sealer: Option<std::sync::Arc<Sealer>>,
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -396,6 +405,43 @@ pub const PAGE_EVENTS: usize = 512;
 /// Version of the value formats; stores written with JSON values (format 1) are refused.
 const STORE_FORMAT: u64 = 2;
 
+/// The store's sealer: the data key unwrapped with the KEK; made (with a new KEK file when
+/// none is found) for a new store. A store is encrypted or not from its creation on.
+fn open_sealer(
+    meta: &sled::Tree,
+    records: &sled::Tree,
+    encryption: &EncryptionConfig,
+    data_dir: &Path,
+) -> Result<Option<std::sync::Arc<Sealer>>, StoreError> {
+    let wrapped = meta
+        .get(trees::META_DATA_KEY)
+        .map_err(sled_err("reading the data key"))?;
+    let fresh = records.is_empty()
+        && meta
+            .get(trees::META_BATCH_SEQ)
+            .map_err(sled_err("reading counters"))?
+            .is_none();
+    let data_key = match (encryption.enabled, wrapped) {
+        (true, Some(w)) => crate::crypto::unwrap(&encryption.load_kek(data_dir, false)?, &w)?,
+        (true, None) if fresh => {
+            let kek = encryption.load_kek(data_dir, true)?;
+            let data_key = crate::crypto::generate_key();
+            meta.insert(trees::META_DATA_KEY, crate::crypto::wrap(&kek, &data_key))
+                .map_err(sled_err("writing the data key"))?;
+            meta.flush().map_err(sled_err("flushing the data key"))?;
+            data_key
+        }
+        (true, None) => return Err(StoreError::Encryption(
+            "this data directory was written without encryption: export it and ingest into a new directory, or set [encryption] enabled = false".into(),
+        )),
+        (false, Some(_)) => return Err(StoreError::Encryption(
+            "this data directory is encrypted but [encryption] enabled = false".into(),
+        )),
+        (false, None) => return Ok(None),
+    };
+    Ok(Some(std::sync::Arc::new(Sealer::new(&data_key))))
+}
+
 fn key_u64(k: &[u8]) -> u64 {
     <[u8; 8]>::try_from(k).map_or(0, u64::from_be_bytes)
 }
@@ -407,8 +453,13 @@ fn read_u64(bytes: Option<sled::IVec>) -> u64 {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    /// Opens (or creates) the database in `dir`, with the data key of `encryption` (the KEK
+    /// read for `data_dir`, see [`crate::crypto`]).
+    pub fn open(
+        dir: &Path,
+        encryption: &EncryptionConfig,
+        data_dir: &Path,
+    ) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(256 * 1024 * 1024)
@@ -445,14 +496,22 @@ impl Store {
         }
         let records = tree(trees::RECORDS)?;
         let entities = tree(trees::ENTITIES)?;
+        let sealer = open_sealer(&meta, &records, encryption, data_dir)?;
+        let unseal = |tree: &'static str, key: &[u8], v: &[u8]| -> Result<Vec<u8>, StoreError> {
+            match &sealer {
+                Some(s) => Ok(s.open(tree, key, v)?),
+                None => Ok(v.to_vec()),
+            }
+        };
         if meta
             .get(trees::META_ENTITIES)
             .map_err(sled_err("reading counters"))?
             .is_none()
         {
             let mut live = 0u64;
-            for v in entities.iter().values() {
-                let v = v.map_err(sled_err("scanning entities"))?;
+            for kv in entities.iter() {
+                let (k, v) = kv.map_err(sled_err("scanning entities"))?;
+                let v = unseal(trees::ENTITIES, &k, &v)?;
                 let e = codec::decode_entity(&v).map_err(corrupt(trees::ENTITIES))?;
                 live += u64::from(e.state == EntityState::Active);
             }
@@ -466,6 +525,8 @@ impl Store {
         let saved = meta
             .get(trees::META_BLOOM)
             .map_err(sled_err("reading the record filter"))?
+            .map(|v| unseal(trees::META, trees::META_BLOOM, &v))
+            .transpose()?
             .filter(|v| v.len() > 8 && key_u64(&v[..8]) == batch_seq)
             .and_then(|v| bloom::Bloom::from_bytes(&v[8..]));
         let known = match saved {
@@ -493,7 +554,57 @@ impl Store {
             audit: tree(trees::AUDIT)?,
             meta,
             db,
+            sealer,
         })
+    }
+
+    /// `plain` as stored at `key` of `tree`: sealed when the store is encrypted.
+    fn seal(&self, tree: &'static str, key: &[u8], plain: Vec<u8>) -> Vec<u8> {
+        match &self.sealer {
+            Some(s) => s.seal(tree, key, &plain),
+            None => plain,
+        }
+    }
+
+    /// A value read from `key` of `tree`, opened when the store is encrypted.
+    fn unseal<'v>(
+        &self,
+        tree: &'static str,
+        key: &[u8],
+        stored: &'v [u8],
+    ) -> Result<std::borrow::Cow<'v, [u8]>, StoreError> {
+        match &self.sealer {
+            Some(s) => Ok(std::borrow::Cow::Owned(s.open(tree, key, stored)?)),
+            None => Ok(std::borrow::Cow::Borrowed(stored)),
+        }
+    }
+
+    /// The sealer of an encrypted store (for the index's term hashing).
+    pub fn sealer(&self) -> Option<std::sync::Arc<Sealer>> {
+        self.sealer.clone()
+    }
+
+    /// Re-wraps the data key under `new_kek` (key rotation): the data stays as it is. Fails
+    /// when the store is not encrypted or `old_kek` does not open its data key.
+    pub fn rewrap_data_key(
+        &self,
+        old_kek: &crate::crypto::Key,
+        new_kek: &crate::crypto::Key,
+    ) -> Result<(), StoreError> {
+        let wrapped = self
+            .meta
+            .get(trees::META_DATA_KEY)
+            .map_err(sled_err("reading the data key"))?
+            .ok_or_else(|| StoreError::Encryption("this data directory is not encrypted".into()))?;
+        let data_key = crate::crypto::unwrap(old_kek, &wrapped)?;
+        self.meta
+            .insert(
+                trees::META_DATA_KEY,
+                crate::crypto::wrap(new_kek, &data_key),
+            )
+            .map_err(sled_err("writing the data key"))?;
+        self.db.flush().map_err(sled_err("flushing the data key"))?;
+        Ok(())
     }
 
     /// A stored record by id.
@@ -511,7 +622,8 @@ impl Store {
                 .map_err(sled_err("numbering audit entries"))?;
             let mut key = at.to_be_bytes().to_vec();
             key.extend_from_slice(&seq.to_be_bytes());
-            batch.insert(key, value.as_slice());
+            let sealed = self.seal(trees::AUDIT, &key, value.clone());
+            batch.insert(key, sealed);
         }
         self.audit
             .apply_batch(batch)
@@ -555,7 +667,9 @@ impl Store {
             .get(id.0)
             .map_err(sled_err("reading a record"))?
         {
-            Some(b) => decode(&b).map(Some).map_err(corrupt(trees::RECORDS)),
+            Some(b) => decode(&self.unseal(trees::RECORDS, &id.0, &b)?)
+                .map(Some)
+                .map_err(corrupt(trees::RECORDS)),
             None => Ok(None),
         }
     }
@@ -567,9 +681,11 @@ impl Store {
             .get(id.to_be_bytes())
             .map_err(sled_err("reading an entity"))?
         {
-            Some(b) => codec::decode_entity(&b)
-                .map(Some)
-                .map_err(corrupt(trees::ENTITIES)),
+            Some(b) => {
+                codec::decode_entity(&self.unseal(trees::ENTITIES, &id.to_be_bytes(), &b)?)
+                    .map(Some)
+                    .map_err(corrupt(trees::ENTITIES))
+            }
             None => Ok(None),
         }
     }
@@ -591,8 +707,9 @@ impl Store {
     /// All entities in id order (any state).
     pub fn entities(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
         self.entities.iter().map(|r| {
-            let (_, v) = r.map_err(sled_err("scanning entities"))?;
-            codec::decode_entity(&v).map_err(corrupt(trees::ENTITIES))
+            let (k, v) = r.map_err(sled_err("scanning entities"))?;
+            codec::decode_entity(&self.unseal(trees::ENTITIES, &k, &v)?)
+                .map_err(corrupt(trees::ENTITIES))
         })
     }
 
@@ -608,7 +725,8 @@ impl Store {
             })?);
             Ok((
                 id,
-                codec::decode_record(&v).map_err(corrupt(trees::RECORDS))?,
+                codec::decode_record(&self.unseal(trees::RECORDS, &k, &v)?)
+                    .map_err(corrupt(trees::RECORDS))?,
             ))
         })
     }
@@ -616,8 +734,8 @@ impl Store {
     /// Review items in key order.
     pub fn review_items(&self) -> impl Iterator<Item = Result<ReviewItem, StoreError>> + '_ {
         self.review.iter().map(|r| {
-            let (_, v) = r.map_err(sled_err("scanning the review queue"))?;
-            decode(trees::REVIEW, &v)
+            let (k, v) = r.map_err(sled_err("scanning the review queue"))?;
+            decode(trees::REVIEW, &self.unseal(trees::REVIEW, &k, &v)?)
         })
     }
 
@@ -694,7 +812,7 @@ impl Store {
         let encoded_records: Vec<Vec<u8>> = w
             .records
             .par_iter()
-            .map(|(_, r)| codec::encode_record(r))
+            .map(|(id, r)| self.seal(trees::RECORDS, &id.0, codec::encode_record(r)))
             .collect();
         let page_of = |i: usize| first_change + (i / PAGE_EVENTS * PAGE_EVENTS) as u64;
         let entity_delta: i64 = w
@@ -711,13 +829,14 @@ impl Store {
             .par_iter()
             .enumerate()
             .map(|(i, e)| {
-                if i < w.events.len() {
+                let bytes = if i < w.events.len() {
                     let mut e = e.clone();
                     e.history.push((e.version, page_of(i)));
                     codec::encode_entity(&e)
                 } else {
                     codec::encode_entity(e)
-                }
+                };
+                self.seal(trees::ENTITIES, &e.id.to_be_bytes(), bytes)
             })
             .collect();
         let actor = if w.actor.is_empty() {
@@ -749,7 +868,15 @@ impl Store {
                     reason: w.reason.clone(),
                     entries,
                 };
-                (page_of(base), codec::encode_page(&page))
+                let key = page_of(base);
+                (
+                    key,
+                    self.seal(
+                        trees::CHANGES,
+                        &key.to_be_bytes(),
+                        codec::encode_page(&page),
+                    ),
+                )
             })
             .collect();
         let mut decisions = sled::Batch::default();
@@ -761,7 +888,7 @@ impl Store {
         }
         for d in &w.decisions {
             let k = d.key();
-            decisions.insert(&k[..], encode(d));
+            decisions.insert(&k[..], self.seal(trees::DECISIONS, &k, encode(d)));
             decisions_index.insert([&k[..16], &k[..]].concat(), &[]);
             decisions_index.insert([&k[16..], &k[..]].concat(), &[]);
         }
@@ -792,7 +919,7 @@ impl Store {
         }
         for item in &w.review {
             let k = ReviewItem::key(item.a, item.b);
-            review.insert(&k, encode(item));
+            review.insert(&k, self.seal(trees::REVIEW, &k, encode(item)));
             by_record.insert(index_key(&k[..16], &k), &[]);
             by_record.insert(index_key(&k[16..], &k), &[]);
         }
@@ -884,9 +1011,11 @@ impl Store {
             .get(key.to_be_bytes())
             .map_err(sled_err("reading the change log"))?
         {
-            Some(v) => codec::decode_page(key, &v)
-                .map(Some)
-                .map_err(corrupt(trees::CHANGES)),
+            Some(v) => {
+                codec::decode_page(key, &self.unseal(trees::CHANGES, &key.to_be_bytes(), &v)?)
+                    .map(Some)
+                    .map_err(corrupt(trees::CHANGES))
+            }
             None => Ok(None),
         }
     }
@@ -958,11 +1087,11 @@ impl Store {
         else {
             return Ok(false);
         };
-        let mut item: ReviewItem = decode(trees::REVIEW, &v)?;
+        let mut item: ReviewItem = decode(trees::REVIEW, &self.unseal(trees::REVIEW, &key, &v)?)?;
         item.queued_at = at;
         item.skips += 1;
         self.review
-            .insert(key, encode(&item))
+            .insert(key, self.seal(trees::REVIEW, &key, encode(&item)))
             .map_err(sled_err("skipping a review item"))?;
         self.db.flush().map_err(sled_err("flushing"))?;
         Ok(true)
@@ -983,7 +1112,10 @@ impl Store {
                 .get(&k[16..])
                 .map_err(sled_err("reading a decision"))?
             {
-                out.push(decode(trees::DECISIONS, &v)?);
+                out.push(decode(
+                    trees::DECISIONS,
+                    &self.unseal(trees::DECISIONS, &k[16..], &v)?,
+                )?);
             }
         }
         Ok(out)
@@ -996,7 +1128,7 @@ impl Store {
             .get(key)
             .map_err(sled_err("reading a decision"))?
         {
-            Some(v) => decode(trees::DECISIONS, &v).map(Some),
+            Some(v) => decode(trees::DECISIONS, &self.unseal(trees::DECISIONS, key, &v)?).map(Some),
             None => Ok(None),
         }
     }
@@ -1004,8 +1136,8 @@ impl Store {
     /// All decisions, in pair-key order.
     pub fn decisions(&self) -> impl Iterator<Item = Result<Decision, StoreError>> + '_ {
         self.decisions.iter().map(|r| {
-            let (_, v) = r.map_err(sled_err("scanning decisions"))?;
-            decode(trees::DECISIONS, &v)
+            let (k, v) = r.map_err(sled_err("scanning decisions"))?;
+            decode(trees::DECISIONS, &self.unseal(trees::DECISIONS, &k, &v)?)
         })
     }
 
@@ -1047,7 +1179,8 @@ impl Store {
             .map_or(from, |(k, _)| key_u64(&k));
         for r in self.changes.range(start.to_be_bytes()..) {
             let (k, v) = r.map_err(sled_err("reading the change feed"))?;
-            let page = codec::decode_page(key_u64(&k), &v).map_err(corrupt(trees::CHANGES))?;
+            let page = codec::decode_page(key_u64(&k), &self.unseal(trees::CHANGES, &k, &v)?)
+                .map_err(corrupt(trees::CHANGES))?;
             for x in page.entries {
                 if x.event.seq >= from {
                     out.push(x.event);
@@ -1079,12 +1212,18 @@ impl Store {
         let mut v = batch_seq.to_be_bytes().to_vec();
         v.extend(bytes);
         self.meta
-            .insert(trees::META_TERMS, v)
+            .insert(
+                trees::META_TERMS,
+                self.seal(trees::META, trees::META_TERMS, v),
+            )
             .map_err(sled_err("saving term frequencies"))?;
         let mut v = batch_seq.to_be_bytes().to_vec();
         v.extend(self.known.to_bytes());
         self.meta
-            .insert(trees::META_BLOOM, v)
+            .insert(
+                trees::META_BLOOM,
+                self.seal(trees::META, trees::META_BLOOM, v),
+            )
             .map_err(sled_err("saving the record filter"))?;
         self.db
             .flush()
@@ -1093,7 +1232,7 @@ impl Store {
     }
 
     /// The term-frequency snapshot, if it reflects the current batch sequence.
-    pub fn load_terms(&self) -> Result<Option<sled::IVec>, StoreError> {
+    pub fn load_terms(&self) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(v) = self
             .meta
             .get(trees::META_TERMS)
@@ -1101,16 +1240,20 @@ impl Store {
         else {
             return Ok(None);
         };
+        let v = self.unseal(trees::META, trees::META_TERMS, &v)?;
         if v.len() < 8 || key_u64(&v[..8]) != self.batch_seq()? {
             return Ok(None);
         }
-        Ok(Some(v.subslice(8, v.len() - 8)))
+        Ok(Some(v[8..].to_vec()))
     }
 
     /// Saves a trained model (durably).
     pub fn save_model(&self, model: &crate::matching::Model) -> Result<(), StoreError> {
         self.meta
-            .insert(trees::META_MODEL, encode(model))
+            .insert(
+                trees::META_MODEL,
+                self.seal(trees::META, trees::META_MODEL, encode(model)),
+            )
             .map_err(sled_err("saving the model"))?;
         self.db.flush().map_err(sled_err("flushing the model"))?;
         Ok(())
@@ -1123,7 +1266,11 @@ impl Store {
             .get(trees::META_MODEL)
             .map_err(sled_err("reading the model"))?
         {
-            Some(b) => decode(trees::META, &b).map(Some),
+            Some(b) => decode(
+                trees::META,
+                &self.unseal(trees::META, trees::META_MODEL, &b)?,
+            )
+            .map(Some),
             None => Ok(None),
         }
     }
@@ -1148,10 +1295,9 @@ impl<'a> Reads<'a> {
         self.0
             .audit
             .range(since_ms.to_be_bytes().to_vec()..)
-            .values()
-            .map(|v| {
-                v.map(|v| v.to_vec())
-                    .map_err(sled_err("reading the audit log"))
+            .map(|kv| {
+                let (k, v) = kv.map_err(sled_err("reading the audit log"))?;
+                Ok(self.0.unseal(trees::AUDIT, &k, &v)?.into_owned())
             })
     }
 

@@ -55,3 +55,6 @@ pub const META_ENTITIES: &[u8] = b"entities";
 /// `meta` key: the record-id Bloom filter ([`super::bloom`]): batch sequence it reflects (u64
 /// big-endian), then its bits. Written on close; rebuilt from the record keys when stale.
 pub const META_BLOOM: &[u8] = b"record_filter";
+/// `meta` key: the data key, wrapped by the key-encryption key ([`crate::crypto`]); absent
+/// in a store created without encryption.
+pub const META_DATA_KEY: &[u8] = b"data_key";

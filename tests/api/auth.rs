@@ -164,7 +164,7 @@ async fn a_key_created_by_the_cli_works_on_a_running_server_until_revoked() {
     app.ingest_fixtures().await;
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
     let cli = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_goldrec"))
+        crate::helpers::goldrec_command()
             .args(["-c", config, "--data-dir"])
             .arg(app.dir.path())
             .args(args)

@@ -79,13 +79,20 @@ pub fn serve_command(dir: &Path) -> (std::process::Command, String) {
         .unwrap()
         .port();
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_goldrec"));
+    let mut command = goldrec_command();
     command.args(["-c", config, "--data-dir"]).arg(dir).args([
         "serve",
         "--listen",
         &format!("127.0.0.1:{port}"),
     ]);
     (command, format!("http://127.0.0.1:{port}"))
+}
+
+/// The real `goldrec` binary, given the test stores' key in `GOLDREC_DATA_KEY`.
+pub fn goldrec_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_goldrec"));
+    command.env(goldrec::crypto::DEFAULT_KEY_ENV, TEST_DATA_KEY);
+    command
 }
 
 pub fn root() -> &'static Path {
@@ -97,11 +104,30 @@ pub fn bundled_config_text() -> String {
     std::fs::read_to_string(root().join("config/goldrec.toml")).expect("config/goldrec.toml")
 }
 
+/// The data key-encryption key of every test store (the server gets it in
+/// `GOLDREC_DATA_KEY`, in-process engines from [`test_key_file`]).
+pub const TEST_DATA_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// A key file holding [`TEST_DATA_KEY`], outside every test's data directory.
+pub fn test_key_file() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("goldrec-test-data.key");
+        // Same content from every process: a race between test binaries only writes it twice.
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::write(&tmp, TEST_DATA_KEY).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        path
+    })
+    .clone()
+}
+
 /// The bundled configuration, with its data directory pointed at `data_dir`.
 pub fn config_for(data_dir: &Path) -> Config {
     let mut config =
         Config::load(&root().join("config/goldrec.toml")).expect("the bundled config loads");
     config.data_dir = data_dir.to_path_buf();
+    config.encryption.key_file = Some(test_key_file());
     config
 }
 

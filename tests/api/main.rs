@@ -6,6 +6,7 @@ mod changes;
 mod config;
 mod crash;
 mod decisions;
+mod encryption;
 mod entities;
 mod errors;
 mod fuzz;

@@ -202,7 +202,7 @@ async fn a_backup_restores_into_an_equal_store_with_its_keys() {
     let before = app.entity(john).await;
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
     let cli = |data: &std::path::Path, args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_goldrec"))
+        crate::helpers::goldrec_command()
             .args(["-c", config, "--data-dir"])
             .arg(data)
             .args(args)
