@@ -46,6 +46,14 @@ pub enum EngineError {
     /// No live entity with this id.
     #[error("no live entity {0}")]
     EntityNotFound(EntityId),
+    /// No stored record with this source and key.
+    #[error("no record {key:?} in source {source_name:?}")]
+    RecordNotFound {
+        /// Source name.
+        source_name: String,
+        /// Record key.
+        key: String,
+    },
     /// The caller's version of the entity is stale.
     #[error("entity {id} is at version {current}, not {expected}")]
     VersionConflict {
@@ -98,6 +106,41 @@ struct Pending {
     revoke_conflicting: bool,
     /// The decisions revoked because they were in the way (filled under the writer lock).
     revoked_conflicting: Mutex<Vec<Decision>>,
+    /// The batch's deletes are an erasure ([`Engine::erase`]).
+    erase: bool,
+    /// What the erasure did (filled under the writer lock).
+    erased: Mutex<Option<Erasure>>,
+}
+
+/// What to erase (right to be forgotten).
+#[derive(Debug, Clone)]
+pub enum ErasureTarget {
+    /// One source record.
+    Record {
+        /// Source name.
+        source: String,
+        /// Record key.
+        key: String,
+    },
+    /// Every record of a live entity.
+    Entity(EntityId),
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Erasure {
+    /// Source records erased.
+    pub records: usize,
+    /// Entities whose every record was erased (their final event is `erased`).
+    pub entities_erased: Vec<EntityId>,
+    /// Entities that lost records but live on.
+    pub entities_changed: Vec<EntityId>,
+    /// Decisions removed (they named an erased record).
+    pub decisions_removed: usize,
+    /// Past change events redacted.
+    pub events_redacted: usize,
+    /// Change sequence after the erasure.
+    pub last_change: u64,
 }
 
 /// Prepared records of a payload, in payload order: a change, or why the record was rejected.
@@ -247,6 +290,7 @@ impl Engine {
             path: config.data_dir.display().to_string(),
             source,
         })?;
+        crate::store::compact::recover(&config.data_dir)?;
         let store = Store::open(
             &config.data_dir.join("sled"),
             &config.encryption,
@@ -386,6 +430,7 @@ impl Engine {
             together,
             revoke_conflicting,
             revoked_conflicting: Mutex::default(),
+            ..Pending::default()
         };
         let out = self.apply_with(
             ids.iter().map(|id| Change::Reevaluate(*id)).collect(),
@@ -1617,6 +1662,13 @@ impl Engine {
             ws.review_done.extend(self.store.review_keys_of(id)?);
         }
 
+        if pending.erase {
+            let erased: Vec<(RecordId, &StoredRecord)> =
+                deleted.iter().map(|(_, id, r)| (*id, r)).collect();
+            let report = self.redact_erased(&mut ws, &erased)?;
+            *pending.erased.lock().expect("pending") = Some(report);
+        }
+
         timer.phase("commit");
         // 9. Commit: sled first (the truth), then the derived index tagged with the batch seq.
         let seq = self.store.commit(&ws)?;
@@ -1644,6 +1696,105 @@ impl Engine {
             }
         }
         Ok(outcomes)
+    }
+
+    /// Erases a source record or every record of an entity (right to be forgotten), in one
+    /// transaction: the records leave sled, the index, the review queue and the term counts;
+    /// decisions naming them are removed; every past change event that names them (or an
+    /// entity left with no record) is redacted in place, keeping its sequence; an entity left
+    /// with no record ends with an `erased` event carrying no personal data. Stale copies in
+    /// sled's log stay sealed under the data key until `goldrec compact` rewrites the store
+    /// under a new one.
+    pub fn erase(
+        &self,
+        target: &ErasureTarget,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Erasure, EngineError> {
+        let ids: Vec<RecordId> = match target {
+            ErasureTarget::Record { source, key } => {
+                let id = RecordId::of(source, key);
+                if self.store.record(id)?.is_none() {
+                    return Err(EngineError::RecordNotFound {
+                        source_name: source.clone(),
+                        key: key.clone(),
+                    });
+                }
+                vec![id]
+            }
+            ErasureTarget::Entity(id) => self.live_entity(*id, None)?.members,
+        };
+        let pending = Pending {
+            actor: actor.to_string(),
+            reason: reason.to_string(),
+            erase: true,
+            ..Pending::default()
+        };
+        self.apply_with(ids.into_iter().map(Change::Delete).collect(), &pending)?;
+        let mut report = pending
+            .erased
+            .into_inner()
+            .expect("pending")
+            .unwrap_or_default();
+        report.last_change = self.store.last_change_seq()?;
+        Ok(report)
+    }
+
+    /// Completes the write set of an erasure of `erased`: their decisions revoked, entities
+    /// left empty marked erased with nothing personal kept, their keys left out of this
+    /// batch's events, and the past events naming them redacted.
+    fn redact_erased(
+        &self,
+        ws: &mut WriteSet,
+        erased: &[(RecordId, &StoredRecord)],
+    ) -> Result<Erasure, EngineError> {
+        let ids: HashSet<RecordId> = erased.iter().map(|(id, _)| *id).collect();
+        let keys: HashSet<(String, String)> = erased
+            .iter()
+            .map(|(_, r)| (r.source.clone(), r.key.clone()))
+            .collect();
+        let mut report = Erasure {
+            records: ids.len(),
+            ..Erasure::default()
+        };
+        let revoked_before = ws.revoked.len();
+        for id in &ids {
+            for d in self.store.decisions_of(*id)? {
+                ws.revoked.push(d.key());
+            }
+        }
+        ws.revoked.sort_unstable();
+        ws.revoked.dedup();
+        report.decisions_removed = ws.revoked.len() - revoked_before;
+        let mut gone = HashSet::new();
+        for e in &mut ws.entities {
+            if e.state == EntityState::Deleted {
+                e.golden.clear();
+                e.overrides.clear();
+                gone.insert(e.id);
+                report.entities_erased.push(e.id);
+            } else {
+                report.entities_changed.push(e.id);
+            }
+        }
+        let named = |k: &SourceKey| keys.contains(&(k.source.clone(), k.key.clone()));
+        for ev in &mut ws.events {
+            ev.members.retain(|k| !named(k));
+            ev.joined.retain(|k| !named(k));
+            ev.left.retain(|k| !named(k));
+            if ev.kind == ChangeKind::Deleted {
+                ev.kind = ChangeKind::Erased;
+                ev.golden.clear();
+            }
+        }
+        ws.redacted_pages = self.store.redacted_pages(&ids, &keys, &gone)?;
+        report.events_redacted = ws
+            .redacted_pages
+            .iter()
+            .flat_map(|(_, p)| &p.entries)
+            .filter(|x| x.event.redacted)
+            .count();
+        Ok(report)
     }
 
     /// Scores a record against the stored entities without storing anything: candidate entities
@@ -1842,6 +1993,7 @@ fn change_event(
         joined,
         left,
         merged_into,
+        redacted: false,
     }
 }
 

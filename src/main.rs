@@ -83,6 +83,9 @@ enum Command {
         #[arg(long)]
         new_key_file: PathBuf,
     },
+    /// Rewrite the store with only its live contents, under a new data key, and rebuild the
+    /// index: after an erasure, no copy of the erased values stays readable. Offline.
+    Compact,
     /// Rebuild the blocking index from the store.
     Reindex,
     /// Match every stored record again with the current (e.g. newly trained) model. Entity ids
@@ -300,6 +303,21 @@ fn run() -> anyhow::Result<()> {
                 "the data key of {} is now wrapped by the key in {}: set [encryption] key_file to it (or GOLDREC_DATA_KEY to its content) and destroy the old key",
                 dir.display(),
                 new_key_file.display()
+            );
+            Ok(())
+        }
+        Command::Compact => {
+            let t = Instant::now();
+            let c = goldrec::store::compact::compact(&config).with_context(|| {
+                format!("compacting data directory {}", config.data_dir.display())
+            })?;
+            let engine = open(config)?;
+            engine.close()?;
+            eprintln!(
+                "compacted the store from {:.1} MB to {:.1} MB under a new data key and rebuilt the index in {:.1}s",
+                c.before as f64 / 1e6,
+                c.after as f64 / 1e6,
+                t.elapsed().as_secs_f64()
             );
             Ok(())
         }

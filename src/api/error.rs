@@ -87,6 +87,7 @@ impl From<EngineError> for ApiError {
                 Self::not_found("unknown_source", format!("unknown source {s:?}"))
             }
             EngineError::EntityNotFound(id) => Self::not_found("entity_not_found", format!("no live entity {id}")),
+            e @ EngineError::RecordNotFound { .. } => Self::not_found("record_not_found", e.to_string()),
             EngineError::VersionConflict { id, expected, current } => Self::new(
                 StatusCode::CONFLICT,
                 "version_conflict",

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod changes;
 pub mod decisions;
 pub mod entities;
+pub mod erasures;
 pub mod error;
 pub mod extract;
 pub mod keys;
@@ -56,6 +57,7 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         .merge(changes::router())
         .merge(decisions::router())
         .merge(audit::router())
+        .merge(erasures::router())
         .merge(keys::router());
     let guard = axum::middleware::from_fn_with_state(guard_state, auth::require);
     Ok(Router::new()

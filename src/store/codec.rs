@@ -558,8 +558,12 @@ fn kind_tag(k: ChangeKind) -> u8 {
         ChangeKind::Merged => 4,
         ChangeKind::Split => 5,
         ChangeKind::Deleted => 6,
+        ChangeKind::Erased => 7,
     }
 }
+
+/// Set in a stored kind tag when the event was redacted by an erasure.
+const REDACTED: u8 = 0x80;
 
 fn kind_of(tag: u8) -> R<ChangeKind> {
     Ok(match tag {
@@ -570,6 +574,7 @@ fn kind_of(tag: u8) -> R<ChangeKind> {
         4 => ChangeKind::Merged,
         5 => ChangeKind::Split,
         6 => ChangeKind::Deleted,
+        7 => ChangeKind::Erased,
         _ => return Err(CodecError("unknown change kind")),
     })
 }
@@ -627,7 +632,8 @@ pub fn encode_page(p: &Page) -> Vec<u8> {
     for x in &p.entries {
         let e = &x.event;
         w.u64(e.entity_id);
-        w.buf.push(kind_tag(e.kind));
+        w.buf
+            .push(kind_tag(e.kind) | if e.redacted { REDACTED } else { 0 });
         w.u64(e.version);
         w.i64(e.at);
         w.map(&e.golden);
@@ -658,7 +664,9 @@ pub fn decode_page(first: u64, b: &[u8]) -> R<Page> {
     let mut entries = Vec::with_capacity(n);
     for i in 0..n {
         let entity_id = r.u64()?;
-        let kind = kind_of(r.byte()?)?;
+        let tag = r.byte()?;
+        let kind = kind_of(tag & !REDACTED)?;
+        let redacted = tag & REDACTED != 0;
         let version = r.u64()?;
         let at = r.i64()?;
         let golden = r.map()?;
@@ -683,6 +691,7 @@ pub fn decode_page(first: u64, b: &[u8]) -> R<Page> {
                 joined,
                 left,
                 merged_into,
+                redacted,
             },
             state: read_state(&mut r)?,
             member_ids: read_ids(&mut r)?,

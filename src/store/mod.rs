@@ -7,6 +7,7 @@
 
 pub mod bloom;
 pub mod codec;
+pub mod compact;
 pub mod trees;
 
 use std::collections::BTreeMap;
@@ -227,6 +228,9 @@ pub enum ChangeKind {
     Split,
     /// Every member record was deleted.
     Deleted,
+    /// The entity's records were erased (right to be forgotten): the event carries no
+    /// personal data, and earlier events of its records are redacted.
+    Erased,
 }
 
 /// A source record named in a change event.
@@ -266,6 +270,9 @@ pub struct ChangeEvent {
     /// Surviving entity, for `merged`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<EntityId>,
+    /// Personal data removed by an erasure: golden values, and the erased records' keys.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 /// One version of an entity, as kept in its history.
@@ -293,6 +300,9 @@ pub struct HistoryEntry {
     /// Steward overrides in force.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, Override>,
+    /// Personal data removed by an erasure.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 /// What a steward decided about two records.
@@ -356,6 +366,8 @@ pub struct WriteSet {
     pub decisions: Vec<Decision>,
     /// Decisions to revoke (pair keys).
     pub revoked: Vec<[u8; 32]>,
+    /// Change pages rewritten in place (an erasure redacting past events), by page key.
+    pub redacted_pages: Vec<(u64, codec::Page)>,
     /// Who caused this write (`system` for matching).
     pub actor: String,
     /// Why, when given.
@@ -820,7 +832,7 @@ impl Store {
             .iter()
             .map(|e| match e.kind {
                 ChangeKind::Created => 1,
-                ChangeKind::Merged | ChangeKind::Deleted => -1,
+                ChangeKind::Merged | ChangeKind::Deleted | ChangeKind::Erased => -1,
                 _ => 0,
             })
             .sum();
@@ -893,6 +905,10 @@ impl Store {
             decisions_index.insert([&k[16..], &k[..]].concat(), &[]);
         }
         let mut changes = sled::Batch::default();
+        for (key, page) in &w.redacted_pages {
+            let bytes = self.seal(trees::CHANGES, &key.to_be_bytes(), codec::encode_page(page));
+            changes.insert(&key.to_be_bytes(), bytes);
+        }
         for (key, bytes) in pages {
             changes.insert(&key.to_be_bytes(), bytes);
         }
@@ -1044,7 +1060,50 @@ impl Store {
                 members: x.member_ids,
                 golden: x.event.golden,
                 overrides: x.overrides,
+                redacted: x.event.redacted,
             }))
+    }
+
+    /// Every change page that names an erased record (by id or source key) or an erased
+    /// entity, redacted: golden values and overrides removed, the erased records' ids and keys
+    /// dropped, `redacted` set. Sequence numbers, kinds and versions stay, so the feed keeps its
+    /// order. Scans the whole log (erasures are rare).
+    pub fn redacted_pages(
+        &self,
+        records: &std::collections::HashSet<RecordId>,
+        keys: &std::collections::HashSet<(String, String)>,
+        entities: &std::collections::HashSet<EntityId>,
+    ) -> Result<Vec<(u64, codec::Page)>, StoreError> {
+        let named = |k: &SourceKey| keys.contains(&(k.source.clone(), k.key.clone()));
+        let mut out = Vec::new();
+        for r in self.changes.iter() {
+            let (k, v) = r.map_err(sled_err("scanning the change log"))?;
+            let first = key_u64(&k);
+            let mut page = codec::decode_page(first, &self.unseal(trees::CHANGES, &k, &v)?)
+                .map_err(corrupt(trees::CHANGES))?;
+            let mut touched = false;
+            for x in &mut page.entries {
+                let e = &mut x.event;
+                let hit = entities.contains(&e.entity_id)
+                    || x.member_ids.iter().any(|id| records.contains(id))
+                    || e.members.iter().chain(&e.joined).chain(&e.left).any(named);
+                if !hit {
+                    continue;
+                }
+                touched = true;
+                e.redacted = true;
+                e.golden.clear();
+                e.members.retain(|k| !named(k));
+                e.joined.retain(|k| !named(k));
+                e.left.retain(|k| !named(k));
+                x.member_ids.retain(|id| !records.contains(id));
+                x.overrides.clear();
+            }
+            if touched {
+                out.push((first, page));
+            }
+        }
+        Ok(out)
     }
 
     /// The history of an entity, oldest version first.

@@ -58,3 +58,8 @@ pub const META_BLOOM: &[u8] = b"record_filter";
 /// `meta` key: the data key, wrapped by the key-encryption key ([`crate::crypto`]); absent
 /// in a store created without encryption.
 pub const META_DATA_KEY: &[u8] = b"data_key";
+
+/// Trees whose values are sealed in an encrypted store ([`crate::crypto`]).
+pub const SEALED: &[&str] = &[RECORDS, ENTITIES, REVIEW, CHANGES, DECISIONS, AUDIT];
+/// `meta` keys whose values are sealed (the other `meta` values are counters).
+pub const SEALED_META: &[&[u8]] = &[META_TERMS, META_BLOOM, META_MODEL];

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::helpers::{config_for, fixture_path, goldrec_command, spawn_app_with, TEST_DATA_KEY};
+use crate::helpers::{
+    cli_when_released, config_for, fixture_path, goldrec_command, spawn_app_with, TEST_DATA_KEY,
+};
 
 /// Personal values of the fixture files: names (each word), emails, phone digits, streets.
 pub fn fixture_needles() -> Vec<String> {
@@ -140,13 +142,14 @@ async fn a_wrong_key_is_refused_and_a_rotated_key_replaces_the_old_one() {
     let keys = tempfile::tempdir().unwrap();
     let config_path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
     let cli = |key: &str, args: &[&str]| {
-        goldrec_command()
-            .env(goldrec::crypto::DEFAULT_KEY_ENV, key)
-            .args(["-c", config_path, "--data-dir"])
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
+        cli_when_released(|| {
+            let mut c = goldrec_command();
+            c.env(goldrec::crypto::DEFAULT_KEY_ENV, key)
+                .args(["-c", config_path, "--data-dir"])
+                .arg(dir.path())
+                .args(args);
+            c
+        })
     };
     let wrong = "ff".repeat(32);
     let out = cli(&wrong, &["export"]);

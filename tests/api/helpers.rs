@@ -37,7 +37,7 @@ pub fn client_with_key(key: &str) -> reqwest::Client {
 }
 
 /// How long the restart helper waits for the previous server to let go of the data directory.
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The customers the bundled fixtures describe: each inner list is one expected entity.
 pub const EXPECTED_ENTITIES: &[&[(&str, &str)]] = &[
@@ -93,6 +93,23 @@ pub fn goldrec_command() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_goldrec"));
     command.env(goldrec::crypto::DEFAULT_KEY_ENV, TEST_DATA_KEY);
     command
+}
+
+/// Runs a CLI command on a data directory a server just let go of: sled releases its file
+/// lock a moment after the last handle is dropped, so a lock error is retried for up to
+/// [`RELEASE_TIMEOUT`].
+pub fn cli_when_released(
+    mut command: impl FnMut() -> std::process::Command,
+) -> std::process::Output {
+    let started = Instant::now();
+    loop {
+        let out = command().output().expect("the goldrec binary runs");
+        let locked = String::from_utf8_lossy(&out.stderr).contains("could not acquire lock");
+        if !locked || started.elapsed() > RELEASE_TIMEOUT {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 pub fn root() -> &'static Path {

@@ -8,6 +8,7 @@ mod crash;
 mod decisions;
 mod encryption;
 mod entities;
+mod erasure;
 mod errors;
 mod fuzz;
 mod helpers;

@@ -219,7 +219,13 @@ async fn a_backup_restores_into_an_equal_store_with_its_keys() {
     );
 
     let dir = app.stop().await;
-    let out = cli(dir.path(), &["backup", target_s]);
+    let out = crate::helpers::cli_when_released(|| {
+        let mut c = crate::helpers::goldrec_command();
+        c.args(["-c", config, "--data-dir"])
+            .arg(dir.path())
+            .args(["backup", target_s]);
+        c
+    });
     assert!(
         out.status.success(),
         "{}",

@@ -1,0 +1,147 @@
+//! Offline compaction (`goldrec compact`): the live contents of the store are copied into a
+//! new sled database, with a new data key when the store is encrypted, and the old database is
+//! deleted. sled's log keeps superseded values until it reuses their segments; after an
+//! erasure this is what removes them: the old values either go with the old files or stay,
+//! on the disk's free blocks, sealed under a data key that no longer exists anywhere. The
+//! blocking index is deleted too (its terms are keyed by the data key) and rebuilt at the next
+//! open.
+//!
+//! Steps, each safe to crash after: write `sled.compact`; delete `index`; rename `sled` to
+//! `sled.old`; rename `sled.compact` to `sled`; delete `sled.old`. [`recover`] (run by every
+//! open) finishes or undoes an interrupted run.
+
+use std::path::Path;
+
+use super::{sled_err, trees, Store, StoreError};
+
+const COMPACT: &str = "sled.compact";
+const OLD: &str = "sled.old";
+
+/// Sizes before and after a compaction, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Compacted {
+    /// The store's files before.
+    pub before: u64,
+    /// After.
+    pub after: u64,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::Encryption(format!("compacting {}: {e}", path.display()))
+}
+
+/// Bytes of the files under `dir`.
+pub fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Finishes (the new copy is complete and the old one already moved away) or undoes (the
+/// copy may be partial) a compaction interrupted by a crash.
+pub fn recover(data_dir: &Path) -> Result<(), StoreError> {
+    let (live, new, old) = (
+        data_dir.join("sled"),
+        data_dir.join(COMPACT),
+        data_dir.join(OLD),
+    );
+    if !live.exists() && new.exists() && old.exists() {
+        std::fs::rename(&new, &live).map_err(io(&new))?;
+    }
+    if live.exists() && old.exists() {
+        std::fs::remove_dir_all(&old).map_err(io(&old))?;
+    }
+    if live.exists() && new.exists() {
+        std::fs::remove_dir_all(&new).map_err(io(&new))?;
+    }
+    Ok(())
+}
+
+/// Compacts the store of `config` (no other process may hold it).
+pub fn compact(config: &crate::config::Config) -> Result<Compacted, StoreError> {
+    let data_dir = &config.data_dir;
+    recover(data_dir)?;
+    let live = data_dir.join("sled");
+    let before = dir_size(&live);
+    let new = data_dir.join(COMPACT);
+    {
+        let store = Store::open(&live, &config.encryption, data_dir)?;
+        let target = Store::open(&new, &config.encryption, data_dir)?;
+        store.copy_into(&target)?;
+    }
+    let index = data_dir.join("index");
+    if index.exists() {
+        std::fs::remove_dir_all(&index).map_err(io(&index))?;
+    }
+    let old = data_dir.join(OLD);
+    std::fs::rename(&live, &old).map_err(io(&live))?;
+    std::fs::rename(&new, &live).map_err(io(&new))?;
+    std::fs::remove_dir_all(&old).map_err(io(&old))?;
+    Ok(Compacted {
+        before,
+        after: dir_size(&live),
+    })
+}
+
+impl Store {
+    /// Copies every tree into `target` (a new store with its own data key), values opened
+    /// with this store's key and sealed with the target's; flushes.
+    fn copy_into(&self, target: &Store) -> Result<(), StoreError> {
+        for name in self.db.tree_names() {
+            let name_str = String::from_utf8_lossy(&name).to_string();
+            if name_str.starts_with("__sled__") {
+                continue;
+            }
+            let sealed_tree = trees::SEALED.iter().find(|t| **t == name_str).copied();
+            let from = self
+                .db
+                .open_tree(&name)
+                .map_err(sled_err("opening a tree"))?;
+            let to = target
+                .db
+                .open_tree(&name)
+                .map_err(sled_err("opening a tree"))?;
+            let mut batch = sled::Batch::default();
+            let mut n = 0;
+            for kv in from.iter() {
+                let (k, v) = kv.map_err(sled_err("copying the store"))?;
+                let value = if let Some(tree) = sealed_tree {
+                    target.seal(tree, &k, self.unseal(tree, &k, &v)?.into_owned())
+                } else if name_str == trees::META {
+                    if k.as_ref() == trees::META_DATA_KEY || k.as_ref() == trees::META_FORMAT {
+                        continue;
+                    }
+                    if trees::SEALED_META.contains(&k.as_ref()) {
+                        target.seal(
+                            trees::META,
+                            &k,
+                            self.unseal(trees::META, &k, &v)?.into_owned(),
+                        )
+                    } else {
+                        v.to_vec()
+                    }
+                } else {
+                    v.to_vec()
+                };
+                batch.insert(k, value);
+                n += 1;
+                if n % 10_000 == 0 {
+                    to.apply_batch(std::mem::take(&mut batch))
+                        .map_err(sled_err("copying the store"))?;
+                }
+            }
+            to.apply_batch(batch)
+                .map_err(sled_err("copying the store"))?;
+        }
+        target.db.flush().map_err(sled_err("flushing the copy"))?;
+        Ok(())
+    }
+}
