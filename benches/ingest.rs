@@ -9,7 +9,7 @@
 //!
 //! Run: `cargo bench --bench ingest`. Options after `--`: `--csv FILE --truth FILE` to load an
 //! existing feed (mapped by `../shared/datasets/synth/goldrec.toml`, source `synth`),
-//! `--data-dir DIR` to keep the data directory, `--write FILE` to write the built-in feed as CSV.
+//! `--data-dir DIR` to keep the data directory, `--no-encryption` to store values in clear, `--write FILE` to write the built-in feed as CSV.
 
 use std::io::Write;
 use std::time::Instant;
@@ -288,6 +288,9 @@ fn main() -> anyhow::Result<()> {
         Some(d) => d.into(),
         None => scratch.path().join("data"),
     };
+    // `--no-encryption`: values in clear, to measure what sealing costs.
+    config.encryption.enabled = !args.iter().any(|a| a == "--no-encryption");
+    let encrypted = config.encryption.enabled;
     let data_dir = config.data_dir.clone();
     let batch = config.batch_size;
     let engine = Engine::open(config)?;
@@ -337,9 +340,10 @@ fn main() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "ingest: {n} records in {secs:.2}s = {:.0} records/s; {} inserted, {entities} entities; peak RSS {rss:.0} MB; data dir {size:.0} MB",
+        "ingest: {n} records in {secs:.2}s = {:.0} records/s; {} inserted, {entities} entities; peak RSS {rss:.0} MB; data dir {size:.0} MB; encryption {}",
         n as f64 / secs,
         summary.inserted,
+        if encrypted { "on" } else { "off" },
     )?;
     if let (Some(first), Some(last)) = (batch_phases.first(), batch_phases.last()) {
         writeln!(

@@ -6,6 +6,9 @@
 //! flushes), and copies `sled/`, `index/` and `keys.json` while it still holds the lock, so
 //! nothing writes during the copy. `backup.json` beside them states the counts. A restore
 //! copies them into an empty data directory and opens it to check the counts.
+//!
+//! A running server backs up through `POST /v1/backups` ([`hot_backup`]): the store is copied
+//! under the engine's writer lock, so the copy is one consistent batch boundary.
 
 use std::path::Path;
 
@@ -114,6 +117,31 @@ pub fn backup(engine: &Engine, target: &Path) -> Result<Manifest, BackupError> {
     for part in PARTS {
         copy_tree(&data.join(part), &target.join(part))?;
     }
+    let path = target.join("backup.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&manifest).expect("manifest serializes"),
+    )
+    .map_err(io(&path))?;
+    Ok(manifest)
+}
+
+/// Backs up the data directory of a running `engine` into `target` (absent or empty): the
+/// store is copied while no batch commits, as stored (encrypted values stay sealed; the same
+/// key opens the copy), with `keys.json`; the blocking index is left out (a restore rebuilds
+/// it). Writes wait for the copy.
+pub fn hot_backup(engine: &Engine, target: &Path) -> Result<Manifest, BackupError> {
+    ensure_empty(target)?;
+    let (records, entities, last_change) = engine.copy_store_to(&target.join("sled"))?;
+    let keys = crate::auth::KEYS_FILE;
+    copy_tree(&engine.config.data_dir.join(keys), &target.join(keys))?;
+    let manifest = Manifest {
+        created_at: chrono::Utc::now(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        records,
+        entities,
+        last_change,
+    };
     let path = target.join("backup.json");
     std::fs::write(
         &path,

@@ -1698,6 +1698,19 @@ impl Engine {
         Ok(outcomes)
     }
 
+    /// Copies the store as stored (sealed values and the wrapped data key with them) into a new
+    /// database at `dir` while no batch commits (the writer lock is held for the copy); returns
+    /// the record count, live entity count and change sequence the copy holds.
+    pub fn copy_store_to(&self, dir: &std::path::Path) -> Result<(u64, u64, u64), EngineError> {
+        let _guard = self.write_lock.lock().expect("writer lock");
+        self.store.copy_raw_to(dir)?;
+        Ok((
+            self.store.record_count()?,
+            self.store.entity_count()?,
+            self.store.last_change_seq()?,
+        ))
+    }
+
     /// Erases a source record or every record of an entity (right to be forgotten), in one
     /// transaction: the records leave sled, the index, the review queue and the term counts;
     /// decisions naming them are removed; every past change event that names them (or an

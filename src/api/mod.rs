@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod changes;
 pub mod decisions;
 pub mod entities;
@@ -58,6 +59,7 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         .merge(decisions::router())
         .merge(audit::router())
         .merge(erasures::router())
+        .merge(backups::router())
         .merge(keys::router());
     let guard = axum::middleware::from_fn_with_state(guard_state, auth::require);
     Ok(Router::new()

@@ -95,6 +95,23 @@ impl Store {
     /// Copies every tree into `target` (a new store with its own data key), values opened
     /// with this store's key and sealed with the target's; flushes.
     fn copy_into(&self, target: &Store) -> Result<(), StoreError> {
+        self.copy_trees(&target.db, Some(target))
+    }
+
+    /// Copies every tree as stored (values stay sealed under this store's data key, which
+    /// goes with them) into a new database at `dir`: a consistent copy when no batch commits
+    /// meanwhile (the engine holds its writer lock). Flushes.
+    pub fn copy_raw_to(&self, dir: &Path) -> Result<(), StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(sled_err("creating the copy"))?;
+        self.copy_trees(&db, None)
+    }
+
+    /// Copies every tree into `to`: re-sealed for `reseal`'s data key (compaction), or as
+    /// stored (a backup).
+    fn copy_trees(&self, to_db: &sled::Db, reseal: Option<&Store>) -> Result<(), StoreError> {
         for name in self.db.tree_names() {
             let name_str = String::from_utf8_lossy(&name).to_string();
             if name_str.starts_with("__sled__") {
@@ -105,31 +122,35 @@ impl Store {
                 .db
                 .open_tree(&name)
                 .map_err(sled_err("opening a tree"))?;
-            let to = target
-                .db
-                .open_tree(&name)
-                .map_err(sled_err("opening a tree"))?;
+            let to = to_db.open_tree(&name).map_err(sled_err("opening a tree"))?;
             let mut batch = sled::Batch::default();
             let mut n = 0;
             for kv in from.iter() {
                 let (k, v) = kv.map_err(sled_err("copying the store"))?;
-                let value = if let Some(tree) = sealed_tree {
-                    target.seal(tree, &k, self.unseal(tree, &k, &v)?.into_owned())
-                } else if name_str == trees::META {
-                    if k.as_ref() == trees::META_DATA_KEY || k.as_ref() == trees::META_FORMAT {
-                        continue;
+                let value = match reseal {
+                    None => v.to_vec(),
+                    Some(target) => {
+                        if let Some(tree) = sealed_tree {
+                            target.seal(tree, &k, self.unseal(tree, &k, &v)?.into_owned())
+                        } else if name_str == trees::META {
+                            if k.as_ref() == trees::META_DATA_KEY
+                                || k.as_ref() == trees::META_FORMAT
+                            {
+                                continue;
+                            }
+                            if trees::SEALED_META.contains(&k.as_ref()) {
+                                target.seal(
+                                    trees::META,
+                                    &k,
+                                    self.unseal(trees::META, &k, &v)?.into_owned(),
+                                )
+                            } else {
+                                v.to_vec()
+                            }
+                        } else {
+                            v.to_vec()
+                        }
                     }
-                    if trees::SEALED_META.contains(&k.as_ref()) {
-                        target.seal(
-                            trees::META,
-                            &k,
-                            self.unseal(trees::META, &k, &v)?.into_owned(),
-                        )
-                    } else {
-                        v.to_vec()
-                    }
-                } else {
-                    v.to_vec()
                 };
                 batch.insert(k, value);
                 n += 1;
@@ -141,7 +162,7 @@ impl Store {
             to.apply_batch(batch)
                 .map_err(sled_err("copying the store"))?;
         }
-        target.db.flush().map_err(sled_err("flushing the copy"))?;
+        to_db.flush().map_err(sled_err("flushing the copy"))?;
         Ok(())
     }
 }

@@ -254,3 +254,73 @@ async fn a_backup_restores_into_an_equal_store_with_its_keys() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "the keys came with the backup");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_backup_of_a_running_server_restores_to_the_state_it_names() {
+    let app = crate::helpers::spawn_app().await;
+    app.ingest_fixtures().await;
+    let export = |app: &crate::helpers::TestApp| {
+        let url = app.url("/v1/export");
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let at_backup = export(&app).await;
+    let backups = tempfile::tempdir().unwrap();
+    let target = backups.path().join("hot");
+    let r = app
+        .post_json(app.url("/v1/backups"), &json!({"dir": target}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let head = app
+        .get(app.url("/v1/changes?after=0&limit=10000"))
+        .await
+        .body["events"]
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    assert_eq!(r.body["backup"]["last_change"], head, "{}", r.body);
+    assert_eq!(r.body["backup"]["records"], 16, "{}", r.body);
+    // Refused: the same (now full) directory, a relative path.
+    let again = app
+        .post_json(app.url("/v1/backups"), &json!({"dir": target}))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    let relative = app
+        .post_json(app.url("/v1/backups"), &json!({"dir": "backups/x"}))
+        .await;
+    assert_eq!(
+        relative.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        relative.body
+    );
+
+    // Writes after the backup are not in it.
+    app.put_record(
+        "crm",
+        "LATE",
+        &json!({"full_name": "Late Comer", "email": "late@example.com"}),
+    )
+    .await;
+    drop(app.stop().await);
+    let restored = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
+    let out = crate::helpers::goldrec_command()
+        .args(["-c", config, "--data-dir"])
+        .arg(restored.path())
+        .arg("restore")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = crate::helpers::spawn_app_in(restored).await;
+    assert_eq!(export(&app).await, at_backup);
+    assert_eq!(
+        app.get_record("crm", "LATE").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
