@@ -466,19 +466,61 @@ fn serve(config: Config) -> anyhow::Result<()> {
     admin_key(&config)?;
     let engine = Arc::new(open(config)?);
     let rt = tokio::runtime::Runtime::new()?;
+    let tls = engine.config.tls.clone();
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
-        tracing::info!(addr = %listener.local_addr()?, "goldrec listening");
-        axum::serve(listener, goldrec::api::router(engine.clone())?)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        let router = goldrec::api::router(engine.clone())?;
+        match tls {
+            None => {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("binding {listen}"))?;
+                tracing::info!(addr = %listener.local_addr()?, "goldrec listening");
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async {
+                        let _ = tokio::signal::ctrl_c().await;
+                    })
+                    .await?;
+            }
+            Some((cert, key)) => serve_tls(listen, &cert, &key, router).await?,
+        }
         engine.close()?;
         Ok(())
     })
+}
+
+/// Serves HTTPS only (rustls, TLS 1.2 and 1.3, ring) with the PEM files named in the config;
+/// stops on Ctrl-C after the requests in flight.
+async fn serve_tls(
+    listen: std::net::SocketAddr,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    router: axum::Router,
+) -> anyhow::Result<()> {
+    // One process-wide crypto provider; an error only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| {
+            format!(
+                "reading the TLS certificate {} and key {}",
+                cert.display(),
+                key.display()
+            )
+        })?;
+    let handle = axum_server::Handle::new();
+    let stop = handle.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+    });
+    let listener =
+        std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "goldrec listening (https)");
+    axum_server::from_tcp_rustls(listener, tls)?
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await?;
+    Ok(())
 }
 
 fn ingest_files(

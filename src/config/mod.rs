@@ -447,6 +447,9 @@ pub struct Config {
     pub masks: Vec<crate::masking::Mask>,
     /// Encryption at rest (`[encryption]`).
     pub encryption: crate::crypto::EncryptionConfig,
+    /// Certificate chain and private key files (PEM) when the API speaks HTTPS
+    /// (`server.tls_cert`, `server.tls_key`).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -845,7 +848,14 @@ impl Config {
         if raw.encryption.key_file.as_deref() == Some("") {
             return Err(invalid("encryption.key_file", "names no file"));
         }
+        let tls = match (raw.server.tls_cert, raw.server.tls_key) {
+            (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+            (None, None) => None,
+            (Some(_), None) => return Err(invalid("server.tls_key", "tls_cert needs tls_key")),
+            (None, Some(_)) => return Err(invalid("server.tls_cert", "tls_key needs tls_cert")),
+        };
         Ok(Self {
+            tls,
             encryption: crate::crypto::EncryptionConfig {
                 enabled: raw.encryption.enabled,
                 key_env: raw

@@ -112,6 +112,10 @@ pub struct RawServer {
     pub max_reported: usize,
     #[serde(default = "default_chunk_records")]
     pub chunk_records: usize,
+    /// PEM certificate chain: with `tls_key`, the API speaks HTTPS only.
+    pub tls_cert: Option<String>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<String>,
 }
 
 impl Default for RawServer {
@@ -123,6 +127,8 @@ impl Default for RawServer {
             max_batch_body_mb: default_max_batch_body_mb(),
             max_reported: default_max_reported(),
             chunk_records: default_chunk_records(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

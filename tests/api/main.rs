@@ -17,4 +17,5 @@ mod invariants;
 mod multisource;
 mod overrides;
 mod restart;
+mod tls;
 mod training;
