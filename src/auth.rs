@@ -132,6 +132,8 @@ pub enum Permission {
     Steward,
     /// Administration.
     Admin,
+    /// Any valid key, whatever its role (the Prometheus scrape of `/metrics`).
+    AnyKey,
 }
 
 /// One stored key: never the key itself, only its hash.
@@ -168,7 +170,7 @@ impl KeyEntry {
     pub fn allows(&self, p: Permission, source: Option<&str>) -> bool {
         let own_source = || source.is_some_and(|s| self.sources.iter().any(|x| x == s));
         match (self.role, p) {
-            (_, Permission::Open) | (Role::Admin, _) => true,
+            (_, Permission::Open | Permission::AnyKey) | (Role::Admin, _) => true,
             (Role::Ingest, Permission::Ingest | Permission::ReadRecord) => own_source(),
             (Role::Reader | Role::Steward, Permission::Read | Permission::ReadRecord) => true,
             (Role::Steward, Permission::Steward) => true,
@@ -633,6 +635,7 @@ mod tests {
                 && !reader.allows(Permission::Steward, None)
         );
         assert!(entry(Role::Admin, &[]).allows(Permission::Ingest, Some("any")));
+        assert!(ingest.allows(Permission::AnyKey, None) && reader.allows(Permission::AnyKey, None));
     }
 
     #[test]
