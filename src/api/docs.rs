@@ -55,6 +55,7 @@ pub fn router() -> Router<AppState> {
     get,
     path = "/docs",
     tag = "docs",
+    operation_id = "docs_page",
     description = "An HTML page: Swagger UI on /v1/openapi.json, served from assets embedded in the binary (no network needed). Authorize with an API key to try the guarded routes.",
     responses((status = 200, description = "the page", content_type = "text/html"))
 )]
@@ -74,6 +75,7 @@ pub(super) async fn index() -> Response {
     get,
     path = "/docs/{file}",
     tag = "docs",
+    operation_id = "docs_asset",
     params(("file" = String, Path, description = "swagger-ui-bundle.js, swagger-ui.css, init.js, LICENSE or swagger-ui-bundle.js.LICENSE.txt")),
     responses(
         (status = 200, description = "the file, with its content type (JavaScript, CSS or text)"),

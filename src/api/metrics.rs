@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
     get,
     path = "/metrics",
     tag = "operations",
+    operation_id = "metrics",
     description = "Prometheus metrics in the OpenMetrics text format: goldrec_records_ingested_total{source,outcome}, goldrec_records_rejected_total{source}, goldrec_records_deleted_total{source}, goldrec_batches_total, goldrec_batch_phase_seconds{phase} (prepare, classify, working_set, candidates, nodes, score, cluster, resolve, build, commit), goldrec_http_requests_total{method,route,status} and goldrec_http_request_duration_seconds{method,route} (route is the template, e.g. /v1/entities/{id}; unmatched when none matched), and the gauges goldrec_records, goldrec_entities, goldrec_review_queue, goldrec_change_feed_seq read from the store at each scrape. Counters start at zero when the server starts. Configure Prometheus with `authorization: {credentials: KEY}` (a bearer key of any role).",
     responses((status = 200, description = "the metrics", content_type = "application/openmetrics-text"))
 )]
