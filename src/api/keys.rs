@@ -70,14 +70,12 @@ async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
 struct CreateBody {
     /// Unique among active keys; names the holder in logs.
     key_name: String,
-    /// ingest, reader, steward or admin.
-    #[schema(value_type = String)]
     role: Role,
     /// Sources an ingest key may write (ingest keys only, at least one).
     #[serde(default)]
     sources: Vec<String>,
-    #[serde(default)]
     /// The key sees personal values in clear.
+    #[serde(default)]
     pii: bool,
 }
 
