@@ -91,7 +91,9 @@ pub enum AuthError {
 }
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Writes records of the sources named on the key, and reads those records back.
@@ -132,6 +134,8 @@ pub enum Permission {
     Steward,
     /// Administration.
     Admin,
+    /// Any valid key, whatever its role (the Prometheus scrape of `/metrics`).
+    AnyKey,
 }
 
 /// One stored key: never the key itself, only its hash.
@@ -168,7 +172,7 @@ impl KeyEntry {
     pub fn allows(&self, p: Permission, source: Option<&str>) -> bool {
         let own_source = || source.is_some_and(|s| self.sources.iter().any(|x| x == s));
         match (self.role, p) {
-            (_, Permission::Open) | (Role::Admin, _) => true,
+            (_, Permission::Open | Permission::AnyKey) | (Role::Admin, _) => true,
             (Role::Ingest, Permission::Ingest | Permission::ReadRecord) => own_source(),
             (Role::Reader | Role::Steward, Permission::Read | Permission::ReadRecord) => true,
             (Role::Steward, Permission::Steward) => true,
@@ -633,6 +637,7 @@ mod tests {
                 && !reader.allows(Permission::Steward, None)
         );
         assert!(entry(Role::Admin, &[]).allows(Permission::Ingest, Some("any")));
+        assert!(ingest.allows(Permission::AnyKey, None) && reader.allows(Permission::AnyKey, None));
     }
 
     #[test]

@@ -273,6 +273,8 @@ pub struct Engine {
     last_phases: Mutex<Vec<(&'static str, f64)>>,
     /// Last committed change sequence, for long-polling readers of the feed.
     changes: tokio::sync::watch::Sender<u64>,
+    /// Prometheus metrics of ingest and batches (and of the HTTP API serving this engine).
+    metrics: crate::metrics::Metrics,
 }
 
 fn now_ms() -> i64 {
@@ -318,6 +320,7 @@ impl Engine {
             write_lock: Mutex::new(()),
             last_phases: Mutex::new(Vec::new()),
             changes: tokio::sync::watch::Sender::new(0),
+            metrics: crate::metrics::Metrics::new(),
         };
         engine.load_terms()?;
         engine.changes.send_replace(engine.store.last_change_seq()?);
@@ -889,6 +892,21 @@ impl Engine {
         Ok(self.store.skip_review(a, b, now_ms())?)
     }
 
+    /// The metrics of this engine, for `/metrics`.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// The gauges of `/metrics`, read from the store now.
+    pub fn store_gauges(&self) -> Result<crate::metrics::StoreGauges, EngineError> {
+        Ok(crate::metrics::StoreGauges {
+            records: self.store.record_count()?,
+            entities: self.store.entity_count()?,
+            review_queue: self.store.review_len() as u64,
+            change_seq: self.store.last_change_seq()?,
+        })
+    }
+
     /// Wall time per phase (ms) of the last batch applied, in pipeline order.
     pub fn last_phases(&self) -> Vec<(&'static str, f64)> {
         self.last_phases.lock().expect("phase lock").clone()
@@ -938,7 +956,8 @@ impl Engine {
             .get(source)
             .ok_or_else(|| EngineError::UnknownSource(source.to_string()))?;
         let config = &self.config;
-        Ok(items
+        let started = std::time::Instant::now();
+        let prepared: Prepared = items
             .into_par_iter()
             .map(|(position, raw)| {
                 let raw = match raw {
@@ -972,7 +991,14 @@ impl Engine {
                     ),
                 }
             })
-            .collect())
+            .collect();
+        let rejected = prepared.iter().filter(|(_, r)| r.is_err()).count();
+        if rejected > 0 {
+            self.metrics.rejected(source, rejected as u64);
+        }
+        self.metrics
+            .phase("prepare", started.elapsed().as_secs_f64());
+        Ok(prepared)
     }
 
     /// Applies one batch of changes atomically and durably; outcomes are in input order.
@@ -1029,6 +1055,14 @@ impl Engine {
             Ok(v)
         };
         let mut timer = PhaseTimer::new(changes.len());
+        // Source of each upsert, for the ingest counters once the batch is committed.
+        let upsert_sources: Vec<Option<String>> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Upsert(r, _) => Some(r.source.clone()),
+                _ => None,
+            })
+            .collect();
         let now = now_ms();
         let config = &self.config;
         let model = &self.model;
@@ -1684,7 +1718,12 @@ impl Engine {
             self.changes.send_replace(self.store.last_change_seq()?);
             self.store.prune_changes(self.config.change_retention)?;
         }
-        *self.last_phases.lock().expect("phase lock") = timer.finish();
+        let phases = timer.finish();
+        self.metrics.batch(&phases);
+        *self.last_phases.lock().expect("phase lock") = phases;
+        for (_, _, rec) in &deleted {
+            self.metrics.deleted(&rec.source, 1);
+        }
         // A superseded change reports where its record ended up after the batch.
         let mut outcomes: Vec<ChangeOutcome> = outcomes
             .into_iter()
@@ -1694,6 +1733,22 @@ impl Engine {
             if outcomes[i].status == Status::Superseded {
                 outcomes[i].entity = outcomes[last[&outcomes[i].record]].entity;
             }
+        }
+        let mut ingested: HashMap<(&str, &'static str), u64> = HashMap::new();
+        for (o, source) in outcomes.iter().zip(&upsert_sources) {
+            if let Some(source) = source {
+                let outcome = match o.status {
+                    Status::Inserted => "inserted",
+                    Status::Updated => "updated",
+                    Status::Unchanged => "unchanged",
+                    Status::Superseded => "superseded",
+                    _ => "other",
+                };
+                *ingested.entry((source, outcome)).or_default() += 1;
+            }
+        }
+        for ((source, outcome), n) in ingested {
+            self.metrics.ingested(source, outcome, n);
         }
         Ok(outcomes)
     }

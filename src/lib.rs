@@ -28,7 +28,8 @@
 //!    checked for contradictions before they apply.
 //! 9. [`api`]: the axum HTTP API (with the change feed), every route behind an API key
 //!    and role ([`auth`]); [`export`]: golden records in bulk;
-//!    [`eval`]: quality against a truth file.
+//!    [`eval`]: quality against a truth file; [`metrics`]: Prometheus counters and
+//!    histograms of ingest, batches and HTTP requests.
 
 pub mod api;
 pub mod audit;
@@ -44,6 +45,7 @@ pub mod export;
 pub mod ingest;
 pub mod masking;
 pub mod matching;
+pub mod metrics;
 pub mod normalize;
 pub mod steward;
 pub mod store;

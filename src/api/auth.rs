@@ -21,7 +21,8 @@ use crate::masking::Masker;
 pub fn required(method: &Method, path: &str) -> Permission {
     use Permission::*;
     match (method.as_str(), path) {
-        (_, "/v1/health" | "/v1/openapi.json") => Open,
+        (_, "/v1/health" | "/v1/openapi.json" | "/docs" | "/docs/{file}") => Open,
+        ("GET" | "HEAD", "/metrics") => AnyKey,
         ("POST", "/v1/sources/{source}/records") => Ingest,
         ("PUT" | "DELETE", "/v1/sources/{source}/records/{key}") => Ingest,
         ("GET" | "HEAD", "/v1/sources/{source}/records/{key}") => ReadRecord,

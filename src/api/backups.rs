@@ -17,15 +17,29 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/backups", post(backup))
 }
 
-#[derive(Deserialize)]
+/// Where to write the backup.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BackupBody {
+pub(crate) struct BackupBody {
     /// Absolute path of an absent or empty directory on the server's machine.
     dir: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/backups",
+    tag = "admin",
+    summary = "Back up the running server's data directory",
+    description = "Copies the store under the writer lock (writes wait; the copy is one batch boundary) into an absent or empty directory on the server's machine, as stored: encrypted values stay sealed and the same key opens the copy. keys.json comes along; the blocking index does not (`goldrec restore` rebuilds it).",
+    request_body = BackupBody,
+    responses(
+        (status = 201, description = "dir and the backup's manifest: records, entities, last_change", body = Object),
+        (status = 400, description = "invalid_payload: not an absolute path", body = super::openapi::ErrorBody),
+        (status = 409, description = "not_empty: the directory holds files", body = super::openapi::ErrorBody),
+    )
+)]
 /// Backs the store up while the server runs; answers the manifest (counts, change sequence).
-async fn backup(
+pub(crate) async fn backup(
     State(s): State<AppState>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {

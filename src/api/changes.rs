@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{blocking, ApiError};
 use super::extract::Query;
@@ -36,14 +37,31 @@ pub fn router() -> Router<AppState> {
         .route("/v1/lookup", post(lookup))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedQuery {
+    /// Events after this sequence number (0: from the start).
     after: Option<u64>,
+    /// Events per page.
     limit: Option<usize>,
     /// Seconds to wait for a change when none is available yet (long-poll).
     wait: Option<u64>,
 }
 
+/// Change feed.
+#[utoipa::path(
+    get,
+    path = "/v1/changes",
+    tag = "changes",
+    summary = "Change feed: events after a sequence number, in commit order",
+    description = "Every committed change to a golden record, with a global gap-free sequence number. Resume from the last sequence you applied. wait=N long-polls up to N seconds (60 at most) for the next change.",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "events (ChangeEvent), next_after and latest", body = Object),
+        (status = 400, description = "invalid_parameter", body = super::openapi::ErrorBody),
+        (status = 410, description = "events after this sequence are no longer kept: re-snapshot with /v1/export", body = super::openapi::ErrorBody),
+    )
+)]
 async fn changes(
     State(s): State<AppState>,
     Query(q): Query<FeedQuery>,
@@ -77,14 +95,39 @@ async fn changes(
     .await
 }
 
-#[derive(Deserialize)]
+/// Export format (the handler reads it as a string).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ExportFormat {
+    Ndjson,
+    Csv,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
+    /// ndjson (the default) or csv.
+    #[param(inline, value_type = ExportFormat, required = false)]
     format: Option<String>,
+    /// Add each golden value's lineage.
     lineage: Option<bool>,
 }
 
 /// Streams every golden record; the `goldrec-sequence` header names the change sequence the
 /// export is consistent with. Writes wait only while the export is written to a local file.
+#[utoipa::path(
+    get,
+    path = "/v1/export",
+    tag = "changes",
+    summary = "All golden records, streamed",
+    description = "NDJSON (default) or CSV, one entity per line; lineage=true adds lineage. The goldrec-sequence header names the change sequence the export is consistent with: follow /v1/changes?after= from there.",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "the export: NDJSON or CSV; the goldrec-sequence header names the change sequence it is consistent with"),
+        (status = 400, description = "invalid_parameter: bad format", body = super::openapi::ErrorBody),
+    )
+)]
 async fn export_all(
     State(s): State<AppState>,
     caller: Option<axum::Extension<super::auth::Caller>>,
@@ -188,18 +231,33 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
-#[derive(Deserialize)]
+/// Source records to look up.
+#[derive(Deserialize, ToSchema)]
 struct LookupBody {
     records: Vec<LookupKey>,
 }
 
-#[derive(Deserialize)]
+/// A source record: source and key.
+#[derive(Deserialize, ToSchema)]
 struct LookupKey {
     source: String,
     key: String,
 }
 
 /// Entity of many source records in one call; unknown records answer `null`.
+/// Entities of many source records.
+#[utoipa::path(
+    post,
+    path = "/v1/lookup",
+    tag = "changes",
+    summary = "Entities of many source records at once",
+    request_body = LookupBody,
+    responses(
+        (status = 200, description = "entity id (or null) per record", body = Object),
+        (status = 400, description = "invalid_payload or too many records", body = super::openapi::ErrorBody),
+        (status = 413, description = "payload_too_large: body over server.max_body_mb, refused on Content-Length before reading", body = super::openapi::ErrorBody),
+    )
+)]
 async fn lookup(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let body: LookupBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(

@@ -23,7 +23,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A record named by source and key, or by record id.
-#[derive(Deserialize)]
+/// A record named by source and key, or by record id.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum RecordRef {
     Key { source: String, key: String },
@@ -41,10 +42,12 @@ impl RecordRef {
     }
 }
 
-#[derive(Deserialize)]
+/// A steward decision on a pair of records.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DecideBody {
     a: RecordRef,
     b: RecordRef,
+    /// same (must-link), different (cannot-link) or skip (back of the review queue).
     decision: String,
     actor: String,
     #[serde(default)]
@@ -59,6 +62,23 @@ fn pair_id(key: &[u8; 32]) -> String {
     key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Decide a pair.
+#[utoipa::path(
+    post,
+    path = "/v1/decisions",
+    tag = "steward",
+    operation_id = "decide_pair",
+    summary = "Decide a pair: same (must-link), different (cannot-link) or skip (back of the review queue)",
+    description = "Steward actions are all-or-nothing: one that contradicts a decision in force (a cannot-link inside what a merge or must-link joins, a must-link a cannot-link or split would cut, the other verdict on a decided pair) answers 409 decision_conflict naming them, unless revoke_conflicting is set; the reply's revoked lists what was revoked.",
+    request_body = DecideBody,
+    responses(
+        (status = 200, description = "the decision, the records' entities and the decisions revoked", body = Object),
+        (status = 400, description = "invalid_payload, invalid_id or actor_required", body = super::openapi::ErrorBody),
+        (status = 404, description = "record_not_found", body = super::openapi::ErrorBody),
+        (status = 409, description = "decision_conflict: the action contradicts decisions in force, listed in conflicts; nothing was applied", body = super::openapi::ErrorBody),
+        (status = 413, description = "payload_too_large: body over server.max_body_mb, refused on Content-Length before reading", body = super::openapi::ErrorBody),
+    )
+)]
 async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let body: DecideBody = json_body(
         &body,
@@ -120,12 +140,27 @@ async fn decide(State(s): State<AppState>, body: Bytes) -> Result<Json<Value>, A
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
+    /// Decisions per page: 100 by default, 1000 at most.
     limit: Option<usize>,
+    /// Decisions to skip.
     offset: Option<usize>,
 }
 
+/// List decisions.
+#[utoipa::path(
+    get,
+    path = "/v1/decisions",
+    tag = "steward",
+    operation_id = "list_decisions",
+    params(Page),
+    responses(
+        (status = 200, description = "offset and items: id (pair key, hex) and decision", body = Object),
+        (status = 400, description = "invalid_parameter", body = super::openapi::ErrorBody),
+    )
+)]
 async fn list(State(s): State<AppState>, Query(p): Query<Page>) -> Result<Json<Value>, ApiError> {
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let offset = p.offset.unwrap_or(0);
@@ -140,11 +175,26 @@ async fn list(State(s): State<AppState>, Query(p): Query<Page>) -> Result<Json<V
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RevokeQuery {
+    /// Who revokes (required).
     actor: Option<String>,
 }
 
+/// Revoke a decision (re-evaluates both records).
+#[utoipa::path(
+    delete,
+    path = "/v1/decisions/{id}",
+    tag = "steward",
+    operation_id = "revoke_decision",
+    params(("id" = String, Path, description = "decision id (pair key, 64 hex characters)"), RevokeQuery),
+    responses(
+        (status = 200, description = "the revoked decision and the records' entities", body = Object),
+        (status = 400, description = "invalid_id or actor_required", body = super::openapi::ErrorBody),
+        (status = 404, description = "decision_not_found", body = super::openapi::ErrorBody),
+    )
+)]
 async fn revoke(
     State(s): State<AppState>,
     Path(id): Path<String>,

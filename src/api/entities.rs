@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{blocking, decision_json, json_body, require_actor, ApiError};
 use super::extract::{Path, Query};
@@ -81,7 +82,8 @@ pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VersionQuery {
     /// Read the entity as of this version (from its history).
     version: Option<u64>,
@@ -110,6 +112,18 @@ fn history_json(engine: &Engine, h: &crate::store::HistoryEntry) -> Result<Value
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{id}/history",
+    tag = "entities",
+    summary = "Every version of an entity with actor, time and reason",
+    params(("id" = u64, Path, description = "entity id")),
+    responses(
+        (status = 200, description = "versions, oldest first: id, version, kind, actor, reason, at, state, golden, overrides, members", body = Object),
+        (status = 400, description = "invalid_id", body = super::openapi::ErrorBody),
+        (status = 404, description = "entity_not_found", body = super::openapi::ErrorBody),
+    )
+)]
 /// Every version of an entity, oldest first, with who changed it, when and why.
 async fn history(
     State(s): State<AppState>,
@@ -133,6 +147,22 @@ async fn history(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{id}",
+    tag = "entities",
+    summary = "Golden record with members and lineage",
+    description = "With version=N, the entity as of that version (from its history).",
+    params(("id" = u64, Path, description = "entity id"), ("If-None-Match" = Option<String>, Header, description = "an ETag from an earlier read"), VersionQuery),
+    responses(
+        (status = 200, description = "the entity; ETag header \"{id}-{version}\"", body = super::openapi::Entity),
+        (status = 304, description = "not modified since the ETag"),
+        (status = 308, description = "merged into another entity (Location names it)", body = super::openapi::ErrorBody),
+        (status = 400, description = "invalid_parameter (query) or invalid_id (path)", body = super::openapi::ErrorBody),
+        (status = 404, description = "entity_not_found or version_not_found", body = super::openapi::ErrorBody),
+        (status = 410, description = "entity deleted", body = super::openapi::ErrorBody),
+    )
+)]
 async fn get_entity(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -216,7 +246,8 @@ fn expected_version(headers: &axum::http::HeaderMap, id: u64) -> Result<Option<u
     }
 }
 
-#[derive(Deserialize)]
+/// A steward override: the pinned value, who and why.
+#[derive(Deserialize, ToSchema)]
 struct PinBody {
     value: String,
     actor: String,
@@ -224,6 +255,22 @@ struct PinBody {
     reason: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/entities/{id}/overrides/{attr}",
+    tag = "steward",
+    summary = "Pin a golden attribute (steward override)",
+    params(("id" = u64, Path, description = "entity id"), ("attr" = String, Path, description = "configured attribute"), ("If-Match" = Option<String>, Header, description = "ETag read earlier; a stale one gets 409 version_conflict")),
+    request_body = PinBody,
+    responses(
+        (status = 200, description = "the entity", body = super::openapi::Entity),
+        (status = 400, description = "invalid_payload, invalid_id or actor_required", body = super::openapi::ErrorBody),
+        (status = 404, description = "entity_not_found", body = super::openapi::ErrorBody),
+        (status = 409, description = "version_conflict: stale If-Match", body = super::openapi::ErrorBody),
+        (status = 413, description = "payload_too_large: body over server.max_body_mb, refused on Content-Length before reading", body = super::openapi::ErrorBody),
+        (status = 422, description = "invalid_value", body = super::openapi::ErrorBody),
+    )
+)]
 /// Pins a golden attribute (steward override); `If-Match` makes it conditional.
 async fn pin(
     State(s): State<AppState>,
@@ -251,11 +298,27 @@ async fn pin(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UnpinQuery {
+    /// Who unpins (required).
     actor: Option<String>,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/entities/{id}/overrides/{attr}",
+    tag = "steward",
+    summary = "Unpin a golden attribute",
+    description = "Survivorship decides the attribute again.",
+    params(("id" = u64, Path, description = "entity id"), ("attr" = String, Path, description = "configured attribute"), UnpinQuery, ("If-Match" = Option<String>, Header, description = "ETag read earlier; a stale one gets 409 version_conflict")),
+    responses(
+        (status = 200, description = "the entity", body = super::openapi::Entity),
+        (status = 400, description = "invalid_id or actor_required", body = super::openapi::ErrorBody),
+        (status = 404, description = "entity_not_found", body = super::openapi::ErrorBody),
+        (status = 409, description = "version_conflict: stale If-Match", body = super::openapi::ErrorBody),
+    )
+)]
 /// Removes a steward override: survivorship decides the attribute again.
 async fn unpin(
     State(s): State<AppState>,
@@ -274,6 +337,18 @@ async fn unpin(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{id}/conflicts",
+    tag = "steward",
+    summary = "Attributes whose members disagree, with every candidate value",
+    params(("id" = u64, Path, description = "entity id")),
+    responses(
+        (status = 200, description = "entity_id, version, overrides and conflicts: per attribute, every candidate value with its source, age and whether the rule picks it", body = Object),
+        (status = 400, description = "invalid_id", body = super::openapi::ErrorBody),
+        (status = 404, description = "entity_not_found", body = super::openapi::ErrorBody),
+    )
+)]
 /// Attributes whose member records disagree, with each candidate value, its source, its age
 /// and whether the rule picks it.
 async fn conflicts(
@@ -299,7 +374,8 @@ async fn conflicts(
     .await
 }
 
-#[derive(Deserialize)]
+/// Entities to merge, who and why.
+#[derive(Deserialize, ToSchema)]
 struct MergeBody {
     /// Entity ids, or `{"id", "version"}` to make the merge conditional.
     entities: Vec<EntityRef>,
@@ -311,13 +387,29 @@ struct MergeBody {
     revoke_conflicting: bool,
 }
 
-#[derive(Deserialize)]
+/// An entity id, or `{"id", "version"}` to make the action conditional.
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum EntityRef {
     Id(u64),
     Versioned { id: u64, version: u64 },
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/entities/merge",
+    tag = "steward",
+    summary = "Merge entities for good (oldest id survives)",
+    description = "Steward actions are all-or-nothing: one that contradicts a decision in force (a cannot-link inside what a merge or must-link joins, a must-link a cannot-link or split would cut, the other verdict on a decided pair) answers 409 decision_conflict naming them, unless revoke_conflicting is set; the reply's revoked lists what was revoked.",
+    request_body = MergeBody,
+    responses(
+        (status = 200, description = "the merged entity and the decisions revoked", body = Object),
+        (status = 400, description = "invalid_payload or actor_required", body = super::openapi::ErrorBody),
+        (status = 404, description = "entity_not_found", body = super::openapi::ErrorBody),
+        (status = 409, description = "decision_conflict: the action contradicts decisions in force, listed in conflicts; nothing was applied; or version_conflict: an entity changed", body = super::openapi::ErrorBody),
+        (status = 413, description = "payload_too_large: body over server.max_body_mb, refused on Content-Length before reading", body = super::openapi::ErrorBody),
+    )
+)]
 /// Merges two or more entities for good (must-links); the oldest id survives.
 async fn merge(
     State(s): State<AppState>,
@@ -368,9 +460,11 @@ async fn merge(
     .await
 }
 
-#[derive(Deserialize)]
+/// Groups of records to split out, who and why.
+#[derive(Deserialize, ToSchema)]
 struct SplitBody {
     /// Groups of records (`{"source", "key"}`) that each become an entity.
+    #[schema(value_type = Vec<Vec<Object>>)]
     groups: Vec<Vec<crate::store::SourceKey>>,
     actor: String,
     #[serde(default)]
@@ -382,6 +476,23 @@ struct SplitBody {
 
 /// Splits records out of an entity for good (cannot-links against the rest); the records left
 /// keep the id, each group gets a new one. `If-Match` makes it conditional.
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{id}/split",
+    tag = "steward",
+    summary = "Split records out of an entity for good",
+    description = "Steward actions are all-or-nothing: one that contradicts a decision in force (a cannot-link inside what a merge or must-link joins, a must-link a cannot-link or split would cut, the other verdict on a decided pair) answers 409 decision_conflict naming them, unless revoke_conflicting is set; the reply's revoked lists what was revoked.",
+    params(("id" = u64, Path, description = "entity id"), ("If-Match" = Option<String>, Header, description = "ETag read earlier; a stale one gets 409 version_conflict")),
+    request_body = SplitBody,
+    responses(
+        (status = 200, description = "the entity and its new parts", body = Object),
+        (status = 400, description = "invalid_payload, invalid_id or actor_required", body = super::openapi::ErrorBody),
+        (status = 404, description = "entity_not_found", body = super::openapi::ErrorBody),
+        (status = 409, description = "decision_conflict: the action contradicts decisions in force, listed in conflicts; nothing was applied; or version_conflict: the entity changed", body = super::openapi::ErrorBody),
+        (status = 413, description = "payload_too_large: body over server.max_body_mb, refused on Content-Length before reading", body = super::openapi::ErrorBody),
+        (status = 422, description = "invalid split", body = super::openapi::ErrorBody),
+    )
+)]
 async fn split(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -494,15 +605,32 @@ fn probe_profile(
     })
 }
 
-#[derive(Deserialize)]
+/// A probe record: matched against the stored entities, not stored.
+#[derive(Deserialize, ToSchema)]
 struct ProbeBody {
     /// Read `record` through this source's mapping; without it, keys are attribute names.
     source: Option<String>,
+    #[schema(value_type = Object)]
     record: RawRecord,
     region: Option<String>,
     limit: Option<usize>,
 }
 
+/// Match probe.
+#[utoipa::path(
+    post,
+    path = "/v1/match",
+    tag = "matching",
+    summary = "Match probe: candidate entities with scores and explanations, nothing stored",
+    description = "The record is mapped as a record of source (if given) or by attribute name, normalized and matched like an incoming record; nothing is stored. Each candidate is a Candidate.",
+    request_body = ProbeBody,
+    responses(
+        (status = 200, description = "candidates: entities with scores and explanations, best first", body = Object),
+        (status = 400, description = "invalid_payload or an invalid record (field and reason)", body = super::openapi::ErrorBody),
+        (status = 404, description = "unknown_source", body = super::openapi::ErrorBody),
+        (status = 413, description = "payload_too_large: body over server.max_body_mb, refused on Content-Length before reading", body = super::openapi::ErrorBody),
+    )
+)]
 async fn probe(
     State(s): State<AppState>,
     body: axum::body::Bytes,
@@ -522,6 +650,25 @@ async fn probe(
     .await
 }
 
+/// Fuzzy search.
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "matching",
+    summary = "Fuzzy search of golden records",
+    description = "Query parameters are attribute names (name, email, phone, ...); also limit and region.",
+    params(
+        ("name" = Option<String>, Query, description = "any configured attribute name works as a parameter: name, email, phone, ..."),
+        ("email" = Option<String>, Query),
+        ("phone" = Option<String>, Query),
+        ("limit" = Option<u64>, Query, description = "results, 20 by default, 1000 at most"),
+        ("region" = Option<String>, Query, description = "region for phone numbers without a country code"),
+    ),
+    responses(
+        (status = 200, description = "results: entities with their golden values and score, best first", body = Object),
+        (status = 400, description = "invalid_parameter: an unknown attribute, no attribute, or a bad limit", body = super::openapi::ErrorBody),
+    )
+)]
 async fn search(
     State(s): State<AppState>,
     Query(q): Query<BTreeMap<String, String>>,
@@ -584,7 +731,8 @@ async fn search(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReviewQuery {
     limit: Option<usize>,
     offset: Option<usize>,
@@ -607,6 +755,18 @@ struct ReviewQuery {
 /// again now (a record that changed since it was queued shows its current score), with both
 /// sides and the explanation. Pairs settled since (same entity, decided, deleted) are skipped.
 /// Decide an item with `POST /v1/decisions`.
+#[utoipa::path(
+    get,
+    path = "/v1/review",
+    tag = "steward",
+    summary = "Review queue: pairs between the review and link thresholds",
+    description = "Scored again now (a record that changed since it was queued shows its current score), with both sides and the explanation; pairs settled since are skipped. Decide an item with POST /v1/decisions.",
+    params(ReviewQuery),
+    responses(
+        (status = 200, description = "a page: total, offset and items (both records, probability, explanation, queued_at)", body = Object),
+        (status = 400, description = "invalid_parameter", body = super::openapi::ErrorBody),
+    )
+)]
 async fn review(
     State(s): State<AppState>,
     Query(q): Query<ReviewQuery>,

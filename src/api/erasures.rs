@@ -18,9 +18,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/erasures", post(erase))
 }
 
-#[derive(Deserialize)]
+/// A source record (`source` and `key`) or an entity (`entity_id`), and why.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ErasureBody {
+pub(crate) struct ErasureBody {
     /// A source record: `{"source", "key"}`.
     source: Option<String>,
     key: Option<String>,
@@ -33,8 +34,21 @@ struct ErasureBody {
 
 const SHAPE: &str = r#"{"source": "...", "key": "..."} or {"entity_id": N}, with "reason"?"#;
 
+#[utoipa::path(
+    post,
+    path = "/v1/erasures",
+    tag = "admin",
+    summary = "Erase a source record or an entity's records (right to be forgotten)",
+    description = "Removes the records from the store, the blocking index, the review queue and decisions; redacts every past change event naming them (sequence kept) and ends an entity left with no record with an `erased` event carrying no personal data. Stale copies in the store's log stay sealed under the data key until `goldrec compact`.",
+    request_body = ErasureBody,
+    responses(
+        (status = 200, description = "what was erased: records, entities_erased, entities_changed, decisions_removed, events_redacted, last_change", body = Object),
+        (status = 400, description = "invalid_payload: not one source record or one entity", body = super::openapi::ErrorBody),
+        (status = 404, description = "record_not_found or entity_not_found", body = super::openapi::ErrorBody),
+    )
+)]
 /// Erases a source record or an entity's records; answers what was removed.
-async fn erase(
+pub(crate) async fn erase(
     State(s): State<AppState>,
     caller: Option<Extension<Caller>>,
     body: axum::body::Bytes,

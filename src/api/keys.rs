@@ -47,6 +47,16 @@ fn key_json(k: &KeyEntry) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "admin",
+    operation_id = "list_keys",
+    summary = "List API keys (admin); never the keys or their hashes",
+    responses(
+        (status = 200, description = "keys: id, key_name, role, sources, pii, created_at, revoked_at", body = Object),
+    )
+)]
 async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let dir = s.engine.config.data_dir.clone();
     let keys = blocking(move || Ok(auth::list(&dir)?)).await?;
@@ -55,17 +65,35 @@ async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     ))
 }
 
-#[derive(Deserialize)]
+/// A key to create.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateBody {
+    /// Unique among active keys; names the holder in logs.
     key_name: String,
     role: Role,
+    /// Sources an ingest key may write (ingest keys only, at least one).
     #[serde(default)]
     sources: Vec<String>,
+    /// The key sees personal values in clear.
     #[serde(default)]
     pii: bool,
 }
 
 /// 201 with the new key, shown only in this answer.
+#[utoipa::path(
+    post,
+    path = "/v1/keys",
+    tag = "admin",
+    operation_id = "create_key",
+    summary = "Create an API key (admin); the key is in this answer only",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "the key entry plus key", body = Object),
+        (status = 400, description = "invalid_payload, invalid_key (name taken or empty, ingest without sources, sources on another role)", body = super::openapi::ErrorBody),
+        (status = 404, description = "unknown_source", body = super::openapi::ErrorBody),
+        (status = 413, description = "payload_too_large", body = super::openapi::ErrorBody),
+    )
+)]
 async fn create(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let b: CreateBody = json_body(
         &body,
@@ -100,6 +128,19 @@ async fn create(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiE
 }
 
 /// Revokes a key by id or name; it is refused from the next request on.
+#[utoipa::path(
+    delete,
+    path = "/v1/keys/{id}",
+    tag = "admin",
+    operation_id = "revoke_key",
+    summary = "Revoke an API key by id or name (admin)",
+    params(("id" = String, Path, description = "key id or name")),
+    responses(
+        (status = 200, description = "the revoked key entry", body = Object),
+        (status = 400, description = "invalid_path", body = super::openapi::ErrorBody),
+        (status = 404, description = "key_not_found", body = super::openapi::ErrorBody),
+    )
+)]
 async fn revoke(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -5,11 +5,14 @@ pub mod auth;
 pub mod backups;
 pub mod changes;
 pub mod decisions;
+pub mod docs;
 pub mod entities;
 pub mod erasures;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod metrics;
+pub mod openapi;
 pub mod records;
 
 use std::sync::Arc;
@@ -20,9 +23,6 @@ use axum::{Json, Router};
 use crate::engine::{Committer, Engine};
 use error::{limit_body, one_shape};
 
-/// The OpenAPI document of this API.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
 /// Shared state of all handlers.
 #[derive(Clone)]
 pub struct AppState {
@@ -32,8 +32,9 @@ pub struct AppState {
     pub committer: Committer,
 }
 
-/// The complete router. Every route but health and the OpenAPI document needs a key
-/// ([`auth`]), read from `<data_dir>/keys.json`. Every error it answers, including unknown
+/// The complete router. Every route but health, the OpenAPI document and `/docs` needs a key
+/// ([`auth`]), read from `<data_dir>/keys.json`; every request is counted in the metrics
+/// ([`metrics`]). Every error it answers, including unknown
 /// routes (404), wrong methods (405), body or target limits (413, 414) and refused keys
 /// (401, 403), is the JSON shape of [`error`].
 pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
@@ -49,10 +50,15 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         audit: crate::audit::Auditor::start(engine.clone()),
     };
     let committer = Committer::start(engine.clone());
+    // Generated once, here, rather than on the first request.
+    openapi::json();
+    let tracked = engine.clone();
     let state = AppState { engine, committer };
     let others = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
+        .merge(docs::router())
+        .merge(metrics::router())
         .merge(records::router())
         .merge(entities::router())
         .merge(changes::router())
@@ -65,10 +71,22 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
     Ok(Router::new()
         .merge(limit_body(records::batch_router(), max_batch).route_layer(guard.clone()))
         .merge(limit_body(others, max_body).route_layer(guard))
+        .route_layer(axum::middleware::from_fn(metrics::tag_route))
         .layer(axum::middleware::from_fn(one_shape))
+        .layer(axum::middleware::from_fn_with_state(
+            tracked,
+            metrics::track,
+        ))
         .with_state(state))
 }
 
+/// Liveness and counts.
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    tag = "operations",
+    responses((status = 200, description = "ok, with the stored and indexed record counts", body = openapi::Health))
+)]
 async fn health(
     axum::extract::State(s): axum::extract::State<AppState>,
 ) -> Json<serde_json::Value> {
@@ -79,9 +97,17 @@ async fn health(
     }))
 }
 
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "operations",
+    description = "The OpenAPI 3.1 document of this API, generated from the code at start-up; /docs shows it.",
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object))
+)]
 async fn openapi() -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
+        openapi::json(),
     )
 }

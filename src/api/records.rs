@@ -183,6 +183,21 @@ impl std::io::Read for BodyReader {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sources/{source}/records",
+    tag = "records",
+    summary = "Ingest a batch of records of one source",
+    description = "Body: a JSON array of objects, or NDJSON with Content-Type application/x-ndjson. The body is read as it streams in and committed in chunks of server.chunk_records records, each its own group commit, so memory holds one chunk whatever the batch's size (a record repeated in two chunks is inserted, then updated). Records are upserted by (source, key); unchanged ones are no-ops. Bad records are reported per index/line with field and reason; the good ones are accepted. Record keys are strings or integers without control characters; in values, tab, newline and the other whitespace controls become spaces and other control characters are removed. records and errors list at most server.max_reported entries each, the rest are counted. The response is sent once the whole batch is durable. A batch that stops mid-way (malformed JSON after some chunks, body over server.max_batch_body_mb) keeps the whole chunks committed before and answers the error with committed: no chunk is ever half stored.",
+    params(("source" = String, Path, description = "configured source name")),
+    request_body(content((Vec<Object> = "application/json"), (String = "application/x-ndjson"))),
+    responses(
+        (status = 200, description = "batch outcome", body = super::openapi::BatchOutcome),
+        (status = 400, description = "payload is not JSON or not an array of objects (with committed when chunks were stored before)", body = super::openapi::ErrorBody),
+        (status = 404, description = "unknown_source", body = super::openapi::ErrorBody),
+        (status = 413, description = "body over server.max_batch_body_mb (a Content-Length over it is refused before reading)", body = super::openapi::ErrorBody),
+    )
+)]
 /// `POST /v1/sources/{source}/records`: a JSON array (or NDJSON) read as it streams in and
 /// committed in chunks of `server.chunk_records` records, each its own group commit, so memory
 /// holds one chunk whatever the batch. A batch that stops mid-way (malformed JSON, over
@@ -273,6 +288,23 @@ async fn run_batch(
     .await
 }
 
+/// Upsert one record.
+#[utoipa::path(
+    put,
+    path = "/v1/sources/{source}/records/{key}",
+    tag = "records",
+    description = "The body is the record as a JSON object; its key field, when present, must equal the path's key.",
+    params(("source" = String, Path, description = "configured source name"), ("key" = String, Path, description = "record key in the source")),
+    request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 200, description = "updated or unchanged", body = super::openapi::RecordOutcome),
+        (status = 201, description = "inserted", body = super::openapi::RecordOutcome),
+        (status = 400, description = "invalid_payload or key_mismatch", body = super::openapi::ErrorBody),
+        (status = 404, description = "unknown_source", body = super::openapi::ErrorBody),
+        (status = 413, description = "payload_too_large: body over server.max_body_mb, refused on Content-Length before reading", body = super::openapi::ErrorBody),
+        (status = 422, description = "invalid_record: names the field and the reason", body = super::openapi::ErrorBody),
+    )
+)]
 async fn upsert_one(
     State(s): State<AppState>,
     Path((source, key)): Path<(String, String)>,
@@ -333,6 +365,18 @@ async fn upsert_one(
     Ok((status, Json(r)))
 }
 
+/// Delete one record.
+#[utoipa::path(
+    delete,
+    path = "/v1/sources/{source}/records/{key}",
+    tag = "records",
+    params(("source" = String, Path, description = "configured source name"), ("key" = String, Path, description = "record key in the source")),
+    responses(
+        (status = 200, description = "deleted: record_id and status", body = Object),
+        (status = 400, description = "invalid_path", body = super::openapi::ErrorBody),
+        (status = 404, description = "unknown_source or record_not_found", body = super::openapi::ErrorBody),
+    )
+)]
 async fn delete_one(
     State(s): State<AppState>,
     Path((source, key)): Path<(String, String)>,
@@ -351,6 +395,18 @@ async fn delete_one(
     }
 }
 
+/// A source record and its entity.
+#[utoipa::path(
+    get,
+    path = "/v1/sources/{source}/records/{key}",
+    tag = "records",
+    params(("source" = String, Path, description = "configured source name"), ("key" = String, Path, description = "record key in the source")),
+    responses(
+        (status = 200, description = "the record (record_id, source, key, values, updated_at, ingested_at, changed_at) with entity_id and entity", body = Object),
+        (status = 400, description = "invalid_path", body = super::openapi::ErrorBody),
+        (status = 404, description = "unknown_source or record_not_found", body = super::openapi::ErrorBody),
+    )
+)]
 async fn get_record(
     State(s): State<AppState>,
     Path((source, key)): Path<(String, String)>,

@@ -751,6 +751,12 @@ impl Store {
         })
     }
 
+    /// Number of queued review pairs (a scan of the queue's keys; pairs settled since they
+    /// were queued are counted until a batch touching them drops them).
+    pub fn review_len(&self) -> usize {
+        self.review.len()
+    }
+
     /// Keys of the review items that involve a record.
     pub fn review_keys_of(&self, id: RecordId) -> Result<Vec<[u8; 32]>, StoreError> {
         let mut out = Vec::new();
@@ -1400,6 +1406,11 @@ impl<'a> Reads<'a> {
     /// Review items in key order.
     pub fn review_items(&self) -> impl Iterator<Item = Result<ReviewItem, StoreError>> + 'a {
         self.0.review_items()
+    }
+
+    /// Number of queued review pairs ([`Store::review_len`]).
+    pub fn review_len(&self) -> usize {
+        self.0.review_len()
     }
 
     /// All decisions, in pair-key order.

@@ -15,6 +15,7 @@ mod helpers;
 mod ingest;
 mod invariants;
 mod multisource;
+mod openapi;
 mod overrides;
 mod restart;
 mod tls;
