@@ -44,6 +44,8 @@ pub mod ingest;
 pub mod masking;
 pub mod matching;
 pub mod normalize;
+pub mod overview;
 pub mod steward;
 pub mod store;
 pub mod survivorship;
+pub mod web;

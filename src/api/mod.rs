@@ -8,6 +8,7 @@ pub mod entities;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod overview;
 pub mod records;
 
 use std::sync::Arc;
@@ -56,7 +57,9 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         .merge(changes::router())
         .merge(decisions::router())
         .merge(audit::router())
-        .merge(keys::router());
+        .merge(keys::router())
+        .merge(overview::router())
+        .merge(crate::web::router());
     let guard = axum::middleware::from_fn_with_state(guard_state, auth::require);
     Ok(Router::new()
         .merge(limit_body(records::batch_router(), max_batch).route_layer(guard.clone()))

@@ -2,6 +2,7 @@
 //! and a real tantivy index in a temporary data directory, driven over HTTP with reqwest.
 
 mod auth;
+mod browser;
 mod changes;
 mod config;
 mod crash;
@@ -14,5 +15,6 @@ mod ingest;
 mod invariants;
 mod multisource;
 mod overrides;
+mod overview;
 mod restart;
 mod training;
