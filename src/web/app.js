@@ -376,7 +376,7 @@ async function entityView(id, notice) {
     h("th", { scope: "row" }, `${m.source} / ${m.key}`),
     attrs.map((a) => h("td", { class: m.values[a] !== undefined && e.golden[a] && m.values[a] !== e.golden[a].value ? "changed" : null }, m.values[a] === undefined ? "—" : m.values[a]))));
   const splitReason = h("input", { type: "text", id: "split-reason", size: 30 });
-  const splitForm = h("form", { class: "inline", onsubmit: async (ev) => {
+  const splitForm = h("form", { class: "inline", id: "split-form", onsubmit: async (ev) => {
     ev.preventDefault();
     const picked = [...main().querySelectorAll("input[data-source]:checked")].map((c) => ({ source: c.dataset.source, key: c.dataset.key }));
     if (picked.length === 0 || picked.length === e.members.length) { alarm("Pick some, not all, members to split out."); return; }

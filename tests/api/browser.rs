@@ -49,7 +49,7 @@ impl Drop for Driver {
 async fn start_driver() -> Driver {
     let chromedriver = find_program("chromedriver").unwrap_or_else(|| {
         panic!(
-            "chromedriver not found (PATH, /usr/bin): the browser test needs it. \
+            "chromedriver not found (PATH, /usr/bin, /usr/lib/chromium): the browser test needs it. \
              Install with: apt-get install -y chromium chromium-driver"
         )
     });
@@ -207,22 +207,35 @@ async fn a_steward_decides_a_pair_and_reads_the_entity_in_a_real_browser() {
     let queue = app.review(10, 0).await;
     assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
     let pair = queue.body["items"][0].clone();
-    let (a_key, b_key) = (
-        pair["a"]["key"]
-            .as_str()
-            .expect("a queued pair")
-            .to_string(),
-        pair["b"]["key"].as_str().unwrap().to_string(),
+    assert!(
+        pair["a"]["key"].is_string(),
+        "a queued pair: {}",
+        queue.body
     );
     let profile = tempfile::tempdir().unwrap();
     let c = start_browser(&driver, profile.path()).await;
+    // The steps run in their own task so that a failed step still ends the browser session
+    // (killing chromedriver alone would leave Chromium running).
+    let outcome = tokio::spawn(steward_walk(app, c.clone(), pair)).await;
+    let _ = c.close().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The steps of the browser test, on a server with the fixtures loaded and `pair` queued.
+async fn steward_walk(app: TestApp, c: Client, pair: Value) {
+    let (a_key, b_key) = (
+        pair["a"]["key"].as_str().unwrap().to_string(),
+        pair["b"]["key"].as_str().unwrap().to_string(),
+    );
+    let queued = app.review(10, 0).await.body["total"].as_u64().unwrap();
 
     // Sign in: the overview opens with the store's counts.
     steward_session(&app, &c).await;
     let records = app.health().await["records"].as_u64().unwrap();
     let cards = wait_text(&c, ".cards", "Records").await;
     assert!(cards.contains(&records.to_string()), "{cards}");
-    let queued = queue.body["total"].as_u64().unwrap();
     assert!(
         cards.contains(&format!("Review queue\n{queued}")),
         "{cards}"
@@ -361,6 +374,54 @@ async fn a_steward_decides_a_pair_and_reads_the_entity_in_a_real_browser() {
     );
     shoot(&c, "entity-conflict").await;
 
+    // The entity merged away by the decision redirects to the one that kept its id.
+    let gone = [
+        pair["a"]["entity_id"].as_u64().unwrap(),
+        pair["b"]["entity_id"].as_u64().unwrap(),
+    ]
+    .into_iter()
+    .find(|id| *id != merged)
+    .expect("the decision merged two entities");
+    c.goto(&format!("http://{}/#/entity/{gone}", app.addr))
+        .await
+        .unwrap();
+    wait_text(
+        &c,
+        ".conflict-note",
+        &format!("#{gone} was merged into #{merged}"),
+    )
+    .await;
+
+    // Split a record out of John Smith's entity with the checkboxes.
+    let john = app.entity_of("crm", "C001").await;
+    c.goto(&format!("http://{}/#/entity/{john}", app.addr))
+        .await
+        .unwrap();
+    wait_text(&c, "#members", "S-501").await;
+    c.find(Locator::Css("input[data-key='S-501']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("split-reason"))
+        .await
+        .unwrap()
+        .send_keys("another John Smith")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#split-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#status", "Split 1 record").await;
+    let members = wait_text(&c, "#history", "another John Smith").await;
+    assert!(members.contains("browser-steward"), "{members}");
+    assert!(!text_of(&c, "#members").await.contains("S-501"));
+    assert_ne!(app.entity_of("support", "S-501").await, john);
+
     // Search by name (Chinese and Latin) and by source key.
     let zhang = app.entity_of("crm", "C002").await;
     c.goto(&format!("http://{}/#/search?name=张伟", app.addr))
@@ -433,6 +494,4 @@ async fn a_steward_decides_a_pair_and_reads_the_entity_in_a_real_browser() {
     assert!(golden.contains("Shanghai"), "context stays clear: {golden}");
     text_of(&c, "#history").await;
     shoot(&c, "entity-masked").await;
-
-    c.close().await.unwrap();
 }
