@@ -155,11 +155,15 @@ async function overview() {
 
 // ----- review queue ----------------------------------------------------------------------------
 
-const review = { items: [], index: 0, total: 0 };
+const review = { items: [], index: 0, total: 0, skipped: new Set() };
+const pairId = (item) => [item.a.record_id, item.b.record_id].sort().join("-");
 
 async function loadQueue() {
   const { json } = await api("GET", "/v1/review?limit=50");
-  review.items = json.items;
+  // The queue is ordered by uncertainty, where a skipped pair keeps its place: pairs skipped
+  // in this tab go last (stable sort).
+  const rank = (item) => (review.skipped.has(pairId(item)) ? 1 : 0);
+  review.items = json.items.slice().sort((x, y) => rank(x) - rank(y));
   review.total = json.total;
   if (review.index >= review.items.length) review.index = 0;
 }
@@ -250,13 +254,17 @@ async function reviewView() {
     try {
       const body = { a: { source: item.a.source, key: item.a.key }, b: { source: item.b.source, key: item.b.key }, decision, actor: actor(), reason: reason.value };
       const { json } = await api("POST", "/v1/decisions", body);
-      if (decision === "skip") say(`Skipped ${item.a.key} / ${item.b.key}: it goes to the back of the queue.`);
-      else {
+      let done;
+      if (decision === "skip") {
+        review.skipped.add(pairId(item));
+        done = `Skipped ${item.a.key} / ${item.b.key}: it goes to the back of the queue.`;
+      } else {
         const ents = json.entity_a === json.entity_b ? `entity #${json.entity_a}` : `entities #${json.entity_a} and #${json.entity_b}`;
-        say(`Decided ${decision}: ${item.a.source}/${item.a.key} and ${item.b.source}/${item.b.key} are now in ${ents}.`);
+        done = `Decided ${decision}: ${item.a.source}/${item.a.key} and ${item.b.source}/${item.b.key} are now in ${ents}.`;
         review.last = json.entity_a;
       }
       await reviewView();
+      say(done); // after the next pair is shown
     } catch (e) {
       if (e instanceof ApiError && e.body.code === "decision_conflict") {
         alarm(`This contradicts a decision in force: ${e.message}`);
@@ -333,9 +341,9 @@ async function entityView(id, notice) {
   const write = async (call, done) => {
     alarm("");
     try {
-      await call();
-      say(done);
+      const msg = await call();
       await entityView(e.id);
+      say(typeof msg === "string" ? msg : done);
     } catch (err) {
       if (err instanceof ApiError && err.body.code === "version_conflict") {
         const before = e;
@@ -382,7 +390,8 @@ async function entityView(id, notice) {
     if (picked.length === 0 || picked.length === e.members.length) { alarm("Pick some, not all, members to split out."); return; }
     await write(async () => {
       const { json } = await api("POST", `/v1/entities/${e.id}/split`, { groups: [picked], actor: actor(), reason: splitReason.value }, { "If-Match": state.etag });
-      say(`Split: ${json.entities.map((x) => `#${x.id}`).join(", ")}`);
+      const made = json.entities.filter((x) => x.id !== e.id).map((x) => `#${x.id}`);
+      return `Split ${picked.length} record(s) out of #${e.id} into ${made.join(", ")}.`;
     }, `Split ${picked.length} record(s) out of #${e.id}.`);
   } }, h("label", { for: "split-reason" }, "Reason", splitReason), h("button", { type: "submit" }, "Split checked records into a new entity"));
 

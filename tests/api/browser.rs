@@ -267,6 +267,10 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
     // The prior, each comparison, the total (and the capped decision weight, if any).
     assert!(bars.len() >= comparisons + 2, "{} bars", bars.len());
     shoot(&c, "review").await;
+    // k skips: the pair goes to the back of the queue (here, the only pair, it stays).
+    press(&c, 'k').await;
+    wait_text(&c, "#status", &format!("Skipped {a_key} / {b_key}")).await;
+    wait_text(&c, "table.pair", &a_key).await;
     c.find(Locator::Id("reason"))
         .await
         .unwrap()
@@ -374,6 +378,57 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
     );
     shoot(&c, "entity-conflict").await;
 
+    // With the new version read, the same override goes through; then unpin the other one.
+    c.find(Locator::Css("button[aria-label='Pin postcode']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("pin-value"))
+        .await
+        .unwrap()
+        .send_keys("10002")
+        .await
+        .unwrap();
+    c.find(Locator::Id("pin-reason"))
+        .await
+        .unwrap()
+        .send_keys("confirmed by letter")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#override-slot button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#status", "Pinned postcode").await;
+    let golden = text_of(&c, "#golden").await;
+    assert!(
+        golden.contains("10002") && golden.contains("confirmed by letter"),
+        "{golden}"
+    );
+    let pinned: Value = app.entity(merged).await;
+    assert_eq!(pinned["golden"]["postcode"]["value"], "10002");
+    c.find(Locator::XPath(
+        "//table[@id='golden']//tr[th='city']//button[.='Unpin']",
+    ))
+    .await
+    .expect("an unpin button on the pinned city")
+    .click()
+    .await
+    .unwrap();
+    wait_text(&c, "#status", "Unpinned city").await;
+    let unpinned: Value = app.entity(merged).await;
+    assert_ne!(unpinned["golden"]["city"]["value"], "Brooklyn");
+    assert!(
+        unpinned["golden"]["city"].get("override").is_none(),
+        "{unpinned}"
+    );
+
     // The entity merged away by the decision redirects to the one that kept its id.
     let gone = [
         pair["a"]["entity_id"].as_u64().unwrap(),
@@ -416,11 +471,13 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
         .click()
         .await
         .unwrap();
-    wait_text(&c, "#status", "Split 1 record").await;
+    let status = wait_text(&c, "#status", "Split 1 record").await;
+    let split_off = app.entity_of("support", "S-501").await;
+    assert!(status.contains(&format!("into #{split_off}")), "{status}");
     let members = wait_text(&c, "#history", "another John Smith").await;
     assert!(members.contains("browser-steward"), "{members}");
     assert!(!text_of(&c, "#members").await.contains("S-501"));
-    assert_ne!(app.entity_of("support", "S-501").await, john);
+    assert_ne!(split_off, john);
 
     // Search by name (Chinese and Latin) and by source key.
     let zhang = app.entity_of("crm", "C002").await;
