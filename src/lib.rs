@@ -47,6 +47,8 @@ pub mod masking;
 pub mod matching;
 pub mod metrics;
 pub mod normalize;
+pub mod overview;
 pub mod steward;
 pub mod store;
 pub mod survivorship;
+pub mod web;

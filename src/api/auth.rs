@@ -23,10 +23,13 @@ pub fn required(method: &Method, path: &str) -> Permission {
     match (method.as_str(), path) {
         (_, "/v1/health" | "/v1/openapi.json" | "/docs" | "/docs/{file}") => Open,
         ("GET" | "HEAD", "/metrics") => AnyKey,
+        // The steward page's static files; the page calls the API with the user's key.
+        ("GET" | "HEAD", "/" | "/ui/{path}") => Open,
         ("POST", "/v1/sources/{source}/records") => Ingest,
         ("PUT" | "DELETE", "/v1/sources/{source}/records/{key}") => Ingest,
         ("GET" | "HEAD", "/v1/sources/{source}/records/{key}") => ReadRecord,
         ("GET" | "HEAD", "/v1/entities/{id}" | "/v1/search" | "/v1/changes" | "/v1/export") => Read,
+        ("GET" | "HEAD", "/v1/overview") => Read,
         ("POST", "/v1/match" | "/v1/lookup") => Read,
         ("GET" | "HEAD", "/v1/review" | "/v1/decisions") => Steward,
         ("GET" | "HEAD", "/v1/entities/{id}/history" | "/v1/entities/{id}/conflicts") => Steward,

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod overview;
 pub mod records;
 
 use std::sync::Arc;
@@ -66,7 +67,9 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         .merge(audit::router())
         .merge(erasures::router())
         .merge(backups::router())
-        .merge(keys::router());
+        .merge(keys::router())
+        .merge(overview::router())
+        .merge(crate::web::router());
     let guard = axum::middleware::from_fn_with_state(guard_state, auth::require);
     Ok(Router::new()
         .merge(limit_body(records::batch_router(), max_batch).route_layer(guard.clone()))

@@ -19,7 +19,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, OpenApi as Doc, Ref};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{audit, backups, changes, decisions, docs, entities, erasures, keys, metrics, records};
+use super::{
+    audit, backups, changes, decisions, docs, entities, erasures, keys, metrics, overview, records,
+};
 use crate::auth::Permission;
 
 /// The OpenAPI document of this API (see the module docs).
@@ -64,6 +66,9 @@ Every error (4xx, 5xx), including unknown routes, wrong methods, refused keys an
         keys::revoke,
         erasures::erase,
         backups::backup,
+        overview::overview,
+        crate::web::index,
+        crate::web::asset,
     ),
     components(schemas(ErrorBody, BatchOutcome, RecordOutcome, Entity, Candidate, ChangeEvent, DecisionRef)),
     tags(

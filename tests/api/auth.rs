@@ -16,6 +16,7 @@ use crate::helpers::{client_with_key, spawn_app, TestApp};
 fn allowed_roles(method: &str, template: &str) -> &'static [&'static str] {
     match (method, template) {
         (_, "/v1/health" | "/v1/openapi.json" | "/docs" | "/docs/{file}") => &["open"],
+        ("get", "/" | "/ui/{path}") => &["open"],
         ("get", "/metrics") => &["ingest", "reader", "steward"],
         ("post", "/v1/sources/{source}/records") => &["ingest"],
         ("put" | "delete", "/v1/sources/{source}/records/{key}") => &["ingest"],
@@ -24,6 +25,7 @@ fn allowed_roles(method: &str, template: &str) -> &'static [&'static str] {
             &["reader", "steward"]
         }
         ("post", "/v1/match" | "/v1/lookup") => &["reader", "steward"],
+        ("get", "/v1/overview") => &["reader", "steward"],
         (_, "/v1/review" | "/v1/decisions" | "/v1/decisions/{id}") => &["steward"],
         (_, "/v1/entities/{id}/history" | "/v1/entities/{id}/conflicts") => &["steward"],
         (_, "/v1/entities/merge" | "/v1/entities/{id}/split") => &["steward"],

@@ -245,7 +245,14 @@ async fn every_route_answers_errors_in_the_one_shape() {
         }
     }
     cases.push(("unknown route".into(), Method::GET, "/v1/nope".into(), None));
-    cases.push(("root".into(), Method::GET, "/".into(), None));
+    // `/` is the steward page; other paths outside /v1 are unknown.
+    cases.push(("outside /v1".into(), Method::GET, "/nope".into(), None));
+    cases.push((
+        "unknown page file".into(),
+        Method::GET,
+        "/ui/nope.js".into(),
+        None,
+    ));
     cases.push((
         "over-long target".into(),
         Method::GET,

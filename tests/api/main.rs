@@ -2,6 +2,7 @@
 //! and a real tantivy index in a temporary data directory, driven over HTTP with reqwest.
 
 mod auth;
+mod browser;
 mod changes;
 mod config;
 mod crash;
@@ -17,6 +18,7 @@ mod invariants;
 mod multisource;
 mod openapi;
 mod overrides;
+mod overview;
 mod restart;
 mod tls;
 mod training;
