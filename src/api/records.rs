@@ -183,7 +183,8 @@ impl std::io::Read for BodyReader {
     }
 }
 
-/// `POST /v1/sources/{source}/records`: a JSON array (or NDJSON) read as it streams in and
+/// `POST /v1/sources/{source}/records`: a JSON array (or NDJSON, or CSV with a header row, by
+/// `Content-Type`) read as it streams in and
 /// committed in chunks of `server.chunk_records` records, each its own group commit, so memory
 /// holds one chunk whatever the batch. A batch that stops mid-way (malformed JSON, over
 /// `server.max_batch_body_mb`) keeps the whole chunks committed before and says so.
@@ -194,10 +195,18 @@ async fn ingest_batch(
     body: Body,
 ) -> Result<Json<BatchResponse>, ApiError> {
     check_source(&s, &source)?;
-    let ndjson = headers
+    let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("ndjson") || v.contains("jsonlines"));
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let lines = if content_type.contains("ndjson") || content_type.contains("jsonlines") {
+        Some(false)
+    } else if content_type.contains("csv") {
+        Some(true)
+    } else {
+        None
+    };
     let (tx, rx) = tokio::sync::mpsc::channel(BODY_FRAMES);
     let forward = tokio::spawn(async move {
         let mut frames = body.into_data_stream();
@@ -221,8 +230,14 @@ async fn ingest_batch(
             done: false,
         };
         let mut reply = BatchResponse::default();
-        let outcome = if ndjson {
-            let mut items = ingest::read_ndjson(&mut reader);
+        let outcome = if let Some(csv) = lines {
+            // NDJSON and CSV (header row first) are read by the adapters the CLI's file ingest
+            // uses: a bad line is an error naming its line, the others go on.
+            let mut items: Box<dyn Iterator<Item = ingest::Item> + '_> = if csv {
+                Box::new(ingest::read_csv(&mut reader))
+            } else {
+                Box::new(ingest::read_ndjson(&mut reader))
+            };
             loop {
                 let c: Vec<_> = items.by_ref().take(chunk).collect();
                 if c.is_empty() {

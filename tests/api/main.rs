@@ -5,6 +5,7 @@ mod auth;
 mod changes;
 mod config;
 mod crash;
+mod csv_http;
 mod decisions;
 mod entities;
 mod errors;
