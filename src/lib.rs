@@ -44,6 +44,7 @@ pub mod ingest;
 pub mod masking;
 pub mod matching;
 pub mod normalize;
+pub mod quality;
 pub mod steward;
 pub mod store;
 pub mod survivorship;

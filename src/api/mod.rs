@@ -8,6 +8,7 @@ pub mod entities;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod quality;
 pub mod records;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         .merge(entities::router())
         .merge(changes::router())
         .merge(decisions::router())
+        .merge(quality::router())
         .merge(audit::router())
         .merge(keys::router());
     let guard = axum::middleware::from_fn_with_state(guard_state, auth::require);

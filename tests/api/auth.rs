@@ -27,6 +27,7 @@ fn allowed_roles(method: &str, template: &str) -> &'static [&'static str] {
         (_, "/v1/entities/{id}/history" | "/v1/entities/{id}/conflicts") => &["steward"],
         (_, "/v1/entities/merge" | "/v1/entities/{id}/split") => &["steward"],
         (_, "/v1/entities/{id}/overrides/{attr}") => &["steward"],
+        (_, "/v1/quality" | "/v1/quality/sample" | "/v1/quality/verdicts") => &["steward"],
         _ => &[],
     }
 }

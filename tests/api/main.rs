@@ -15,5 +15,6 @@ mod ingest;
 mod invariants;
 mod multisource;
 mod overrides;
+mod quality;
 mod restart;
 mod training;
