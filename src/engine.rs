@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{mpsc, Arc, Mutex};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::blocking::{self, keys, BatchIndex, BlockingIndex, IndexError};
 use crate::cluster::{self, Edge};
@@ -153,7 +153,8 @@ pub struct ChangeOutcome {
 }
 
 /// Per-batch counts, as reported by the CLI and the HTTP API.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     /// New records.
     pub inserted: usize,

@@ -3,6 +3,7 @@
 
 mod auth;
 mod changes;
+mod cli_server;
 mod config;
 mod crash;
 mod csv_http;
