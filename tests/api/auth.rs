@@ -578,10 +578,16 @@ async fn masking_hides_personal_values_on_every_output_path() {
             format!("/v1/entities/{zhang}/conflicts"),
             None,
         ),
+        (
+            "quality sample",
+            Method::GET,
+            "/v1/quality/sample?n=100".into(),
+            None,
+        ),
     ];
     let mut clear_seen = 0;
     for (what, method, path, body) in &cases {
-        let client = if ["review", "history", "conflicts"].contains(what) {
+        let client = if ["review", "history", "conflicts", "quality sample"].contains(what) {
             &steward
         } else {
             &reader
@@ -591,7 +597,7 @@ async fn masking_hides_personal_values_on_every_output_path() {
         for s in &secrets {
             assert!(!contains_word(&text, s), "{what}: {s:?} in clear: {text}");
         }
-        if !["review", "history", "conflicts"].contains(what) {
+        if !["review", "history", "conflicts", "quality sample"].contains(what) {
             let (_, clear) = send(&pii_reader, method.clone(), path, body.clone()).await;
             if secrets.iter().any(|s| contains_word(&clear, s)) {
                 clear_seen += 1;

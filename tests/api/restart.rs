@@ -219,7 +219,17 @@ async fn a_backup_restores_into_an_equal_store_with_its_keys() {
     );
 
     let dir = app.stop().await;
-    let out = cli(dir.path(), &["backup", target_s]);
+    // The engine's last reference is gone, but dropping it (tantivy's writer lock) may still
+    // be under way on another thread: retry while the directory reads as held.
+    let started = std::time::Instant::now();
+    let out = loop {
+        let out = cli(dir.path(), &["backup", target_s]);
+        let held = String::from_utf8_lossy(&out.stderr).contains("lock");
+        if out.status.success() || !held || started.elapsed().as_secs() > 10 {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(
         out.status.success(),
         "{}",
