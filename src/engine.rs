@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{mpsc, Arc, Mutex};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::blocking::{self, keys, BatchIndex, BlockingIndex, IndexError};
 use crate::cluster::{self, Edge};
@@ -23,8 +23,9 @@ use crate::matching::term_frequencies::TermKey;
 use crate::matching::PairCheck;
 use crate::matching::{Explanation, Model};
 use crate::store::{
-    ChangeEvent, ChangeKind, Decision, Entity, EntityId, EntityState, GoldenValue, Override,
-    ReviewItem, SourceKey, Store, StoreError, StoredRecord, Verdict, WriteSet,
+    ChangeEvent, ChangeKind, Decision, Entity, EntityId, EntityState, GoldenValue, LinkVerdict,
+    Override, ReviewItem, ReviewOutcome, SourceKey, Store, StoreError, StoredRecord, Verdict,
+    WriteSet,
 };
 use crate::survivorship;
 
@@ -73,6 +74,9 @@ pub enum EngineError {
     /// A steward action contradicts decisions in force (listed); nothing was applied.
     #[error("the action contradicts {} decision(s) in force", .0.len())]
     DecisionConflict(Vec<Decision>),
+    /// A verdict on a pair that is not an automatic link (why).
+    #[error("{0}")]
+    NotAutomaticLink(String),
 }
 
 /// The entities of a decision's two records afterwards (`None` for a record gone).
@@ -192,7 +196,8 @@ pub struct ChangeOutcome {
 }
 
 /// Per-batch counts, as reported by the CLI and the HTTP API.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     /// New records.
     pub inserted: usize,
@@ -675,6 +680,47 @@ impl Engine {
             },
         )?;
         Ok(Some(d))
+    }
+
+    /// Records a steward's verdict on an automatically linked pair (see
+    /// [`crate::quality`]), durably, in one transaction. The pair must still be an automatic
+    /// link (checked under the writer lock), else [`EngineError::NotAutomaticLink`]. A verdict
+    /// changes no entity: it is a measurement.
+    pub fn judge_link(
+        &self,
+        a: RecordId,
+        b: RecordId,
+        verdict: Verdict,
+        actor: &str,
+    ) -> Result<LinkVerdict, EngineError> {
+        let _guard = self.write_lock.lock().expect("writer lock");
+        let (ra, rb, entity) = crate::quality::automatic_link(self.reads(), a, b)?
+            .map_err(EngineError::NotAutomaticLink)?;
+        let (a, b, ra, rb) = if a <= b {
+            (a, b, ra, rb)
+        } else {
+            (b, a, rb, ra)
+        };
+        let v = LinkVerdict {
+            a,
+            b,
+            verdict,
+            actor: actor.to_string(),
+            at: now_ms(),
+            entity,
+            match_weight: self.model.explain(&ra.profile, &rb.profile).match_weight,
+        };
+        let ws = WriteSet {
+            next_entity: self.store.next_entity()?,
+            next_record_seq: self.store.next_record_seq()?,
+            actor: actor.to_string(),
+            verdicts: vec![v.clone()],
+            ..WriteSet::default()
+        };
+        let seq = self.store.commit(&ws)?;
+        // Keep the index's commit payload in step with the store.
+        self.index.publish(seq)?;
+        Ok(v)
     }
 
     /// Pins (`Some`) or unpins (`None`) a golden attribute of a live entity. With
@@ -1682,6 +1728,19 @@ impl Engine {
         ws.record_delta =
             incoming.iter().filter(|x| x.3.is_none()).count() as i64 - deleted.len() as i64;
         ws.decisions = pending.decisions.clone();
+        // A decision on a queued pair: keep what the matcher leaned to (the item goes below).
+        for d in &pending.decisions {
+            if let Some(item) = self.store.review_item(&d.key())? {
+                ws.review_outcomes.push(ReviewOutcome {
+                    a: d.a,
+                    b: d.b,
+                    match_probability: item.match_probability,
+                    reason: item.reason,
+                    verdict: d.verdict,
+                    at: d.at,
+                });
+            }
+        }
         ws.revoked = revoked;
         ws.actor = pending.actor.clone();
         ws.reason = pending.reason.clone();

@@ -48,6 +48,7 @@ pub mod matching;
 pub mod metrics;
 pub mod normalize;
 pub mod overview;
+pub mod quality;
 pub mod steward;
 pub mod store;
 pub mod survivorship;

@@ -40,7 +40,8 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
-    /// Load files of one source (CSV, NDJSON or JSON as the source's format says).
+    /// Load files of one source (CSV, NDJSON or JSON as the source's format says), into the
+    /// data directory, or with --server into a running server over HTTP.
     Ingest {
         /// Source name, as configured.
         #[arg(long, short)]
@@ -51,6 +52,14 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Send the records to this running server (e.g. http://127.0.0.1:8080) instead of
+        /// opening the data directory.
+        #[arg(long)]
+        server: Option<String>,
+        /// API key for --server (an ingest key for the source, or admin); default: the
+        /// GOLDREC_KEY environment variable.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Write all golden records.
     Export {
@@ -232,7 +241,20 @@ fn run() -> anyhow::Result<()> {
             source,
             files,
             quiet,
-        } => ingest_files(config, &source, &files, quiet),
+            server,
+            key,
+        } => {
+            let key = key.or_else(|| std::env::var(KEY_ENV).ok());
+            match server {
+                Some(url) => {
+                    let key = key.with_context(|| {
+                        format!("--server needs an API key: give --key or set {KEY_ENV}")
+                    })?;
+                    remote::ingest(&config, &url, &key, &source, &files, quiet)
+                }
+                None => ingest_files(config, &source, &files, quiet, key),
+            }
+        }
         Command::Export {
             format,
             lineage,
@@ -377,9 +399,95 @@ fn run() -> anyhow::Result<()> {
     }
 }
 
+/// The environment variable holding the API key of `ingest --server`.
+const KEY_ENV: &str = "GOLDREC_KEY";
+
+/// Opens the engine. A data directory a running server holds (sled's lock) is said in one
+/// line naming the way out, not as a raw storage error.
 fn open(config: Config) -> anyhow::Result<Engine> {
     let dir = config.data_dir.clone();
-    Engine::open(config).with_context(|| format!("opening data directory {}", dir.display()))
+    Engine::open(config).map_err(|e| {
+        if held_by_another_process(&e) {
+            anyhow::anyhow!("{}", held_message(&dir))
+        } else {
+            anyhow::Error::new(e).context(format!("opening data directory {}", dir.display()))
+        }
+    })
+}
+
+/// Whether opening failed because another process (a server) holds the store's lock.
+fn held_by_another_process(e: &goldrec::engine::EngineError) -> bool {
+    use goldrec::engine::EngineError;
+    use goldrec::store::StoreError;
+    matches!(e, EngineError::Store(StoreError::Sled { source: sled::Error::Io(io), .. })
+        if io.to_string().contains("could not acquire lock"))
+}
+
+/// One line: who holds the data directory and what to do instead.
+fn held_message(dir: &std::path::Path) -> String {
+    match server_file::read(dir) {
+        Some(s) => format!(
+            "the data directory {} is held by a running goldrec server ({}, pid {}): stop it first, or go through it: `goldrec ingest --server {} --key KEY --source S FILE` (or {KEY_ENV}=KEY) for loads, its HTTP API otherwise",
+            dir.display(),
+            s.url,
+            s.pid,
+            s.url
+        ),
+        None => format!(
+            "the data directory {} is held by another goldrec process (a running server?): stop it first, or load through the server with `goldrec ingest --server URL --key KEY --source S FILE`",
+            dir.display()
+        ),
+    }
+}
+
+/// `<data_dir>/server.json`: where a running server listens, written when `serve` starts
+/// listening and removed at its clean shutdown, so `goldrec ingest` on a held data directory
+/// can send its records there instead. A server killed hard leaves it behind; it is only read
+/// when the data directory is found held.
+mod server_file {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Serialize};
+
+    /// What the file says.
+    #[derive(Serialize, Deserialize)]
+    pub struct ServerFile {
+        /// Base URL of the API (loopback when the server listens on every address).
+        pub url: String,
+        /// The server's process id.
+        pub pid: u32,
+    }
+
+    fn path(dir: &Path) -> PathBuf {
+        dir.join("server.json")
+    }
+
+    /// Writes the file for a server listening on `addr` (atomically: temporary file, rename).
+    pub fn write(dir: &Path, addr: std::net::SocketAddr) -> std::io::Result<()> {
+        let host = match addr.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_string(),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        let f = ServerFile {
+            url: format!("http://{host}:{}", addr.port()),
+            pid: std::process::id(),
+        };
+        let tmp = dir.join("server.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&f).expect("serializes"))?;
+        std::fs::rename(tmp, path(dir))
+    }
+
+    /// Reads the file, if there is a readable one.
+    pub fn read(dir: &Path) -> Option<ServerFile> {
+        serde_json::from_slice(&std::fs::read(path(dir)).ok()?).ok()
+    }
+
+    /// Removes the file (clean shutdown).
+    pub fn remove(dir: &Path) {
+        let _ = std::fs::remove_file(path(dir));
+    }
 }
 
 fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
@@ -464,26 +572,36 @@ fn admin_key(config: &Config) -> anyhow::Result<()> {
 fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     admin_key(&config)?;
+    let data_dir = config.data_dir.clone();
     let engine = Arc::new(open(config)?);
     let rt = tokio::runtime::Runtime::new()?;
     let tls = engine.config.tls.clone();
     rt.block_on(async move {
         let router = goldrec::api::router(engine.clone())?;
-        match tls {
+        let served = match tls {
             None => {
                 let listener = tokio::net::TcpListener::bind(listen)
                     .await
                     .with_context(|| format!("binding {listen}"))?;
-                tracing::info!(addr = %listener.local_addr()?, "goldrec listening");
+                let addr = listener.local_addr()?;
+                tracing::info!(%addr, "goldrec listening");
+                if let Err(e) = server_file::write(&data_dir, addr) {
+                    tracing::warn!(error = %e, "cannot write server.json: `goldrec ingest` will not find this server");
+                }
                 axum::serve(listener, router)
                     .with_graceful_shutdown(async {
                         let _ = tokio::signal::ctrl_c().await;
                     })
-                    .await?;
+                    .await
+                    .map_err(anyhow::Error::from)
             }
-            Some((cert, key)) => serve_tls(listen, &cert, &key, router).await?,
-        }
-        engine.close()?;
+            // No server.json: the CLI's client speaks plain HTTP only.
+            Some((cert, key)) => serve_tls(listen, &cert, &key, router).await,
+        };
+        let closed = engine.close();
+        server_file::remove(&data_dir);
+        served?;
+        closed?;
         Ok(())
     })
 }
@@ -528,6 +646,7 @@ fn ingest_files(
     source: &str,
     files: &[PathBuf],
     quiet: bool,
+    key: Option<String>,
 ) -> anyhow::Result<()> {
     let Some(src) = config.sources.get(source) else {
         bail!(
@@ -542,26 +661,33 @@ fn ingest_files(
     };
     let format = src.format;
     let batch = config.batch_size;
-    let engine = open(config)?;
+    let dir = config.data_dir.clone();
+    let engine = match Engine::open(config.clone()) {
+        Ok(e) => e,
+        Err(e) if held_by_another_process(&e) => {
+            // A running server holds the data directory: send the records to it when it says
+            // where it listens and a key is at hand.
+            if let (Some(s), Some(key)) = (server_file::read(&dir), key) {
+                eprintln!(
+                    "the data directory {} is held by the server at {}: sending the records to it",
+                    dir.display(),
+                    s.url
+                );
+                return remote::ingest(&config, &s.url, &key, source, files, quiet);
+            }
+            bail!("{}", held_message(&dir));
+        }
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("opening data directory {}", dir.display()))
+            )
+        }
+    };
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut errors: Vec<RecordError> = Vec::new();
     for path in files {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let bar = if quiet {
-            indicatif::ProgressBar::hidden()
-        } else {
-            indicatif::ProgressBar::new(len).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {bytes}/{total_bytes} {elapsed} eta {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            )
-        };
-        bar.set_message(path.display().to_string());
+        let (file, bar) = open_with_bar(path, quiet)?;
         let mut items = ingest::read_payload(format, bar.wrap_read(file));
         // Reading and preparing the next chunk overlaps with applying this one.
         let engine = &engine;
@@ -596,25 +722,63 @@ fn ingest_files(
         })?;
         summary.merge(&applied);
         bar.finish_and_clear();
-        let stderr = std::io::stderr();
-        let mut out = stderr.lock();
-        for e in errors.iter().take(50) {
-            writeln!(out, "{}: rejected {e}", path.display())?;
-        }
-        if errors.len() > 50 {
-            writeln!(
-                out,
-                "{}: ... and {} more rejected records",
-                path.display(),
-                errors.len() - 50
-            )?;
-        }
+        report_rejected(path, &errors, errors.len())?;
         summary.rejected += errors.len();
         errors.clear();
     }
     // Commit what the blocking index holds in memory and save the start-up snapshot, so the
     // next open neither rebuilds the index nor rescans the records.
     engine.close()?;
+    print_summary(&summary, started);
+    Ok(())
+}
+
+/// Opens a file to load with its progress bar (hidden when `quiet`).
+fn open_with_bar(
+    path: &std::path::Path,
+    quiet: bool,
+) -> anyhow::Result<(std::fs::File, indicatif::ProgressBar)> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(len).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {elapsed} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        )
+    };
+    bar.set_message(path.display().to_string());
+    Ok((file, bar))
+}
+
+/// Prints the first 50 rejected records of a file (of `total`) on stderr.
+fn report_rejected(
+    path: &std::path::Path,
+    errors: &[RecordError],
+    total: usize,
+) -> anyhow::Result<()> {
+    let stderr = std::io::stderr();
+    let mut out = stderr.lock();
+    for e in errors.iter().take(50) {
+        writeln!(out, "{}: rejected {e}", path.display())?;
+    }
+    if total > 50 {
+        writeln!(
+            out,
+            "{}: ... and {} more rejected records",
+            path.display(),
+            total - 50
+        )?;
+    }
+    Ok(())
+}
+
+/// The closing summary of a load: one line on stderr, the counts as JSON on stdout.
+fn print_summary(summary: &Summary, started: Instant) {
     let secs = started.elapsed().as_secs_f64();
     let total = summary.inserted + summary.updated + summary.unchanged + summary.rejected;
     eprintln!(
@@ -625,8 +789,10 @@ fn ingest_files(
         summary.unchanged,
         summary.rejected
     );
-    println!("{}", serde_json::to_string(&summary)?);
-    Ok(())
+    println!(
+        "{}",
+        serde_json::to_string(&summary).expect("a summary serializes")
+    );
 }
 
 fn export(
@@ -650,4 +816,197 @@ fn export(
     let (seq, n) = goldrec::export::export(&engine, format, lineage, None, &mut w, |_| {})?;
     eprintln!("exported {n} golden records, consistent with change sequence {seq} (follow /v1/changes?after={seq})");
     Ok(())
+}
+
+/// `goldrec ingest --server`: the files are read with the same adapters as a local load, and
+/// sent to the server in requests of `server.chunk_records` records as NDJSON (whatever the
+/// file's format, so a CSV record's quoted newlines travel safely and every error names the
+/// file's own line). Reading the next request overlaps with sending this one.
+mod remote {
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+
+    use anyhow::{bail, Context};
+    use serde_json::Value;
+
+    use goldrec::config::{Config, Format};
+    use goldrec::engine::Summary;
+    use goldrec::ingest::{self, Position, RecordError};
+
+    /// One request: the NDJSON body and the file position of each of its lines.
+    struct Request {
+        body: Vec<u8>,
+        positions: Vec<Position>,
+        /// Records the file's adapter rejected before sending.
+        local_errors: Vec<RecordError>,
+    }
+
+    /// The format of a file: by its extension, else the source's configured format.
+    fn format_of(path: &Path, config: &Config, source: &str) -> anyhow::Result<Format> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        Ok(match ext.as_deref() {
+            Some("csv") => Format::Csv,
+            Some("ndjson" | "jsonl") => Format::Ndjson,
+            Some("json") => Format::Json,
+            _ => match config.sources.get(source) {
+                Some(s) => s.format,
+                None => bail!(
+                    "cannot tell the format of {}: name it .csv, .ndjson or .json",
+                    path.display()
+                ),
+            },
+        })
+    }
+
+    /// Loads `files` into source `source` of the server at `url`, with the local load's
+    /// progress bar, rejected-record lines and summary.
+    pub fn ingest(
+        config: &Config,
+        url: &str,
+        key: &str,
+        source: &str,
+        files: &[PathBuf],
+        quiet: bool,
+    ) -> anyhow::Result<()> {
+        let mut endpoint =
+            reqwest::Url::parse(url).with_context(|| format!("--server {url:?} is not a URL"))?;
+        endpoint
+            .path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("--server {url:?} cannot take a path"))?
+            .pop_if_empty()
+            .extend(["v1", "sources", source, "records"]);
+        let client = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .context("building the HTTP client")?;
+        let chunk = config.chunk_records.max(1);
+        let started = Instant::now();
+        let mut summary = Summary::default();
+        for path in files {
+            let format = format_of(path, config, source)?;
+            let (file, bar) = super::open_with_bar(path, quiet)?;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<anyhow::Result<Request>>(1);
+            let reader_bar = bar.clone();
+            let reader = std::thread::spawn(move || {
+                let mut items = ingest::read_payload(format, reader_bar.wrap_read(file));
+                loop {
+                    let items: Vec<_> = items.by_ref().take(chunk).collect();
+                    if items.is_empty() {
+                        return;
+                    }
+                    let mut req = Request {
+                        body: Vec::new(),
+                        positions: Vec::new(),
+                        local_errors: Vec::new(),
+                    };
+                    for (position, item) in items {
+                        match item {
+                            Ok(obj) => {
+                                serde_json::to_writer(&mut req.body, &obj)
+                                    .expect("a JSON object serializes");
+                                req.body.push(b'\n');
+                                req.positions.push(position);
+                            }
+                            Err(reason) => req.local_errors.push(RecordError {
+                                position,
+                                key: None,
+                                field: None,
+                                reason,
+                            }),
+                        }
+                    }
+                    if tx.send(Ok(req)).is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut errors: Vec<RecordError> = Vec::new();
+            let mut rejected = 0usize;
+            let mut sent = 0usize;
+            let outcome = (|| -> anyhow::Result<()> {
+                for req in rx {
+                    let req = req?;
+                    rejected += req.local_errors.len();
+                    summary.rejected += req.local_errors.len();
+                    errors.extend(req.local_errors);
+                    if req.positions.is_empty() {
+                        continue;
+                    }
+                    let reply = send(&client, &endpoint, key, req.body).with_context(|| {
+                        let first = req.positions[0];
+                        if sent == 0 {
+                            format!("{}: sending the records from {first}", path.display())
+                        } else {
+                            format!(
+                                "{}: sending the records from {first} ({sent} records before it were sent and stored)",
+                                path.display()
+                            )
+                        }
+                    })?;
+                    sent += req.positions.len();
+                    let counts: Summary = serde_json::from_value(reply.clone())
+                        .context("the server's reply has no counts")?;
+                    rejected += counts.rejected;
+                    summary.merge(&counts);
+                    for e in reply["errors"].as_array().into_iter().flatten() {
+                        // The server numbers the request's lines from 1.
+                        let line = e["line"].as_u64().unwrap_or(0) as usize;
+                        let Some(&position) =
+                            line.checked_sub(1).and_then(|i| req.positions.get(i))
+                        else {
+                            continue;
+                        };
+                        let text = |k: &str| e[k].as_str().map(String::from);
+                        errors.push(RecordError {
+                            position,
+                            key: text("key"),
+                            field: text("field"),
+                            reason: text("reason").unwrap_or_default(),
+                        });
+                    }
+                }
+                Ok(())
+            })();
+            // Dropping the receiver stops the reader at its next request.
+            bar.finish_and_clear();
+            let _ = reader.join();
+            outcome?;
+            errors.sort_by_key(|e| match e.position {
+                Position::Line(n) | Position::Index(n) => n,
+            });
+            super::report_rejected(path, &errors, rejected)?;
+        }
+        super::print_summary(&summary, started);
+        Ok(())
+    }
+
+    /// POSTs one NDJSON body; the reply's JSON, or the server's error in one line.
+    fn send(
+        client: &reqwest::blocking::Client,
+        endpoint: &reqwest::Url,
+        key: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Value> {
+        let r = client
+            .post(endpoint.clone())
+            .bearer_auth(key)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+            .body(body)
+            .send()
+            .with_context(|| format!("cannot reach the server at {endpoint}"))?;
+        let status = r.status();
+        let text = r.text().context("reading the server's reply")?;
+        let reply: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "the server answered {status} {}: {}",
+                reply["code"].as_str().unwrap_or("error"),
+                reply["message"].as_str().unwrap_or(text.trim())
+            );
+        }
+        Ok(reply)
+    }
 }

@@ -36,6 +36,8 @@ pub fn required(method: &Method, path: &str) -> Permission {
         ("POST", "/v1/decisions" | "/v1/entities/merge" | "/v1/entities/{id}/split") => Steward,
         ("DELETE", "/v1/decisions/{id}") => Steward,
         ("PUT" | "DELETE", "/v1/entities/{id}/overrides/{attr}") => Steward,
+        ("GET" | "HEAD", "/v1/quality" | "/v1/quality/sample") => Steward,
+        ("POST", "/v1/quality/verdicts") => Steward,
         _ => Admin,
     }
 }

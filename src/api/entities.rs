@@ -816,6 +816,7 @@ async fn review(
                     "b": side(item.b, &b),
                     "reason": item.reason,
                     "queued_at": item.queued_at,
+                    "queued_probability": item.match_probability,
                     "records_affected": impact,
                     "explanation": explanation,
                 }),

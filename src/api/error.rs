@@ -108,6 +108,10 @@ impl From<EngineError> for ApiError {
                 ),
             )
             .with("conflicts", ds.iter().map(decision_json).collect()),
+            EngineError::NotAutomaticLink(m) => Self::bad_request(
+                "not_automatic_link",
+                format!("not an automatic link: {m}"),
+            ),
             other => Self::internal(other),
         }
     }

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod overview;
+pub mod quality;
 pub mod records;
 
 use std::sync::Arc;
@@ -64,6 +65,7 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         .merge(entities::router())
         .merge(changes::router())
         .merge(decisions::router())
+        .merge(quality::router())
         .merge(audit::router())
         .merge(erasures::router())
         .merge(backups::router())

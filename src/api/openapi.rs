@@ -20,7 +20,8 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Doc, Ref};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    audit, backups, changes, decisions, docs, entities, erasures, keys, metrics, overview, records,
+    audit, backups, changes, decisions, docs, entities, erasures, keys, metrics, overview, quality,
+    records,
 };
 use crate::auth::Permission;
 
@@ -67,6 +68,9 @@ Every error (4xx, 5xx), including unknown routes, wrong methods, refused keys an
         erasures::erase,
         backups::backup,
         overview::overview,
+        quality::report,
+        quality::sample,
+        quality::verdict,
         crate::web::index,
         crate::web::asset,
     ),

@@ -188,9 +188,9 @@ impl std::io::Read for BodyReader {
     path = "/v1/sources/{source}/records",
     tag = "records",
     summary = "Ingest a batch of records of one source",
-    description = "Body: a JSON array of objects, or NDJSON with Content-Type application/x-ndjson. The body is read as it streams in and committed in chunks of server.chunk_records records, each its own group commit, so memory holds one chunk whatever the batch's size (a record repeated in two chunks is inserted, then updated). Records are upserted by (source, key); unchanged ones are no-ops. Bad records are reported per index/line with field and reason; the good ones are accepted. Record keys are strings or integers without control characters; in values, tab, newline and the other whitespace controls become spaces and other control characters are removed. records and errors list at most server.max_reported entries each, the rest are counted. The response is sent once the whole batch is durable. A batch that stops mid-way (malformed JSON after some chunks, body over server.max_batch_body_mb) keeps the whole chunks committed before and answers the error with committed: no chunk is ever half stored.",
+    description = "Body: a JSON array of objects, NDJSON with Content-Type application/x-ndjson, or CSV with a header row with Content-Type text/csv (mapped by the source's field names; bad lines are reported by line number, the header being line 1). The body is read as it streams in and committed in chunks of server.chunk_records records, each its own group commit, so memory holds one chunk whatever the batch's size (a record repeated in two chunks is inserted, then updated). Records are upserted by (source, key); unchanged ones are no-ops. Bad records are reported per index/line with field and reason; the good ones are accepted. Record keys are strings or integers without control characters; in values, tab, newline and the other whitespace controls become spaces and other control characters are removed. records and errors list at most server.max_reported entries each, the rest are counted. The response is sent once the whole batch is durable. A batch that stops mid-way (malformed JSON after some chunks, body over server.max_batch_body_mb) keeps the whole chunks committed before and answers the error with committed: no chunk is ever half stored.",
     params(("source" = String, Path, description = "configured source name")),
-    request_body(content((Vec<Object> = "application/json"), (String = "application/x-ndjson"))),
+    request_body(content((Vec<Object> = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"))),
     responses(
         (status = 200, description = "batch outcome", body = super::openapi::BatchOutcome),
         (status = 400, description = "payload is not JSON or not an array of objects (with committed when chunks were stored before)", body = super::openapi::ErrorBody),
@@ -198,7 +198,8 @@ impl std::io::Read for BodyReader {
         (status = 413, description = "body over server.max_batch_body_mb (a Content-Length over it is refused before reading)", body = super::openapi::ErrorBody),
     )
 )]
-/// `POST /v1/sources/{source}/records`: a JSON array (or NDJSON) read as it streams in and
+/// `POST /v1/sources/{source}/records`: a JSON array (or NDJSON, or CSV with a header row, by
+/// `Content-Type`) read as it streams in and
 /// committed in chunks of `server.chunk_records` records, each its own group commit, so memory
 /// holds one chunk whatever the batch. A batch that stops mid-way (malformed JSON, over
 /// `server.max_batch_body_mb`) keeps the whole chunks committed before and says so.
@@ -209,10 +210,18 @@ async fn ingest_batch(
     body: Body,
 ) -> Result<Json<BatchResponse>, ApiError> {
     check_source(&s, &source)?;
-    let ndjson = headers
+    let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("ndjson") || v.contains("jsonlines"));
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let lines = if content_type.contains("ndjson") || content_type.contains("jsonlines") {
+        Some(false)
+    } else if content_type.contains("csv") {
+        Some(true)
+    } else {
+        None
+    };
     let (tx, rx) = tokio::sync::mpsc::channel(BODY_FRAMES);
     let forward = tokio::spawn(async move {
         let mut frames = body.into_data_stream();
@@ -236,8 +245,14 @@ async fn ingest_batch(
             done: false,
         };
         let mut reply = BatchResponse::default();
-        let outcome = if ndjson {
-            let mut items = ingest::read_ndjson(&mut reader);
+        let outcome = if let Some(csv) = lines {
+            // NDJSON and CSV (header row first) are read by the adapters the CLI's file ingest
+            // uses: a bad line is an error naming its line, the others go on.
+            let mut items: Box<dyn Iterator<Item = ingest::Item> + '_> = if csv {
+                Box::new(ingest::read_csv(&mut reader))
+            } else {
+                Box::new(ingest::read_ndjson(&mut reader))
+            };
             loop {
                 let c: Vec<_> = items.by_ref().take(chunk).collect();
                 if c.is_empty() {

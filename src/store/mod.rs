@@ -340,6 +340,59 @@ impl Decision {
     }
 }
 
+/// A steward's verdict on an automatically linked pair (two records the matcher put in one
+/// entity without a steward decision joining them): the sample behind the estimated precision
+/// of automatic links (`GET /v1/quality`). It measures; it constrains nothing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkVerdict {
+    /// One record (the smaller id).
+    pub a: RecordId,
+    /// The other record.
+    pub b: RecordId,
+    /// `same`: the link is right; `different`: a false link.
+    pub verdict: Verdict,
+    /// Who judged.
+    pub actor: String,
+    /// When, ms since epoch.
+    pub at: i64,
+    /// The entity holding both records when judged.
+    pub entity: EntityId,
+    /// The pair's match weight when judged (bits).
+    pub match_weight: f64,
+}
+
+impl LinkVerdict {
+    /// Sled key of the pair (smaller id first).
+    pub fn key(&self) -> [u8; 32] {
+        ReviewItem::key(self.a, self.b)
+    }
+}
+
+/// How a steward decided a pair of the review queue, against what the matcher leaned to when
+/// it queued the pair: written with the decision, since deciding drops the queued item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewOutcome {
+    /// One record (the smaller id).
+    pub a: RecordId,
+    /// The other record.
+    pub b: RecordId,
+    /// The queued item's match probability (the matcher leans to `same` at 0.5 and above).
+    pub match_probability: f64,
+    /// Why the pair was queued.
+    pub reason: String,
+    /// The steward's decision.
+    pub verdict: Verdict,
+    /// When decided, ms since epoch.
+    pub at: i64,
+}
+
+impl ReviewOutcome {
+    /// Whether the decision went against the matcher's lean.
+    pub fn reversed(&self) -> bool {
+        (self.match_probability >= 0.5) != (self.verdict == Verdict::Same)
+    }
+}
+
 /// Everything one batch writes; applied atomically by [`Store::commit`].
 #[derive(Debug, Default)]
 pub struct WriteSet {
@@ -372,6 +425,10 @@ pub struct WriteSet {
     pub actor: String,
     /// Why, when given.
     pub reason: String,
+    /// Verdicts on automatic links to record.
+    pub verdicts: Vec<LinkVerdict>,
+    /// Decisions taken on queued review pairs, with the matcher's lean.
+    pub review_outcomes: Vec<ReviewOutcome>,
 }
 
 /// The sled database and its trees.
@@ -385,6 +442,8 @@ pub struct Store {
     changes: sled::Tree,
     decisions: sled::Tree,
     decisions_by_record: sled::Tree,
+    link_verdicts: sled::Tree,
+    review_outcomes: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
     /// Ids of stored records (a Bloom filter): most look-ups of new records end here.
@@ -563,6 +622,8 @@ impl Store {
             changes: tree(trees::CHANGES)?,
             decisions: tree(trees::DECISIONS)?,
             decisions_by_record: tree(trees::DECISIONS_BY_RECORD)?,
+            link_verdicts: tree(trees::LINK_VERDICTS)?,
+            review_outcomes: tree(trees::REVIEW_OUTCOMES)?,
             audit: tree(trees::AUDIT)?,
             meta,
             db,
@@ -947,6 +1008,15 @@ impl Store {
         }
         let has_review = !w.review.is_empty() || !w.review_done.is_empty();
         let has_decisions = !w.decisions.is_empty() || !w.revoked.is_empty();
+        let mut verdicts = sled::Batch::default();
+        for v in &w.verdicts {
+            verdicts.insert(&v.key()[..], encode(v));
+        }
+        let mut outcomes = sled::Batch::default();
+        for o in &w.review_outcomes {
+            outcomes.insert(&ReviewItem::key(o.a, o.b)[..], encode(o));
+        }
+        let (has_verdicts, has_outcomes) = (!w.verdicts.is_empty(), !w.review_outcomes.is_empty());
         let result: Result<u64, TransactionError<()>> = (
             &self.records,
             &self.entities,
@@ -956,11 +1026,19 @@ impl Store {
             &self.decisions,
             &self.decisions_by_record,
             &self.meta,
+            &self.link_verdicts,
+            &self.review_outcomes,
         )
-            .transaction(|(tr, te, tv, ti, tc, td, tx, tm)| {
+            .transaction(|(tr, te, tv, ti, tc, td, tx, tm, tl, to)| {
                 if has_decisions {
                     td.apply_batch(&decisions)?;
                     tx.apply_batch(&decisions_index)?;
+                }
+                if has_verdicts {
+                    tl.apply_batch(&verdicts)?;
+                }
+                if has_outcomes {
+                    to.apply_batch(&outcomes)?;
                 }
                 tr.apply_batch(&records)?;
                 te.apply_batch(&entities)?;
@@ -1206,6 +1284,46 @@ impl Store {
         })
     }
 
+    /// A queued review item by its pair key.
+    pub fn review_item(&self, key: &[u8; 32]) -> Result<Option<ReviewItem>, StoreError> {
+        match self
+            .review
+            .get(key)
+            .map_err(sled_err("reading the review queue"))?
+        {
+            Some(v) => decode(trees::REVIEW, &self.unseal(trees::REVIEW, key, &v)?).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The verdict on an automatic link, by its pair key.
+    pub fn link_verdict(&self, key: &[u8; 32]) -> Result<Option<LinkVerdict>, StoreError> {
+        match self
+            .link_verdicts
+            .get(key)
+            .map_err(sled_err("reading a link verdict"))?
+        {
+            Some(v) => decode(trees::LINK_VERDICTS, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// All verdicts on automatic links, in pair-key order.
+    pub fn link_verdicts(&self) -> impl Iterator<Item = Result<LinkVerdict, StoreError>> + '_ {
+        self.link_verdicts.iter().map(|r| {
+            let (_, v) = r.map_err(sled_err("scanning link verdicts"))?;
+            decode(trees::LINK_VERDICTS, &v)
+        })
+    }
+
+    /// All decisions taken on queued review pairs, in pair-key order.
+    pub fn review_outcomes(&self) -> impl Iterator<Item = Result<ReviewOutcome, StoreError>> + '_ {
+        self.review_outcomes.iter().map(|r| {
+            let (_, v) = r.map_err(sled_err("scanning review outcomes"))?;
+            decode(trees::REVIEW_OUTCOMES, &v)
+        })
+    }
+
     /// Last committed change sequence number (0 before the first).
     pub fn last_change_seq(&self) -> Result<u64, StoreError> {
         Ok(read_u64(
@@ -1421,6 +1539,26 @@ impl<'a> Reads<'a> {
     /// A decision by its pair key.
     pub fn decision(&self, key: &[u8; 32]) -> Result<Option<Decision>, StoreError> {
         self.0.decision(key)
+    }
+
+    /// Decisions that involve a record.
+    pub fn decisions_of(&self, id: RecordId) -> Result<Vec<Decision>, StoreError> {
+        self.0.decisions_of(id)
+    }
+
+    /// The verdict on an automatic link, by its pair key.
+    pub fn link_verdict(&self, key: &[u8; 32]) -> Result<Option<LinkVerdict>, StoreError> {
+        self.0.link_verdict(key)
+    }
+
+    /// All verdicts on automatic links, in pair-key order.
+    pub fn link_verdicts(&self) -> impl Iterator<Item = Result<LinkVerdict, StoreError>> + 'a {
+        self.0.link_verdicts()
+    }
+
+    /// All decisions taken on queued review pairs, in pair-key order.
+    pub fn review_outcomes(&self) -> impl Iterator<Item = Result<ReviewOutcome, StoreError>> + 'a {
+        self.0.review_outcomes()
     }
 
     /// The history of an entity, oldest version first.

@@ -22,6 +22,14 @@ pub const CHANGES: &str = "changes";
 pub const DECISIONS: &str = "decisions";
 /// Index of `decisions` by record: record id (16 bytes) + pair key (32 bytes) -> empty.
 pub const DECISIONS_BY_RECORD: &str = "decisions_by_record";
+/// Maps a record pair (two record ids, smaller first, 32 bytes) to a steward's
+/// [`super::LinkVerdict`] (JSON) on an automatically linked pair: the sample behind the
+/// estimated precision of automatic links. A later verdict on the pair replaces it.
+pub const LINK_VERDICTS: &str = "link_verdicts";
+/// Maps a record pair (32 bytes, smaller first) to a [`super::ReviewOutcome`] (JSON): a
+/// decision taken on a queued review pair with the matcher's probability when queued, written
+/// in the decision's transaction (deciding drops the queued item).
+pub const REVIEW_OUTCOMES: &str = "review_outcomes";
 /// The audit log: time in ms since the epoch (u64 big-endian) + a unique sequence (u64
 /// big-endian) -> one [`crate::audit::AuditEntry`] (JSON). Append-only; entries older than
 /// `[audit] retention_days` are removed.

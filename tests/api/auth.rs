@@ -30,6 +30,7 @@ fn allowed_roles(method: &str, template: &str) -> &'static [&'static str] {
         (_, "/v1/entities/{id}/history" | "/v1/entities/{id}/conflicts") => &["steward"],
         (_, "/v1/entities/merge" | "/v1/entities/{id}/split") => &["steward"],
         (_, "/v1/entities/{id}/overrides/{attr}") => &["steward"],
+        (_, "/v1/quality" | "/v1/quality/sample" | "/v1/quality/verdicts") => &["steward"],
         _ => &[],
     }
 }
@@ -589,10 +590,16 @@ async fn masking_hides_personal_values_on_every_output_path() {
             format!("/v1/entities/{zhang}/conflicts"),
             None,
         ),
+        (
+            "quality sample",
+            Method::GET,
+            "/v1/quality/sample?n=100".into(),
+            None,
+        ),
     ];
     let mut clear_seen = 0;
     for (what, method, path, body) in &cases {
-        let client = if ["review", "history", "conflicts"].contains(what) {
+        let client = if ["review", "history", "conflicts", "quality sample"].contains(what) {
             &steward
         } else {
             &reader
@@ -602,7 +609,7 @@ async fn masking_hides_personal_values_on_every_output_path() {
         for s in &secrets {
             assert!(!contains_word(&text, s), "{what}: {s:?} in clear: {text}");
         }
-        if !["review", "history", "conflicts"].contains(what) {
+        if !["review", "history", "conflicts", "quality sample"].contains(what) {
             let (_, clear) = send(&pii_reader, method.clone(), path, body.clone()).await;
             if secrets.iter().any(|s| contains_word(&clear, s)) {
                 clear_seen += 1;

@@ -4,8 +4,10 @@
 mod auth;
 mod browser;
 mod changes;
+mod cli_server;
 mod config;
 mod crash;
+mod csv_http;
 mod decisions;
 mod encryption;
 mod entities;
@@ -19,6 +21,7 @@ mod multisource;
 mod openapi;
 mod overrides;
 mod overview;
+mod quality;
 mod restart;
 mod tls;
 mod training;
