@@ -317,13 +317,15 @@ impl Sealer {
     /// The index term of blocking key `k` (`prefix:value`): the prefix kept (it names the
     /// key's kind), the value replaced by 16 bytes of its keyed BLAKE3 hash in hex.
     pub fn term(&self, k: &str) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let (prefix, _) = k.split_once(':').unwrap_or(("", k));
         let h = blake3::keyed_hash(&self.term_key, k.as_bytes());
         let mut out = String::with_capacity(prefix.len() + 33);
         out.push_str(prefix);
         out.push(':');
         for b in &h.as_bytes()[..16] {
-            out.push_str(&format!("{b:02x}"));
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
         out
     }

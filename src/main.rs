@@ -78,6 +78,14 @@ enum Command {
     Backup {
         /// Target directory.
         dir: PathBuf,
+        /// A server holding the data directory backs it up itself (consistent, while it keeps
+        /// serving): its URL, default the one in `<data_dir>/server.json`.
+        #[arg(long)]
+        server: Option<String>,
+        /// Admin API key for a server-side backup; default: the GOLDREC_KEY environment
+        /// variable.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Restore a backup into the data directory, which must be absent or empty.
     Restore {
@@ -211,9 +219,44 @@ fn run() -> anyhow::Result<()> {
             serve(config)
         }
         Command::Keys { action } => keys(&config, action),
-        Command::Backup { dir } => {
-            let engine = open(config)?;
-            let m = goldrec::backup::backup(&engine, &dir)?;
+        Command::Backup { dir, server, key } => {
+            let key = key.or_else(|| std::env::var(KEY_ENV).ok());
+            let server = match server {
+                Some(url) => Some(url),
+                None => match Engine::open(config.clone()) {
+                    Ok(engine) => {
+                        let m = goldrec::backup::backup(&engine, &dir)?;
+                        eprintln!(
+                            "backed up {} records, {} entities, change sequence {} into {}",
+                            m.records,
+                            m.entities,
+                            m.last_change,
+                            dir.display()
+                        );
+                        return Ok(());
+                    }
+                    Err(e) if held_by_another_process(&e) => {
+                        match (server_file::read(&config.data_dir), &key) {
+                            (Some(s), Some(_)) => Some(s.url),
+                            _ => bail!(
+                                "{}; for a backup while it runs: `goldrec backup DIR --server URL --key ADMIN_KEY`",
+                                held_message(&config.data_dir)
+                            ),
+                        }
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "opening data directory {}",
+                            config.data_dir.display()
+                        )))
+                    }
+                },
+            };
+            let url = server.expect("a server by now");
+            let key = key.with_context(|| {
+                format!("a server-side backup needs an admin key: give --key or set {KEY_ENV}")
+            })?;
+            let m = remote::backup(&url, &key, &dir)?;
             eprintln!(
                 "backed up {} records, {} entities, change sequence {} into {}",
                 m.records,
@@ -823,6 +866,28 @@ fn export(
 /// file's format, so a CSV record's quoted newlines travel safely and every error names the
 /// file's own line). Reading the next request overlaps with sending this one.
 mod remote {
+    /// Asks the server at `url` for a backup into `dir` (made absolute: the server writes it
+    /// on its own machine); the manifest it answers.
+    pub fn backup(url: &str, key: &str, dir: &Path) -> anyhow::Result<goldrec::backup::Manifest> {
+        let dir =
+            std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
+        let answer = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/backups", url.trim_end_matches('/')))
+            .bearer_auth(key)
+            .json(&serde_json::json!({ "dir": dir }))
+            .send()
+            .with_context(|| format!("asking {url} for a backup"))?;
+        let status = answer.status();
+        let body: Value = answer.json().unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "the server refused the backup ({status}): {}",
+                body["message"].as_str().unwrap_or("no message")
+            );
+        }
+        Ok(serde_json::from_value(body["backup"].clone())?)
+    }
+
     use std::path::{Path, PathBuf};
     use std::time::Instant;
 

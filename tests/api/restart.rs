@@ -184,7 +184,7 @@ async fn a_killed_server_keeps_every_acknowledged_record_and_matches_them() {
 /// Issue 11, item 5: `goldrec backup DIR` of a stopped data directory and `goldrec restore
 /// DIR` into an empty one give a server with the same entities and keys; a backup of a
 /// directory a server holds is refused.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_restores_into_an_equal_store_with_its_keys() {
     let app = crate::helpers::spawn_app().await;
     app.ingest_fixtures().await;
@@ -217,6 +217,26 @@ async fn a_backup_restores_into_an_equal_store_with_its_keys() {
         !held.status.success(),
         "a running server holds the directory"
     );
+    let err = String::from_utf8_lossy(&held.stderr);
+    assert!(err.contains("--server URL --key"), "{err}");
+    // Through the running server, with an admin key: a consistent copy while it serves.
+    let live = backups.path().join("live");
+    let url = format!("http://{}", app.addr);
+    let out = cli(
+        app.dir.path(),
+        &[
+            "backup",
+            live.to_str().unwrap(),
+            "--server",
+            &url,
+            "--key",
+            crate::helpers::ADMIN_KEY,
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("backed up 16 records"), "{err}");
+    assert!(live.join("backup.json").exists());
 
     let dir = app.stop().await;
     let out = crate::helpers::cli_when_released(|| {
