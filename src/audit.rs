@@ -2,12 +2,18 @@
 //! naming the key, the route, the entity or record it concerned, the status and whether
 //! personal data was read, appended to the sled tree `audit` by one [`Auditor`] thread.
 //!
-//! Entries are written after the handler answered: a change and its entry are two writes,
-//! not one transaction, and entries still queued when the process dies are lost. The
-//! thread writes what is queued in one sled batch with one flush, so requests never wait for
-//! the audit's disk write. Entries older than `[audit] retention_days` are removed at start
-//! and every [`PRUNE_EVERY`].
+//! A write request's entry is committed in the transaction of the change it causes: the
+//! guard opens a [`Draft`] for the request ([`in_request`]), the API's blocking calls carry it
+//! to the thread that calls the engine ([`with_drafts`]), and the engine adds it to the
+//! batch's write set ([`drafts`]); the group-commit writer carries the drafts of every job it
+//! batches. Such entries say `in_transaction: true`. Every other guarded request (reads,
+//! refusals, failures, key management) is queued after the answer to one [`Auditor`] thread
+//! that writes what is queued in one sled batch with one flush, so requests never wait for
+//! that disk write (entries still queued when the process dies are lost). Entries older than
+//! `[audit] retention_days` are removed at start and every [`PRUNE_EVERY`].
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,8 +46,10 @@ pub struct AuditEntry {
     pub route: String,
     /// Path as requested (holds the entity id, source and record key, decision id).
     pub path: String,
-    /// HTTP status answered.
-    pub status: u16,
+    /// HTTP status answered; absent on an entry written in its change's transaction
+    /// (`in_transaction`), which is before the answer (a 200 or 201 then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
     /// `ok` (2xx, 3xx), `refused` (401, 403) or `failed` (other errors).
     pub outcome: String,
     /// Whether the answer carried personal data in clear: a successful reader or steward
@@ -51,6 +59,78 @@ pub struct AuditEntry {
     /// actor, reason), `value` fields left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<serde_json::Value>,
+    /// Written in the transaction of the change it records (the time is the commit's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_transaction: bool,
+}
+
+/// The entry of a write request, waiting for the transaction of the change it causes.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    entry: Arc<AuditEntry>,
+    committed: Arc<AtomicBool>,
+}
+
+impl Draft {
+    /// A draft of `entry` (its status and outcome as if the write succeeds).
+    pub fn new(entry: AuditEntry) -> Self {
+        Self {
+            entry: Arc::new(entry),
+            committed: Arc::default(),
+        }
+    }
+
+    /// The entry as committed now: (time in ms, JSON).
+    pub fn stored(&self) -> (u64, Vec<u8>) {
+        let mut e = (*self.entry).clone();
+        e.at = Utc::now();
+        e.in_transaction = true;
+        (
+            e.at.timestamp_millis().max(0) as u64,
+            serde_json::to_vec(&e).expect("audit entries serialize"),
+        )
+    }
+
+    /// Marks the entry committed with a change.
+    pub fn mark_committed(&self) {
+        self.committed.store(true, Ordering::Release);
+    }
+
+    /// Whether a change committed the entry.
+    pub fn committed(&self) -> bool {
+        self.committed.load(Ordering::Acquire)
+    }
+}
+
+tokio::task_local! {
+    static REQUEST: Draft;
+}
+
+thread_local! {
+    static THREAD: RefCell<Vec<Draft>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs a request's handler with its draft in scope.
+pub async fn in_request<F: std::future::Future>(draft: Draft, f: F) -> F::Output {
+    REQUEST.scope(draft, f).await
+}
+
+/// The draft of the request this task serves, if any.
+pub fn of_request() -> Option<Draft> {
+    REQUEST.try_with(Clone::clone).ok()
+}
+
+/// Runs `f` on this thread with `drafts` as the entries its writes commit.
+pub fn with_drafts<T>(drafts: Vec<Draft>, f: impl FnOnce() -> T) -> T {
+    let before = THREAD.with(|t| t.replace(drafts));
+    let out = f();
+    THREAD.with(|t| t.replace(before));
+    out
+}
+
+/// The drafts the writes of this thread commit ([`with_drafts`]).
+pub fn drafts() -> Vec<Draft> {
+    THREAD.with(|t| t.borrow().clone())
 }
 
 /// Queue to the audit thread. Cloned into the guard middleware; the thread ends when the

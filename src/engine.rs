@@ -717,7 +717,7 @@ impl Engine {
             verdicts: vec![v.clone()],
             ..WriteSet::default()
         };
-        let seq = self.store.commit(&ws)?;
+        let seq = self.commit_audited(ws)?;
         // Keep the index's commit payload in step with the store.
         self.index.publish(seq)?;
         Ok(v)
@@ -813,7 +813,7 @@ impl Engine {
             entities: vec![entity.clone()],
             ..WriteSet::default()
         };
-        let seq = self.store.commit(&ws)?;
+        let seq = self.commit_audited(ws)?;
         // Keep the index's commit payload in step with the store.
         self.index.publish(seq)?;
         self.changes.send_replace(self.store.last_change_seq()?);
@@ -1764,7 +1764,10 @@ impl Engine {
 
         timer.phase("commit");
         // 9. Commit: sled first (the truth), then the derived index tagged with the batch seq.
+        let drafts = crate::audit::drafts();
+        ws.audit = drafts.iter().map(crate::audit::Draft::stored).collect();
         let seq = self.store.commit(&ws)?;
+        drafts.iter().for_each(crate::audit::Draft::mark_committed);
         for (i, (_, id, _, old)) in incoming.iter().enumerate() {
             self.index.upsert(*id, &batch_keys[i], old.is_some())?;
         }
@@ -1823,6 +1826,16 @@ impl Engine {
             self.store.entity_count()?,
             self.store.last_change_seq()?,
         ))
+    }
+
+    /// Commits a write set with the audit entries of the requests that caused it
+    /// ([`crate::audit::drafts`]) in the same transaction.
+    fn commit_audited(&self, mut ws: WriteSet) -> Result<u64, EngineError> {
+        let drafts = crate::audit::drafts();
+        ws.audit = drafts.iter().map(crate::audit::Draft::stored).collect();
+        let seq = self.store.commit(&ws)?;
+        drafts.iter().for_each(crate::audit::Draft::mark_committed);
+        Ok(seq)
     }
 
     /// Erases a source record or every record of an entity (right to be forgotten), in one
@@ -2290,6 +2303,8 @@ impl<'a> Work<'a> {
 struct Job {
     changes: Vec<Change>,
     reply: mpsc::SyncSender<Result<Vec<ChangeOutcome>, String>>,
+    /// Audit entries of the requests the changes come from, committed with them.
+    audit: Vec<crate::audit::Draft>,
 }
 
 /// Group commit for concurrent writers: jobs queue on a channel and a single thread applies all
@@ -2322,11 +2337,13 @@ impl Committer {
                     let sizes: Vec<usize> = jobs.iter().map(|j| j.changes.len()).collect();
                     let mut all = Vec::with_capacity(n);
                     let mut replies = Vec::new();
+                    let mut drafts = Vec::new();
                     for j in jobs {
                         all.extend(j.changes);
                         replies.push(j.reply);
+                        drafts.extend(j.audit);
                     }
-                    match engine.apply(all) {
+                    match crate::audit::with_drafts(drafts, || engine.apply(all)) {
                         Ok(outcomes) => {
                             let mut it = outcomes.into_iter();
                             for (size, reply) in sizes.into_iter().zip(replies) {
@@ -2350,7 +2367,11 @@ impl Committer {
     pub fn submit(&self, changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, EngineError> {
         let (reply, rx) = mpsc::sync_channel(1);
         self.tx
-            .send(Job { changes, reply })
+            .send(Job {
+                changes,
+                reply,
+                audit: crate::audit::drafts(),
+            })
             .map_err(|_| EngineError::Closed)?;
         match rx.recv() {
             Ok(Ok(o)) => Ok(o),

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use crate::audit::{AuditEntry, Auditor};
+use crate::audit::{AuditEntry, Auditor, Draft};
 use crate::auth::{Denied, KeyEntry, Keys, Permission};
 use crate::masking::Masker;
 
@@ -109,7 +109,7 @@ pub async fn require(State(guard): State<Guard>, req: Request, next: Next) -> Re
         return next.run(req).await;
     }
     let (method, path) = (req.method().to_string(), req.uri().path().to_string());
-    let (mut resp, caller, request) = check(&guard, needed, &template, req, next).await;
+    let (mut resp, caller, request, draft) = check(&guard, needed, &template, req, next).await;
     let pii = caller.as_ref().is_some_and(|c| c.pii);
     // Admin routes (keys, audit) carry no personal data; their fields are not masked.
     if !pii && needed != Permission::Admin {
@@ -127,14 +127,20 @@ pub async fn require(State(guard): State<Guard>, req: Request, next: Next) -> Re
             needed,
             Permission::Read | Permission::ReadRecord | Permission::Steward
         );
+    // A write's entry went into its change's transaction; another is written only when the
+    // request ended otherwise than it (a batch failing after some chunks were committed).
+    if draft.is_some_and(|d| d.committed()) && outcome == "ok" {
+        return resp;
+    }
     guard.audit.record(AuditEntry {
+        in_transaction: false,
         at: chrono::Utc::now(),
         actor: caller.as_ref().map(|c| c.name.clone()),
         key_id: caller.map(|c| c.id.clone()),
         method,
         route: template,
         path,
-        status: status.as_u16(),
+        status: Some(status.as_u16()),
         outcome: outcome.to_string(),
         personal_data,
         request,
@@ -175,7 +181,12 @@ async fn check(
     template: &str,
     mut req: Request,
     next: Next,
-) -> (Response, Option<Arc<KeyEntry>>, Option<serde_json::Value>) {
+) -> (
+    Response,
+    Option<Arc<KeyEntry>>,
+    Option<serde_json::Value>,
+    Option<Draft>,
+) {
     let keys = &guard.keys;
     let Some(presented) = req
         .headers()
@@ -184,10 +195,10 @@ async fn check(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|v| v.trim().to_string())
     else {
-        return (unauthorized("no key"), None, None);
+        return (unauthorized("no key"), None, None, None);
     };
     if let Err(e) = keys.refresh() {
-        return (ApiError::internal(e).into_response(), None, None);
+        return (ApiError::internal(e).into_response(), None, None, None);
     }
     let entry = match keys.lookup_fast(&presented) {
         Ok(Some(e)) => e,
@@ -195,11 +206,11 @@ async fn check(
             let keys = keys.clone();
             match tokio::task::spawn_blocking(move || keys.verify_slow(&presented)).await {
                 Ok(Ok(e)) => e,
-                Ok(Err(Denied(why))) => return (unauthorized(why), None, None),
-                Err(e) => return (ApiError::internal(e).into_response(), None, None),
+                Ok(Err(Denied(why))) => return (unauthorized(why), None, None, None),
+                Err(e) => return (ApiError::internal(e).into_response(), None, None, None),
             }
         }
-        Err(Denied(why)) => return (unauthorized(why), None, None),
+        Err(Denied(why)) => return (unauthorized(why), None, None, None),
     };
     let entry = Arc::new(entry);
     let source = source_of(req.uri().path());
@@ -223,6 +234,7 @@ async fn check(
         return (
             ApiError::new(StatusCode::FORBIDDEN, "forbidden", what).into_response(),
             Some(entry),
+            None,
             None,
         );
     }
@@ -252,13 +264,34 @@ async fn check(
                         guard.max_body
                     ),
                 );
-                return (e.into_response(), Some(entry), None);
+                return (e.into_response(), Some(entry), None, None);
             }
         };
         request = steward_request(parts.uri.query(), &bytes);
         req = Request::from_parts(parts, axum::body::Body::from(bytes));
     }
-    (next.run(req).await, Some(entry), request)
+    // Writes to the store commit their entry with the change (see [`crate::audit`]).
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD)
+        && (matches!(needed, Permission::Ingest | Permission::Steward)
+            || template == "/v1/erasures");
+    if !writes {
+        return (next.run(req).await, Some(entry), request, None);
+    }
+    let draft = Draft::new(AuditEntry {
+        at: chrono::Utc::now(),
+        actor: Some(entry.name.clone()),
+        key_id: Some(entry.id.clone()),
+        method: req.method().to_string(),
+        route: template.to_string(),
+        path: req.uri().path().to_string(),
+        status: None,
+        outcome: "ok".into(),
+        personal_data: false,
+        request: request.clone(),
+        in_transaction: true,
+    });
+    let resp = crate::audit::in_request(draft.clone(), next.run(req)).await;
+    (resp, Some(entry), request, Some(draft))
 }
 
 /// A JSON answer with personal values masked ([`Masker::mask_json`]); other answers (the

@@ -243,7 +243,9 @@ pub fn limit_body<S: Clone + Send + Sync + 'static>(router: Router<S>, max: usiz
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    // The request's audit draft goes along: a write commits it with its change.
+    let drafts: Vec<crate::audit::Draft> = crate::audit::of_request().into_iter().collect();
+    tokio::task::spawn_blocking(move || crate::audit::with_drafts(drafts, f))
         .await
         .map_err(ApiError::internal)?
 }

@@ -421,6 +421,8 @@ pub struct WriteSet {
     pub revoked: Vec<[u8; 32]>,
     /// Change pages rewritten in place (an erasure redacting past events), by page key.
     pub redacted_pages: Vec<(u64, codec::Page)>,
+    /// Audit entries (time in ms, JSON) of the requests that caused this batch.
+    pub audit: Vec<(u64, Vec<u8>)>,
     /// Who caused this write (`system` for matching).
     pub actor: String,
     /// Why, when given.
@@ -685,17 +687,23 @@ impl Store {
         self.read_record(id, codec::decode_record)
     }
 
+    /// The key (time in ms, a unique sequence) and stored value of an audit entry.
+    fn audit_value(&self, at: u64, entry: &[u8]) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let seq = self
+            .db
+            .generate_id()
+            .map_err(sled_err("numbering audit entries"))?;
+        let mut key = at.to_be_bytes().to_vec();
+        key.extend_from_slice(&seq.to_be_bytes());
+        let sealed = self.seal(trees::AUDIT, &key, entry.to_vec());
+        Ok((key, sealed))
+    }
+
     /// Appends audit entries (time in ms, JSON) and flushes. Only the audit log is written.
     pub fn append_audit(&self, entries: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (at, value) in entries {
-            let seq = self
-                .db
-                .generate_id()
-                .map_err(sled_err("numbering audit entries"))?;
-            let mut key = at.to_be_bytes().to_vec();
-            key.extend_from_slice(&seq.to_be_bytes());
-            let sealed = self.seal(trees::AUDIT, &key, value.clone());
+            let (key, sealed) = self.audit_value(*at, value)?;
             batch.insert(key, sealed);
         }
         self.audit
@@ -1017,6 +1025,11 @@ impl Store {
             outcomes.insert(&ReviewItem::key(o.a, o.b)[..], encode(o));
         }
         let (has_verdicts, has_outcomes) = (!w.verdicts.is_empty(), !w.review_outcomes.is_empty());
+        let mut audit = sled::Batch::default();
+        for (at, entry) in &w.audit {
+            let (key, sealed) = self.audit_value(*at, entry)?;
+            audit.insert(key, sealed);
+        }
         let result: Result<u64, TransactionError<()>> = (
             &self.records,
             &self.entities,
@@ -1028,8 +1041,12 @@ impl Store {
             &self.meta,
             &self.link_verdicts,
             &self.review_outcomes,
+            &self.audit,
         )
-            .transaction(|(tr, te, tv, ti, tc, td, tx, tm, tl, to)| {
+            .transaction(|(tr, te, tv, ti, tc, td, tx, tm, tl, to, ta)| {
+                if !w.audit.is_empty() {
+                    ta.apply_batch(&audit)?;
+                }
                 if has_decisions {
                     td.apply_batch(&decisions)?;
                     tx.apply_batch(&decisions_index)?;

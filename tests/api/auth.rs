@@ -371,14 +371,14 @@ async fn the_audit_log_records_who_did_what_and_filters() {
         (
             &put["method"],
             &put["path"],
-            &put["status"],
+            &put["in_transaction"],
             &put["outcome"],
             &put["personal_data"]
         ),
         (
             &"PUT".into(),
             &"/v1/sources/crm/records/A1".into(),
-            &201.into(),
+            &true.into(),
             &"ok".into(),
             &false.into()
         ),
@@ -450,10 +450,11 @@ async fn audit_entries_older_than_the_retention_are_pruned() {
             method: "GET".into(),
             route: "/v1/entities/{id}".into(),
             path: "/v1/entities/1".into(),
-            status: 200,
+            status: Some(200),
             outcome: "ok".into(),
             personal_data: true,
             request: None,
+            in_transaction: false,
         };
         (
             at.timestamp_millis() as u64,
@@ -729,4 +730,77 @@ async fn an_admin_manages_keys_over_http() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let r = TestApp::send(app.client.delete(app.url("/v1/keys/etl-web"))).await;
     assert_eq!(r.body["code"], "key_not_found", "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_commits_its_audit_entry_with_the_change() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    let put = app
+        .put_record(
+            "crm",
+            "AUD1",
+            &serde_json::json!({"full_name": "Audit Person", "email": "audit@example.com"}),
+        )
+        .await;
+    assert!(put.status.is_success(), "{}", put.body);
+    let bad = app
+        .put_record(
+            "crm",
+            "AUD2",
+            &serde_json::json!({"full_name": "Bad Date", "birth_date": "31/31/1999"}),
+        )
+        .await;
+    assert!(bad.status.is_client_error(), "{}", bad.body);
+    let a = app.entity_of("crm", "AUD1").await;
+    let r = app
+        .client
+        .put(app.url(&format!("/v1/entities/{a}/overrides/city")))
+        .json(&serde_json::json!({"value": "Oslo", "actor": "steward@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let audit = app.get(app.url("/v1/audit?limit=10000")).await.body;
+    let entries = audit["entries"].as_array().unwrap();
+    let of = |method: &str, route: &str, path: &str| -> Vec<&Value> {
+        entries
+            .iter()
+            .filter(|e| e["method"] == method && e["route"] == route && e["path"] == path)
+            .collect()
+    };
+    // One entry per successful write, written in the change's transaction.
+    let ok = of(
+        "PUT",
+        "/v1/sources/{source}/records/{key}",
+        "/v1/sources/crm/records/AUD1",
+    );
+    assert_eq!(ok.len(), 1, "{ok:?}");
+    assert_eq!(ok[0]["in_transaction"], true, "{}", ok[0]);
+    assert_eq!(ok[0]["actor"], "admin (GOLDREC_ADMIN_KEY)", "{}", ok[0]);
+    let pin = of(
+        "PUT",
+        "/v1/entities/{id}/overrides/{attr}",
+        &format!("/v1/entities/{a}/overrides/city"),
+    );
+    assert_eq!(pin.len(), 1, "{pin:?}");
+    assert_eq!(pin[0]["in_transaction"], true, "{}", pin[0]);
+    // The batches of the fixture load too (each POST committed at least one entry).
+    let batches: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["route"] == "/v1/sources/{source}/records")
+        .collect();
+    assert!(
+        batches.len() >= 3 && batches.iter().all(|e| e["in_transaction"] == true),
+        "{batches:?}"
+    );
+    // A refused write is recorded after its answer, with its status.
+    let refused = of(
+        "PUT",
+        "/v1/sources/{source}/records/{key}",
+        "/v1/sources/crm/records/AUD2",
+    );
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].get("in_transaction").is_none(), "{}", refused[0]);
+    assert_eq!(refused[0]["outcome"], "failed");
 }

@@ -84,13 +84,22 @@ pub fn scan_dir(dir: &Path, needles: &[String]) -> Vec<(String, String)> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
                 continue;
             }
-            let bytes = std::fs::read(&path).unwrap();
+            // A file removed meanwhile (a merge finishing after the server let go) holds
+            // nothing any more.
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => panic!("{}: {e}", path.display()),
+            };
             for n in needles {
                 if bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
                     found.push((n.clone(), path.display().to_string()));

@@ -235,10 +235,11 @@ async fn erase_john(app: &TestApp) -> (Vec<String>, u64) {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["route"] == "/v1/erasures" && e["status"] == 200)
+        .find(|e| e["route"] == "/v1/erasures" && e["outcome"] == "ok")
         .unwrap_or_else(|| panic!("no audit entry: {audit}"))
         .clone();
     assert!(entry["actor"].is_string(), "{entry}");
+    assert_eq!(entry["in_transaction"], true, "{entry}");
     assert_eq!(
         entry["request"]["body"]["reason"], "GDPR art. 17 request 2026-118",
         "{entry}"
