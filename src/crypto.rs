@@ -287,12 +287,22 @@ impl Sealer {
         }
     }
 
-    fn aad(tree: &str, key: &[u8]) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(tree.len() + 1 + key.len());
-        aad.extend_from_slice(tree.as_bytes());
-        aad.push(0);
-        aad.extend_from_slice(key);
-        aad
+    /// Runs `f` with the associated data of `key` in `tree` (tree name, 0, key), on the stack
+    /// when it fits (every tree and key goldrec uses).
+    fn with_aad<T>(tree: &str, key: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
+        let n = tree.len() + 1 + key.len();
+        let mut stack = [0u8; 96];
+        let mut heap = Vec::new();
+        let buf: &mut [u8] = if n <= stack.len() {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, 0);
+            &mut heap
+        };
+        buf[..tree.len()].copy_from_slice(tree.as_bytes());
+        buf[tree.len()] = 0;
+        buf[tree.len() + 1..].copy_from_slice(key);
+        f(buf)
     }
 
     /// `plain` sealed for sled key `key` of `tree`.
@@ -300,7 +310,7 @@ impl Sealer {
         let mut nonce = [0u8; NONCE_LEN];
         nonce[..16].copy_from_slice(&self.salt);
         nonce[16..].copy_from_slice(&self.counter.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-        seal_with(&self.cipher, &nonce, &Self::aad(tree, key), plain)
+        Self::with_aad(tree, key, |aad| seal_with(&self.cipher, &nonce, aad, plain))
     }
 
     /// Opens a value sealed for `key` of `tree`.
@@ -310,22 +320,25 @@ impl Sealer {
         key: &[u8],
         sealed: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        open_with(&self.cipher, &Self::aad(tree, key), sealed)
+        Self::with_aad(tree, key, |aad| open_with(&self.cipher, aad, sealed))
             .ok_or(CryptoError::Unauthentic { tree })
     }
 
     /// The index term of blocking key `k` (`prefix:value`): the prefix kept (it names the
-    /// key's kind), the value replaced by 16 bytes of its keyed BLAKE3 hash in hex.
+    /// key's kind), the value replaced by 64 bits of its keyed BLAKE3 hash in 11 base64url
+    /// characters. Short terms keep tantivy's term dictionary (an FST) cheap to build; a
+    /// collision only adds a candidate, which scoring then judges.
     pub fn term(&self, k: &str) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let (prefix, _) = k.split_once(':').unwrap_or(("", k));
         let h = blake3::keyed_hash(&self.term_key, k.as_bytes());
-        let mut out = String::with_capacity(prefix.len() + 33);
+        let mut v = u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"));
+        let mut out = String::with_capacity(prefix.len() + 12);
         out.push_str(prefix);
         out.push(':');
-        for b in &h.as_bytes()[..16] {
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
+        for _ in 0..11 {
+            out.push(B64[(v & 63) as usize] as char);
+            v >>= 6;
         }
         out
     }
