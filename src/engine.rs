@@ -297,7 +297,6 @@ impl Engine {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        crate::store::compact::recover(&config.data_dir)?;
         let store = Store::open(
             &config.data_dir.join("sled"),
             &config.encryption,

@@ -6,9 +6,16 @@
 //! blocking index is deleted too (its terms are keyed by the data key) and rebuilt at the next
 //! open.
 //!
-//! Steps, each safe to crash after: write `sled.compact`; delete `index`; rename `sled` to
-//! `sled.old`; rename `sled.compact` to `sled`; delete `sled.old`. [`recover`] (run by every
-//! open) finishes or undoes an interrupted run.
+//! Steps, each safe to crash after: write and flush `sled.compact` (while holding the live
+//! store's lock); write the marker `compact.done`; delete `index`; rename `sled` to `sled.old`;
+//! rename `sled.compact` to `sled`; delete `sled.old`; delete the marker. [`recover`] (run by
+//! every store open) finishes a run whose marker exists and touches nothing otherwise: a
+//! `sled.compact` without the marker is a copy in progress or an abandoned one, which the next
+//! `compact` replaces. Needs the server stopped and no other goldrec command on the directory.
+//!
+//! The new data key is wrapped by the same KEK. For erased values to be unreadable even from
+//! the disk's free blocks, follow with `goldrec rotate-key` and destroy the old KEK: the old
+//! data key then opens with nothing that exists.
 
 use std::path::Path;
 
@@ -16,6 +23,14 @@ use super::{sled_err, trees, Store, StoreError};
 
 const COMPACT: &str = "sled.compact";
 const OLD: &str = "sled.old";
+/// Written once `sled.compact` is complete and flushed.
+const DONE: &str = "compact.done";
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
 
 /// Sizes before and after a compaction, in bytes.
 #[derive(Debug, Clone, Copy)]
@@ -45,23 +60,35 @@ pub fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Finishes (the new copy is complete and the old one already moved away) or undoes (the
-/// copy may be partial) a compaction interrupted by a crash.
+/// Finishes a compaction interrupted by a crash after its copy was complete (the marker
+/// exists); does nothing otherwise.
 pub fn recover(data_dir: &Path) -> Result<(), StoreError> {
-    let (live, new, old) = (
+    let done = data_dir.join(DONE);
+    if !done.exists() {
+        return Ok(());
+    }
+    let (live, new, old, index) = (
         data_dir.join("sled"),
         data_dir.join(COMPACT),
         data_dir.join(OLD),
+        data_dir.join("index"),
     );
-    if !live.exists() && new.exists() && old.exists() {
-        std::fs::rename(&new, &live).map_err(io(&new))?;
+    // The index is keyed by the old data key: it goes whatever step was reached.
+    if index.exists() {
+        std::fs::remove_dir_all(&index).map_err(io(&index))?;
     }
-    if live.exists() && old.exists() {
+    if new.exists() {
+        if live.exists() {
+            std::fs::rename(&live, &old).map_err(io(&live))?;
+        }
+        std::fs::rename(&new, &live).map_err(io(&new))?;
+        sync_dir(data_dir);
+    }
+    if old.exists() {
         std::fs::remove_dir_all(&old).map_err(io(&old))?;
     }
-    if live.exists() && new.exists() {
-        std::fs::remove_dir_all(&new).map_err(io(&new))?;
-    }
+    std::fs::remove_file(&done).map_err(io(&done))?;
+    sync_dir(data_dir);
     Ok(())
 }
 
@@ -73,18 +100,21 @@ pub fn compact(config: &crate::config::Config) -> Result<Compacted, StoreError> 
     let before = dir_size(&live);
     let new = data_dir.join(COMPACT);
     {
+        // The live store's lock is held from here until the copy is complete.
         let store = Store::open(&live, &config.encryption, data_dir)?;
+        if new.exists() {
+            std::fs::remove_dir_all(&new).map_err(io(&new))?;
+        }
         let target = Store::open(&new, &config.encryption, data_dir)?;
         store.copy_into(&target)?;
+        let done = data_dir.join(DONE);
+        std::fs::write(&done, b"sled.compact is complete\n").map_err(io(&done))?;
+        std::fs::File::open(&done)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&done))?;
+        sync_dir(data_dir);
     }
-    let index = data_dir.join("index");
-    if index.exists() {
-        std::fs::remove_dir_all(&index).map_err(io(&index))?;
-    }
-    let old = data_dir.join(OLD);
-    std::fs::rename(&live, &old).map_err(io(&live))?;
-    std::fs::rename(&new, &live).map_err(io(&new))?;
-    std::fs::remove_dir_all(&old).map_err(io(&old))?;
+    recover(data_dir)?;
     Ok(Compacted {
         before,
         after: dir_size(&live),

@@ -533,6 +533,9 @@ impl Store {
         encryption: &EncryptionConfig,
         data_dir: &Path,
     ) -> Result<Self, StoreError> {
+        if dir == data_dir.join("sled") {
+            compact::recover(data_dir)?;
+        }
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(256 * 1024 * 1024)

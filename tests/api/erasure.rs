@@ -181,15 +181,7 @@ async fn erase_john(app: &TestApp) -> (Vec<String>, u64) {
         );
         reads.push(found);
     }
-    let export = app
-        .client
-        .get(app.url("/v1/export"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = app.export_text().await;
     assert!(
         export.contains("Zhang") || export.contains("张"),
         "others stay: {export}"
@@ -292,15 +284,7 @@ async fn an_erased_person_is_gone_from_an_encrypted_store_and_the_rest_survives_
     let app = crate::helpers::spawn_app().await;
     let (needles, john) = erase_john(&app).await;
     let records_before = app.health().await["records"].clone();
-    let export_before = app
-        .client
-        .get(app.url("/v1/export"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export_before = app.export_text().await;
     let dir = app.stop().await;
     let found = scan_dir(dir.path(), &needles);
     assert!(found.is_empty(), "erased values in clear: {found:?}");
@@ -311,15 +295,7 @@ async fn an_erased_person_is_gone_from_an_encrypted_store_and_the_rest_survives_
     // Everything else is as it was, matchable through the rebuilt index.
     let app = spawn_app_in(dir).await;
     assert_eq!(app.health().await["records"], records_before);
-    let export_after = app
-        .client
-        .get(app.url("/v1/export"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export_after = app.export_text().await;
     assert_eq!(export_after, export_before);
     let zhang = app.entity_of("crm", "C002").await;
     assert_ne!(zhang, john);

@@ -417,6 +417,18 @@ impl TestApp {
     }
 
     /// `GET /v1/health` body, asserting 200.
+    /// `GET /v1/export` (NDJSON), as text.
+    pub async fn export_text(&self) -> String {
+        let r = self
+            .client
+            .get(self.url("/v1/export"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "export: {}", r.status());
+        r.text().await.unwrap()
+    }
+
     pub async fn health(&self) -> Value {
         let r = self.get(self.url_of(&["v1", "health"])).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);

@@ -279,12 +279,7 @@ async fn a_backup_restores_into_an_equal_store_with_its_keys() {
 async fn a_hot_backup_of_a_running_server_restores_to_the_state_it_names() {
     let app = crate::helpers::spawn_app().await;
     app.ingest_fixtures().await;
-    let export = |app: &crate::helpers::TestApp| {
-        let url = app.url("/v1/export");
-        let client = app.client.clone();
-        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
-    };
-    let at_backup = export(&app).await;
+    let at_backup = app.export_text().await;
     let backups = tempfile::tempdir().unwrap();
     let target = backups.path().join("hot");
     let r = app
@@ -338,7 +333,7 @@ async fn a_hot_backup_of_a_running_server_restores_to_the_state_it_names() {
         String::from_utf8_lossy(&out.stderr)
     );
     let app = crate::helpers::spawn_app_in(restored).await;
-    assert_eq!(export(&app).await, at_backup);
+    assert_eq!(app.export_text().await, at_backup);
     assert_eq!(
         app.get_record("crm", "LATE").await.status,
         StatusCode::NOT_FOUND
