@@ -107,6 +107,11 @@ pub struct SampledLink {
     pub weight: f64,
     /// Match probability from the weight.
     pub probability: f64,
+    /// The prior's contribution to the weight (bits), for drawing the weight's make-up.
+    pub prior_weight: f64,
+    /// The weight linking decisions use: `weight`, capped below the link weight when personal
+    /// evidence disagrees.
+    pub decision_weight: f64,
     /// Per comparison, in model order.
     pub explanation: Vec<ComparisonExplanation>,
 }
@@ -241,6 +246,8 @@ impl Engine {
                 entity_id: entity,
                 weight: ex.match_weight,
                 probability: ex.match_probability,
+                prior_weight: ex.prior_weight,
+                decision_weight: ex.decision_weight,
                 explanation: ex.comparisons,
             });
         }

@@ -40,10 +40,10 @@ pub(crate) struct SampleQuery {
     path = "/v1/quality/sample",
     tag = "steward",
     summary = "Automatic links for stewards to confirm (audit mode)",
-    description = "Up to n pairs of records in one live entity that no chain of steward `same` decisions joins, drawn uniformly, not judged yet: both records' values, the entity, the pair's weight and explanation.",
+    description = "Up to n pairs of records in one live entity that no chain of steward `same` decisions joins, drawn uniformly, not judged yet: both records' values, the entity, the pair's weight (with the prior's part and the capped decision weight) and explanation.",
     params(SampleQuery),
     responses(
-        (status = 200, description = "items: left, right (source, key, values), entity_id, weight, probability, explanation", body = Object),
+        (status = 200, description = "items: left, right (source, key, values), entity_id, weight, probability, prior_weight, decision_weight, explanation", body = Object),
         (status = 400, description = "invalid_parameter: n out of 1..=100", body = super::openapi::ErrorBody),
     )
 )]

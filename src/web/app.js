@@ -147,7 +147,16 @@ async function overview() {
       recent = h("p", { class: "muted" }, `Recent changes unavailable: ${e.message}`);
     }
   }
+  // The estimated precision needs a steward key; a reader's overview goes without it.
+  let precision = null;
+  try {
+    const { json: q } = await api("GET", "/v1/quality");
+    precision = h("p", { class: "figures", id: "precision" }, precisionText(q), " · ", h("a", { href: "#/audit" }, "Audit links →"));
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 403)) throw e;
+  }
   render("Overview", cards,
+    precision,
     h("p", {}, o.review.open ? h("a", { href: "#/review" }, `Review ${o.review.open} open pair(s) →`) : "The review queue is empty."),
     h("h2", {}, "Ingest per source"), sources,
     h("h2", {}, "Recent changes"), recent);
@@ -239,7 +248,35 @@ function waterfall(ex) {
   return svg;
 }
 
+// The keys of the current view (set by the view, cleared on every route change): key → action.
+let shortcuts = null;
+
+// A group of action buttons, each with its keyboard key shown; sets the view's shortcuts.
+// specs: [{ id, cls, text, key, run }].
+function actionButtons(label, specs, ...before) {
+  shortcuts = Object.fromEntries(specs.map((b) => [b.key, b.run]));
+  return h("div", { class: "row", role: "group", "aria-label": label }, before,
+    specs.map((b) => h("button", { type: "button", class: b.cls || null, id: b.id, "aria-keyshortcuts": b.key, onclick: () => b.run() }, `${b.text} `, h("kbd", {}, b.key))));
+}
+
+// A pair with its evidence, as the review queue and audit mode show it: the match probability,
+// both records side by side with agreeing and differing values marked, the action buttons,
+// and the match weight chart. `item` has a, b (source, key, values, entity_id) and explanation.
+function pairPanel(item, buttons, keysHelp) {
+  const ex = item.explanation;
+  return [
+    h("p", { id: "pair-probability" }, `Match probability `, h("strong", {}, `${(ex.match_probability * 100).toFixed(1)}%`), ` (weight ${ex.match_weight.toFixed(1)} bits)`,
+      ex.personal_conflict ? ` · personal evidence disagrees, decision probability ${(ex.decision_probability * 100).toFixed(1)}%` : ""),
+    pairTable(item),
+    buttons,
+    h("p", { class: "muted" }, `Keys: ${keysHelp} (when not typing in a field).`),
+    h("h2", {}, "Why: match weight by comparison"),
+    waterfall(ex),
+  ];
+}
+
 async function reviewView() {
+  shortcuts = null;
   await loadQueue();
   const item = review.items[review.index];
   const last = review.last ? h("p", {}, h("a", { href: `#/entity/${review.last}`, id: "last-entity" }, `Open entity #${review.last} of the last decision`)) : null;
@@ -247,7 +284,6 @@ async function reviewView() {
     render("Review queue", last, h("p", { id: "queue-empty" }, "Nothing to review: every queued pair is decided."), h("p", {}, h("a", { href: "#/overview" }, "Back to the overview")));
     return;
   }
-  const ex = item.explanation;
   const reason = h("input", { id: "reason", type: "text", size: 50, placeholder: "why (optional, kept with the decision)" });
   const decide = async (decision) => {
     alarm("");
@@ -271,32 +307,129 @@ async function reviewView() {
       } else showError(e);
     }
   };
-  const buttons = h("div", { class: "row", role: "group", "aria-label": "Decision" },
-    h("label", { for: "reason" }, "Reason", reason),
-    h("button", { type: "button", class: "same", id: "btn-same", onclick: () => decide("same") }, "Same ", h("kbd", {}, "s")),
-    h("button", { type: "button", class: "different", id: "btn-different", onclick: () => decide("different") }, "Different ", h("kbd", {}, "d")),
-    h("button", { type: "button", id: "btn-skip", onclick: () => decide("skip") }, "Skip ", h("kbd", {}, "k")),
-    h("button", { type: "button", id: "btn-next", onclick: () => next() }, "Next ", h("kbd", {}, "n")));
   const next = () => { review.index = (review.index + 1) % review.items.length; reviewView().catch(showError); };
-  review.keys = { s: () => decide("same"), d: () => decide("different"), k: () => decide("skip"), n: next };
+  const buttons = actionButtons("Decision", [
+    { id: "btn-same", cls: "same", text: "Same", key: "s", run: () => decide("same") },
+    { id: "btn-different", cls: "different", text: "Different", key: "d", run: () => decide("different") },
+    { id: "btn-skip", text: "Skip", key: "k", run: () => decide("skip") },
+    { id: "btn-next", text: "Next", key: "n", run: next },
+  ], h("label", { for: "reason" }, "Reason", reason));
   render("Review queue",
     last,
     h("p", { class: "muted", id: "queue-pos" }, `Pair ${review.index + 1} of ${review.total} · queued ${when(item.queued_at)} (${item.reason.replaceAll("_", " ")}) · ${item.records_affected} records affected`),
-    h("p", {}, `Match probability `, h("strong", {}, `${(ex.match_probability * 100).toFixed(1)}%`), ` (weight ${ex.match_weight.toFixed(1)} bits)`,
-      ex.personal_conflict ? ` · personal evidence disagrees, decision probability ${(ex.decision_probability * 100).toFixed(1)}%` : ""),
-    pairTable(item),
-    buttons,
-    h("p", { class: "muted" }, "Keys: s same, d different, k skip, n next (when not typing in a field)."),
-    h("h2", {}, "Why: match weight by comparison"),
-    waterfall(ex));
+    ...pairPanel(item, buttons, "s same, d different, k skip, n next"));
+}
+
+// ----- audit mode: stewards judge a random sample of automatic links -----------------------
+
+// Pairs sampled and not judged yet (the head is shown); pairs skipped in this tab.
+const audit = { items: [], skipped: new Set(), judged: 0 };
+const sampleId = (it) => `${it.left.source}/${it.left.key} ${it.right.source}/${it.right.key}`;
+const pct = (x) => `${(x * 100).toFixed(1)}%`;
+const probabilityOf = (w) => 1 / (1 + Math.pow(2, -w));
+
+// The estimated precision of automatic links and the review reversals, as one sentence.
+function precisionText(q) {
+  const a = q.automatic_links, r = q.review;
+  const links = a.judged === 0 || a.precision === null
+    ? "Automatic links: no pair judged yet, so no precision estimate"
+    : `Automatic links: precision ${pct(a.precision)} (95% CI ${pct(a.ci95[0])}–${pct(a.ci95[1])}) from ${a.judged} judged pair${a.judged === 1 ? "" : "s"}`;
+  const rev = r.decided === 0 || r.reversal_rate === null
+    ? "no review decisions yet"
+    : `${r.reversed} of ${r.decided} (${pct(r.reversal_rate)})`;
+  return `${links}; review decisions against the matcher: ${rev}`;
+}
+
+// A sampled link in the shape the review queue's pair panel reads.
+function fromSample(it) {
+  const side = (x) => Object.assign({ entity_id: it.entity_id }, x);
+  return {
+    a: side(it.left),
+    b: side(it.right),
+    explanation: {
+      prior_weight: it.prior_weight,
+      comparisons: it.explanation,
+      match_weight: it.weight,
+      match_probability: it.probability,
+      decision_weight: it.decision_weight,
+      decision_probability: probabilityOf(it.decision_weight),
+      personal_conflict: it.decision_weight < it.weight,
+    },
+  };
+}
+
+// The next pair to judge: the head of the sample, fetching a new sample when it is used up.
+async function nextSample() {
+  if (audit.items.length === 0) {
+    const { json } = await api("GET", "/v1/quality/sample?n=20");
+    audit.items = json.items.filter((it) => !audit.skipped.has(sampleId(it)));
+  }
+  return audit.items[0] || null;
+}
+
+async function auditView() {
+  shortcuts = null;
+  const [{ json: q }, raw] = await Promise.all([api("GET", "/v1/quality"), nextSample()]);
+  const figures = h("p", { class: "figures", id: "precision" }, precisionText(q));
+  const intro = h("p", { class: "muted" }, "Pairs the matcher linked on its own, drawn at random: confirm or refute them to estimate its precision. A verdict changes no entity; to fix a wrong link, split the entity.");
+  if (!raw) {
+    const skipped = audit.skipped.size;
+    render("Audit automatic links", figures,
+      h("p", { id: "audit-empty" }, skipped
+        ? `Nothing left to judge: every automatic link has a verdict, apart from ${skipped} pair${skipped === 1 ? "" : "s"} you skipped.`
+        : "Nothing left to judge: every automatic link has a verdict (or no entity holds records the matcher linked on its own)."),
+      skipped ? h("button", { type: "button", id: "btn-unskip", onclick: () => { audit.skipped.clear(); auditView().catch(showError); } }, "Show the skipped pairs again") : null,
+      h("p", {}, h("a", { href: "#/overview" }, "Back to the overview")));
+    return;
+  }
+  const item = fromSample(raw);
+  const names = `${raw.left.source}/${raw.left.key} and ${raw.right.source}/${raw.right.key}`;
+  let busy = false;
+  const after = async (done) => {
+    audit.items.shift();
+    await auditView();
+    main().focus({ preventScroll: true });
+    say(done); // after the next pair is shown
+  };
+  const judge = async (verdict) => {
+    if (busy) return;
+    busy = true;
+    alarm("");
+    try {
+      await api("POST", "/v1/quality/verdicts", { left: `${raw.left.source}/${raw.left.key}`, right: `${raw.right.source}/${raw.right.key}`, verdict, actor: actor() });
+      audit.judged += 1;
+      await after(verdict === "same" ? `Confirmed: ${names} are the same.` : `Wrong link: ${names} are different people (split entity #${raw.entity_id} to fix it).`);
+    } catch (e) {
+      busy = false;
+      if (e instanceof ApiError && e.body.code === "not_automatic_link") {
+        // A steward decided or split meanwhile: this pair is no longer the matcher's alone.
+        await after("");
+        alarm(`Not judged: ${e.message}`);
+      } else showError(e);
+    }
+  };
+  const skip = async () => {
+    if (busy) return;
+    busy = true;
+    audit.skipped.add(sampleId(raw));
+    await after(`Skipped ${names}.`).catch(showError);
+  };
+  const buttons = actionButtons("Verdict", [
+    { id: "btn-confirm", cls: "same", text: "Confirm (same)", key: "c", run: () => judge("same") },
+    { id: "btn-wrong", cls: "different", text: "Wrong link (different)", key: "w", run: () => judge("different") },
+    { id: "btn-audit-skip", text: "Skip", key: "k", run: skip },
+  ]);
+  render("Audit automatic links", figures, intro,
+    h("p", { class: "muted", id: "audit-pos" }, `Linked in entity #${raw.entity_id} · ${audit.judged} judged in this tab · ${audit.items.length - 1} more in this sample`),
+    ...pairPanel(item, buttons, "c confirm, w wrong link, k skip"));
 }
 
 document.addEventListener("keydown", (ev) => {
-  if (!location.hash.startsWith("#/review") || !review.keys) return;
+  if (!shortcuts) return;
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   const t = ev.target;
   if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT")) return;
-  const f = review.keys[ev.key];
+  const f = shortcuts[ev.key];
   if (f) { ev.preventDefault(); f(); }
 });
 
@@ -494,9 +627,10 @@ async function route() {
   for (const a of document.querySelectorAll("[data-nav]")) {
     if (a.dataset.nav === view) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
-  review.keys = null;
+  shortcuts = null;
   try {
     if (view === "review") await reviewView();
+    else if (view === "audit") await auditView();
     else if (view === "entity" && parts[1]) await entityView(parts[1]);
     else if (view === "search") await searchView(new URLSearchParams(query || ""));
     else await overview();

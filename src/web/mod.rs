@@ -65,7 +65,7 @@ fn with_headers(content_type: &'static str, body: &'static str) -> Response {
     path = "/",
     tag = "docs",
     operation_id = "steward_page",
-    description = "The steward page (HTML): review queue, entities, search, overview. It asks for an API key and calls this API with it.",
+    description = "The steward page (HTML): review queue, audit mode (automatic links to confirm), entities, search, overview with the estimated precision. It asks for an API key and calls this API with it.",
     responses((status = 200, description = "the page", content_type = "text/html"))
 )]
 pub(crate) async fn index() -> Response {

@@ -1,6 +1,7 @@
 //! The steward page in a real headless Chromium, driven over WebDriver (chromedriver) against
 //! the real server: sign in, decide a queued pair with the keyboard, read the entity it made
-//! with its history, meet a concurrent change (409) on an override, search, and the overview.
+//! with its history, meet a concurrent change (409) on an override, search, and the overview;
+//! and audit mode: judge sampled automatic links, the estimated precision on the page and in the API.
 //! Screenshots of each page go to `$CARGO_TARGET_DIR/screenshots/` (else `target/`).
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
@@ -199,9 +200,27 @@ async fn steward_session(app: &TestApp, c: &Client) {
         .unwrap();
 }
 
+/// Runs `walk` against `app` in a fresh headless Chromium. The steps run in their own task
+/// so that a failed step still ends the browser session (killing chromedriver alone would
+/// leave Chromium running); the step's panic is raised again after.
+async fn in_browser<F, Fut>(app: TestApp, walk: F)
+where
+    F: FnOnce(TestApp, Client) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = start_browser(&driver, profile.path()).await;
+    let outcome = tokio::spawn(walk(app, c.clone())).await;
+    let _ = c.close().await;
+    drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_steward_decides_a_pair_and_reads_the_entity_in_a_real_browser() {
-    let driver = start_driver().await;
     let app = spawn_app().await;
     app.ingest_fixtures().await;
     let queue = app.review(10, 0).await;
@@ -212,15 +231,7 @@ async fn a_steward_decides_a_pair_and_reads_the_entity_in_a_real_browser() {
         "a queued pair: {}",
         queue.body
     );
-    let profile = tempfile::tempdir().unwrap();
-    let c = start_browser(&driver, profile.path()).await;
-    // The steps run in their own task so that a failed step still ends the browser session
-    // (killing chromedriver alone would leave Chromium running).
-    let outcome = tokio::spawn(steward_walk(app, c.clone(), pair)).await;
-    let _ = c.close().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    in_browser(app, move |app, c| steward_walk(app, c, pair)).await;
 }
 
 /// The steps of the browser test, on a server with the fixtures loaded and `pair` queued.
@@ -551,4 +562,260 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
     assert!(golden.contains("Shanghai"), "context stays clear: {golden}");
     text_of(&c, "#history").await;
     shoot(&c, "entity-masked").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steward_audits_automatic_links_in_a_real_browser() {
+    let app = spawn_app().await;
+    app.ingest_fixtures().await;
+    in_browser(app, audit_walk).await;
+}
+
+/// `x` as the page writes a share: a percentage with one decimal.
+fn pct(x: &Value) -> String {
+    format!("{:.1}%", x.as_f64().expect("a number") * 100.0)
+}
+
+/// The sentence the page shows for `GET /v1/quality`, from the API's numbers.
+fn precision_sentence(q: &Value) -> String {
+    let (a, r) = (&q["automatic_links"], &q["review"]);
+    let judged = a["judged"].as_u64().unwrap();
+    let links = if judged == 0 {
+        "Automatic links: no pair judged yet, so no precision estimate".to_string()
+    } else {
+        format!(
+            "Automatic links: precision {} (95% CI {}–{}) from {judged} judged pair{}",
+            pct(&a["precision"]),
+            pct(&a["ci95"][0]),
+            pct(&a["ci95"][1]),
+            if judged == 1 { "" } else { "s" }
+        )
+    };
+    let review = match r["decided"].as_u64().unwrap() {
+        0 => "no review decisions yet".to_string(),
+        d => format!(
+            "{} of {d} ({})",
+            r["reversed"].as_u64().unwrap(),
+            pct(&r["reversal_rate"])
+        ),
+    };
+    format!("{links}; review decisions against the matcher: {review}")
+}
+
+async fn quality(app: &TestApp) -> Value {
+    let r = app.get(app.url("/v1/quality")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+}
+
+/// The `source/key` pair named in a verdict's status line ("...: crm/C001 and webshop/W-1001
+/// are ...").
+fn judged_pair(status: &str) -> (String, String) {
+    let rest = status.split_once(": ").expect("a colon").1;
+    let (left, rest) = rest.split_once(" and ").expect("two records");
+    let right = rest.split_whitespace().next().unwrap();
+    (left.to_string(), right.to_string())
+}
+
+/// The header of the pair table, which names both records.
+async fn pair_header(c: &Client) -> String {
+    text_of(c, "table.pair thead").await
+}
+
+/// Waits until the pair table names another pair than `before`, or the sample is used up
+/// (`#audit-empty`); true when a pair is shown.
+async fn next_pair(c: &Client, before: &str) -> bool {
+    let started = Instant::now();
+    loop {
+        if c.find(Locator::Id("audit-empty")).await.is_ok() {
+            return false;
+        }
+        if let Ok(el) = c.find(Locator::Css("table.pair thead")).await {
+            if el.text().await.unwrap_or_default() != before {
+                return true;
+            }
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the page still shows {before:?} after a verdict"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Audit mode: judge sampled automatic links with a key and a button, the figures in the API
+/// and on the overview, skip, and judge until nothing is left.
+async fn audit_walk(app: TestApp, c: Client) {
+    // One review decision, so that the reversal figure has something to count.
+    let queued = app.review(10, 0).await.body["items"][0].clone();
+    let decided = app
+        .post_json(
+            app.url("/v1/decisions"),
+            &json!({"a": {"source": queued["a"]["source"], "key": queued["a"]["key"]},
+                    "b": {"source": queued["b"]["source"], "key": queued["b"]["key"]},
+                    "decision": "different", "actor": "api-steward", "reason": "family"}),
+        )
+        .await;
+    assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
+    let before = quality(&app).await;
+    assert_eq!(before["automatic_links"]["judged"], 0, "{before}");
+    assert_eq!(before["review"]["decided"], 1, "{before}");
+
+    // The overview says no pair is judged yet, with no number.
+    steward_session(&app, &c).await;
+    let text = wait_text(&c, "#precision", "Automatic links").await;
+    assert!(text.contains(&precision_sentence(&before)), "{text}");
+    assert!(text.contains("no pair judged yet"), "{text}");
+
+    // The audit page: a sampled link side by side with its evidence and chart.
+    c.find(Locator::Css("a[data-nav=audit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Audit automatic links").await;
+    let first = pair_header(&c).await;
+    let table = text_of(&c, "table.pair").await;
+    assert!(table.contains("agrees"), "{table}");
+    let label = c
+        .find(Locator::Css("svg.chart"))
+        .await
+        .expect("the match weight chart")
+        .attr("aria-label")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(label.contains("prior"), "{label}");
+    assert!(
+        c.find_all(Locator::Css("svg.chart rect"))
+            .await
+            .unwrap()
+            .len()
+            >= 3
+    );
+    let top = text_of(&c, "#precision").await;
+    assert!(top.contains("no pair judged yet"), "{top}");
+
+    // c confirms the pair shown; the next one comes.
+    press(&c, 'c').await;
+    let status = wait_text(&c, "#status", "Confirmed: ").await;
+    let confirmed = judged_pair(&status);
+    for name in [&confirmed.0, &confirmed.1] {
+        let (source, key) = name.split_once('/').unwrap();
+        assert!(
+            first.contains(&format!("{source} / {key}")),
+            "{status} vs {first}"
+        );
+    }
+    assert!(next_pair(&c, &first).await, "a second pair to judge");
+    let second = pair_header(&c).await;
+    // The button says it is wrong.
+    c.find(Locator::Id("btn-wrong"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = wait_text(&c, "#status", "Wrong link: ").await;
+    let wrong = judged_pair(&status);
+    assert!(
+        second.contains(&wrong.1.replacen('/', " / ", 1)),
+        "{status} vs {second}"
+    );
+    assert_ne!(confirmed, wrong);
+    assert!(next_pair(&c, &second).await, "a third pair to judge");
+
+    // The server holds both verdicts, on those pairs: the sample leaves them out now.
+    let q = quality(&app).await;
+    assert_eq!(q["automatic_links"]["judged"], 2, "{q}");
+    assert_eq!(q["automatic_links"]["confirmed"], 1, "{q}");
+    let sample = app.get(app.url("/v1/quality/sample?n=100")).await;
+    let left: Vec<(String, String)> = sample.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| {
+            let name = |s: &Value| {
+                format!(
+                    "{}/{}",
+                    s["source"].as_str().unwrap(),
+                    s["key"].as_str().unwrap()
+                )
+            };
+            (name(&it["left"]), name(&it["right"]))
+        })
+        .collect();
+    assert!(
+        !left.contains(&confirmed) && !left.contains(&wrong),
+        "judged pairs still sampled: {left:?}"
+    );
+    let sentence = precision_sentence(&q);
+    assert!(sentence.contains("from 2 judged pairs"), "{sentence}");
+    let top = wait_text(&c, "#precision", "from 2 judged pairs").await;
+    assert!(top.contains(&sentence), "{top}\nwant {sentence}");
+    shoot(&c, "audit").await;
+
+    // The overview shows the same figures.
+    c.find(Locator::Css("a[data-nav=overview]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let text = wait_text(&c, "#precision", "judged pairs").await;
+    assert!(text.contains(&sentence), "{text}\nwant {sentence}");
+    shoot(&c, "overview-precision").await;
+
+    // Back to auditing: k skips a pair, then confirm until nothing is left.
+    c.find(Locator::Css("a[data-nav=audit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let shown = pair_header(&c).await;
+    press(&c, 'k').await;
+    wait_text(&c, "#status", "Skipped ").await;
+    let mut shown_now = shown;
+    let mut more = next_pair(&c, &shown_now).await;
+    let mut confirmed_here = 0;
+    while more {
+        assert!(confirmed_here < 20, "the sample never ran out");
+        shown_now = pair_header(&c).await;
+        press(&c, 'c').await;
+        more = next_pair(&c, &shown_now).await;
+        confirmed_here += 1;
+    }
+    let empty = text_of(&c, "#audit-empty").await;
+    assert!(
+        empty.contains("Nothing left to judge") && empty.contains("apart from 1 pair you skipped"),
+        "{empty}"
+    );
+    shoot(&c, "audit-skipped-left").await;
+    // The skipped pair comes back on request; once judged, nothing is left at all.
+    c.find(Locator::Id("btn-unskip"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let last = pair_header(&c).await;
+    c.find(Locator::Id("btn-confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(!next_pair(&c, &last).await, "a pair after the last one");
+    let empty = wait_text(&c, "#audit-empty", "Nothing left to judge").await;
+    assert!(!empty.contains("skipped"), "{empty}");
+    let q = quality(&app).await;
+    let judged = q["automatic_links"]["judged"].as_u64().unwrap();
+    assert_eq!(judged, 2 + confirmed_here + 1, "{q}");
+    assert_eq!(q["automatic_links"]["confirmed"], judged - 1, "{q}");
+    let sample = app.get(app.url("/v1/quality/sample?n=100")).await;
+    assert_eq!(sample.body["items"], json!([]), "{}", sample.body);
+    wait_text(&c, "#precision", &precision_sentence(&q)).await;
+    shoot(&c, "audit-done").await;
 }

@@ -91,6 +91,13 @@ async fn verdicts_on_sampled_links_give_the_wilson_precision() {
             assert!(side["values"].is_object(), "{item}");
         }
         assert!(item["weight"].is_f64(), "{item}");
+        // The parts the page's chart draws: the prior, and the decision weight (the weight,
+        // or less when personal evidence disagrees).
+        assert!(item["prior_weight"].is_f64(), "{item}");
+        assert!(
+            item["decision_weight"].as_f64().unwrap() <= item["weight"].as_f64().unwrap() + 1e-9,
+            "{item}"
+        );
         assert!(
             !item["explanation"].as_array().unwrap().is_empty(),
             "{item}"
