@@ -62,6 +62,10 @@ pub struct AuditEntry {
     /// Written in the transaction of the change it records (the time is the commit's).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_transaction: bool,
+    /// Which commit of the request this is, when it made several (a streamed batch commits
+    /// one chunk at a time): 1, 2, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
 }
 
 /// The entry of a write request, waiting for the transaction of the change it causes.
@@ -69,6 +73,8 @@ pub struct AuditEntry {
 pub struct Draft {
     entry: Arc<AuditEntry>,
     committed: Arc<AtomicBool>,
+    /// Commits that wrote the entry so far.
+    parts: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Draft {
@@ -77,14 +83,18 @@ impl Draft {
         Self {
             entry: Arc::new(entry),
             committed: Arc::default(),
+            parts: Arc::default(),
         }
     }
 
-    /// The entry as committed now: (time in ms, JSON).
+    /// The entry as committed now: (time in ms, JSON); numbered from the second commit of the
+    /// same request on.
     pub fn stored(&self) -> (u64, Vec<u8>) {
         let mut e = (*self.entry).clone();
         e.at = Utc::now();
         e.in_transaction = true;
+        let part = self.parts.fetch_add(1, Ordering::AcqRel) + 1;
+        e.part = (part > 1).then_some(part);
         (
             e.at.timestamp_millis().max(0) as u64,
             serde_json::to_vec(&e).expect("audit entries serialize"),
@@ -120,12 +130,18 @@ pub fn of_request() -> Option<Draft> {
     REQUEST.try_with(Clone::clone).ok()
 }
 
-/// Runs `f` on this thread with `drafts` as the entries its writes commit.
+/// Runs `f` on this thread with `drafts` as the entries its writes commit; the thread's
+/// previous drafts are back afterwards, even if `f` panics (threads are pooled).
 pub fn with_drafts<T>(drafts: Vec<Draft>, f: impl FnOnce() -> T) -> T {
-    let before = THREAD.with(|t| t.replace(drafts));
-    let out = f();
-    THREAD.with(|t| t.replace(before));
-    out
+    struct Restore(Vec<Draft>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let before = std::mem::take(&mut self.0);
+            THREAD.with(|t| t.replace(before));
+        }
+    }
+    let _restore = Restore(THREAD.with(|t| t.replace(drafts)));
+    f()
 }
 
 /// The drafts the writes of this thread commit ([`with_drafts`]).

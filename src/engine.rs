@@ -1926,7 +1926,15 @@ impl Engine {
                 ev.golden.clear();
             }
         }
-        ws.redacted_pages = self.store.redacted_pages(&ids, &keys, &gone)?;
+        let (pages, tombstones) = self.store.redacted_pages(&ids, &keys, &gone)?;
+        ws.redacted_pages = pages;
+        for t in tombstones {
+            // Entities of this batch were cleared above; earlier tombstones are rewritten.
+            if !ws.entities.iter().any(|e| e.id == t.id) {
+                ws.entities.push(t);
+            }
+        }
+        ws.forgotten_pairs = self.store.pairs_naming(&ids)?;
         report.events_redacted = ws
             .redacted_pages
             .iter()

@@ -633,7 +633,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 }
                 axum::serve(listener, router)
                     .with_graceful_shutdown(async {
-                        let _ = tokio::signal::ctrl_c().await;
+                        shutdown_signal().await;
                     })
                     .await
                     .map_err(anyhow::Error::from)
@@ -647,6 +647,30 @@ fn serve(config: Config) -> anyhow::Result<()> {
         closed?;
         Ok(())
     })
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what service managers send): the server then
+/// finishes the requests in flight and closes the engine.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Serves HTTPS only (rustls, TLS 1.2 and 1.3, ring) with the PEM files named in the config;
@@ -671,7 +695,7 @@ async fn serve_tls(
     let handle = axum_server::Handle::new();
     let stop = handle.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
         stop.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
     });
     let listener =

@@ -134,6 +134,7 @@ pub async fn require(State(guard): State<Guard>, req: Request, next: Next) -> Re
     }
     guard.audit.record(AuditEntry {
         in_transaction: false,
+        part: None,
         at: chrono::Utc::now(),
         actor: caller.as_ref().map(|c| c.name.clone()),
         key_id: caller.map(|c| c.id.clone()),
@@ -289,6 +290,7 @@ async fn check(
         personal_data: false,
         request: request.clone(),
         in_transaction: true,
+        part: None,
     });
     let resp = crate::audit::in_request(draft.clone(), next.run(req)).await;
     (resp, Some(entry), request, Some(draft))

@@ -423,6 +423,8 @@ pub struct WriteSet {
     pub redacted_pages: Vec<(u64, codec::Page)>,
     /// Audit entries (time in ms, JSON) of the requests that caused this batch.
     pub audit: Vec<(u64, Vec<u8>)>,
+    /// Record pairs whose link verdict and review outcome go (an erasure).
+    pub forgotten_pairs: Vec<[u8; 32]>,
     /// Who caused this write (`system` for matching).
     pub actor: String,
     /// Why, when given.
@@ -1020,14 +1022,22 @@ impl Store {
         let has_review = !w.review.is_empty() || !w.review_done.is_empty();
         let has_decisions = !w.decisions.is_empty() || !w.revoked.is_empty();
         let mut verdicts = sled::Batch::default();
+        let mut outcomes = sled::Batch::default();
+        for k in &w.forgotten_pairs {
+            verdicts.remove(&k[..]);
+            outcomes.remove(&k[..]);
+        }
         for v in &w.verdicts {
             verdicts.insert(&v.key()[..], encode(v));
         }
-        let mut outcomes = sled::Batch::default();
         for o in &w.review_outcomes {
             outcomes.insert(&ReviewItem::key(o.a, o.b)[..], encode(o));
         }
-        let (has_verdicts, has_outcomes) = (!w.verdicts.is_empty(), !w.review_outcomes.is_empty());
+        let forget = !w.forgotten_pairs.is_empty();
+        let (has_verdicts, has_outcomes) = (
+            forget || !w.verdicts.is_empty(),
+            forget || !w.review_outcomes.is_empty(),
+        );
         let mut audit = sled::Batch::default();
         for (at, entry) in &w.audit {
             let (key, sealed) = self.audit_value(*at, entry)?;
@@ -1171,42 +1181,100 @@ impl Store {
     /// Every change page that names an erased record (by id or source key) or an erased
     /// entity, redacted: golden values and overrides removed, the erased records' ids and keys
     /// dropped, `redacted` set. Sequence numbers, kinds and versions stay, so the feed keeps its
-    /// order. Scans the whole log (erasures are rare).
+    /// order. An entity that once held an erased record and is now a tombstone (merged away or
+    /// deleted) counts as erased: every event of it is redacted, and it comes back with its
+    /// overrides and golden values cleared, to be written with the batch. Scans the whole log
+    /// (erasures are rare).
     pub fn redacted_pages(
         &self,
         records: &std::collections::HashSet<RecordId>,
         keys: &std::collections::HashSet<(String, String)>,
         entities: &std::collections::HashSet<EntityId>,
-    ) -> Result<Vec<(u64, codec::Page)>, StoreError> {
+    ) -> Result<(Vec<(u64, codec::Page)>, Vec<Entity>), StoreError> {
         let named = |k: &SourceKey| keys.contains(&(k.source.clone(), k.key.clone()));
-        let mut out = Vec::new();
+        let mut pages = Vec::new();
+        let mut touched = std::collections::HashSet::new();
         for r in self.changes.iter() {
             let (k, v) = r.map_err(sled_err("scanning the change log"))?;
             let first = key_u64(&k);
-            let mut page = codec::decode_page(first, &self.unseal(trees::CHANGES, &k, &v)?)
+            let page = codec::decode_page(first, &self.unseal(trees::CHANGES, &k, &v)?)
                 .map_err(corrupt(trees::CHANGES))?;
-            let mut touched = false;
+            for x in &page.entries {
+                let e = &x.event;
+                if x.member_ids.iter().any(|id| records.contains(id))
+                    || e.members.iter().chain(&e.joined).chain(&e.left).any(named)
+                {
+                    touched.insert(e.entity_id);
+                }
+            }
+            pages.push((first, page));
+        }
+        let mut gone = entities.clone();
+        let mut tombstones = Vec::new();
+        for id in touched {
+            if gone.contains(&id) {
+                continue;
+            }
+            if let Some(mut e) = self.entity(id)? {
+                if e.state != EntityState::Active {
+                    gone.insert(id);
+                    if !e.overrides.is_empty() || !e.golden.is_empty() {
+                        e.overrides.clear();
+                        e.golden.clear();
+                        tombstones.push(e);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (first, mut page) in pages {
+            let mut changed = false;
             for x in &mut page.entries {
                 let e = &mut x.event;
-                let hit = entities.contains(&e.entity_id)
+                let hit = gone.contains(&e.entity_id)
                     || x.member_ids.iter().any(|id| records.contains(id))
                     || e.members.iter().chain(&e.joined).chain(&e.left).any(named);
                 if !hit {
                     continue;
                 }
-                touched = true;
+                changed = true;
                 e.redacted = true;
                 e.golden.clear();
                 e.members.retain(|k| !named(k));
                 e.joined.retain(|k| !named(k));
                 e.left.retain(|k| !named(k));
                 x.member_ids.retain(|id| !records.contains(id));
-                x.overrides.clear();
+                if gone.contains(&e.entity_id) {
+                    x.overrides.clear();
+                }
             }
-            if touched {
+            if changed {
                 out.push((first, page));
             }
         }
+        Ok((out, tombstones))
+    }
+
+    /// Record pairs with a link verdict or a review outcome that name one of `records`.
+    pub fn pairs_naming(
+        &self,
+        records: &std::collections::HashSet<RecordId>,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut out = Vec::new();
+        for tree in [&self.link_verdicts, &self.review_outcomes] {
+            for k in tree.iter().keys() {
+                let k = k.map_err(sled_err("scanning verdicts"))?;
+                let Ok(pair) = <[u8; 32]>::try_from(k.as_ref()) else {
+                    continue;
+                };
+                let (a, b) = (&pair[..16], &pair[16..]);
+                if records.iter().any(|r| r.0 == a || r.0 == b) {
+                    out.push(pair);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
 

@@ -455,6 +455,7 @@ async fn audit_entries_older_than_the_retention_are_pruned() {
             personal_data: true,
             request: None,
             in_transaction: false,
+            part: None,
         };
         (
             at.timestamp_millis() as u64,

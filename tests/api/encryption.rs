@@ -200,7 +200,10 @@ async fn a_wrong_key_is_refused_and_a_rotated_key_replaces_the_old_one() {
             "the key file is readable by others: {mode:o}"
         );
     }
-    assert!(!cli(TEST_DATA_KEY, &["export"]).status.success());
+    let old = cli(TEST_DATA_KEY, &["export"]);
+    assert!(!old.status.success());
+    let err = String::from_utf8_lossy(&old.stderr);
+    assert!(err.contains("does not open"), "{err}");
     let out = cli(&new_key, &["export"]);
     assert!(
         out.status.success(),
