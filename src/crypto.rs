@@ -124,9 +124,17 @@ impl EncryptionConfig {
     /// The key file used for `data_dir`.
     pub fn key_file_for(&self, data_dir: &Path) -> PathBuf {
         self.key_file.clone().unwrap_or_else(|| {
-            let mut name = data_dir.as_os_str().to_owned();
-            name.push(".key");
-            PathBuf::from(name)
+            // `data/`, `./data` and `.` name the directory too: take its own name.
+            let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+            let dir: PathBuf = dir.components().collect();
+            match (dir.parent(), dir.file_name()) {
+                (Some(parent), Some(name)) => {
+                    let mut file = name.to_owned();
+                    file.push(".key");
+                    parent.join(file)
+                }
+                _ => dir.join("..").join("goldrec-data.key"),
+            }
         })
     }
 
@@ -407,6 +415,10 @@ mod tests {
         let made = config.load_kek(&data, true).unwrap();
         assert_eq!(*config.load_kek(&data, false).unwrap(), *made);
         assert!(dir.path().join("data.key").exists());
+        // A trailing slash or a `.` component names the same key file.
+        let slash = PathBuf::from(format!("{}/", data.display()));
+        assert_eq!(config.key_file_for(&slash), dir.path().join("data.key"));
+        assert_eq!(config.key_file_for(&data.join(".")), dir.path().join("data.key"));
         let inside = EncryptionConfig {
             key_file: Some(data.join("k.key")),
             ..config
