@@ -1926,9 +1926,9 @@ impl Engine {
                 ev.golden.clear();
             }
         }
-        let (pages, tombstones) = self.store.redacted_pages(&ids, &keys, &gone)?;
-        ws.redacted_pages = pages;
-        for t in tombstones {
+        let redaction = self.store.redacted_pages(&ids, &keys, &gone)?;
+        ws.redacted_pages = redaction.pages;
+        for t in redaction.tombstones {
             // Entities of this batch were cleared above; earlier tombstones are rewritten.
             if !ws.entities.iter().any(|e| e.id == t.id) {
                 ws.entities.push(t);

@@ -435,6 +435,15 @@ pub struct WriteSet {
     pub review_outcomes: Vec<ReviewOutcome>,
 }
 
+/// What an erasure rewrites in the change log ([`Store::redacted_pages`]).
+#[derive(Debug, Default)]
+pub struct Redaction {
+    /// Redacted change pages, by page key.
+    pub pages: Vec<(u64, codec::Page)>,
+    /// Tombstones (merged away, deleted) that held an erased record, cleared of values.
+    pub tombstones: Vec<Entity>,
+}
+
 /// The sled database and its trees.
 #[derive(Clone)]
 pub struct Store {
@@ -1190,7 +1199,7 @@ impl Store {
         records: &std::collections::HashSet<RecordId>,
         keys: &std::collections::HashSet<(String, String)>,
         entities: &std::collections::HashSet<EntityId>,
-    ) -> Result<(Vec<(u64, codec::Page)>, Vec<Entity>), StoreError> {
+    ) -> Result<Redaction, StoreError> {
         let named = |k: &SourceKey| keys.contains(&(k.source.clone(), k.key.clone()));
         let mut pages = Vec::new();
         let mut touched = std::collections::HashSet::new();
@@ -1252,7 +1261,10 @@ impl Store {
                 out.push((first, page));
             }
         }
-        Ok((out, tombstones))
+        Ok(Redaction {
+            pages: out,
+            tombstones,
+        })
     }
 
     /// Record pairs with a link verdict or a review outcome that name one of `records`.
