@@ -37,17 +37,32 @@ pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, 
                 .collect(),
         )
     };
-    Ok(json!({"entity_id": e.id, "version": e.version, "golden": golden, "members": members}))
+    let mut line =
+        json!({"entity_id": e.id, "version": e.version, "golden": golden, "members": members});
+    if !e.consent.is_empty() {
+        // Consent states only (no lineage): what a downstream system may use the record for.
+        line["consent"] = e
+            .consent
+            .iter()
+            .map(|(p, c)| (p.clone(), json!(c.state)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    Ok(line)
 }
 
 /// Writes every active entity to `out`; returns the change sequence the export is consistent
 /// with and the number of entities written. `on_start` learns the sequence before the first
 /// byte is written (an HTTP response sends it as a header). With `mask`, personal values
-/// are masked ([`crate::masking`]).
+/// are masked ([`crate::masking`]). With `purpose` (checked by the caller with
+/// [`crate::config::Config::check_purpose`]), only entities whose consent for it is granted
+/// are written.
+#[allow(clippy::too_many_arguments)]
 pub fn export(
     engine: &Engine,
     format: Format,
     lineage: bool,
+    purpose: Option<&str>,
     mask: Option<&crate::masking::Masker>,
     out: &mut dyn Write,
     on_start: impl FnOnce(u64),
@@ -73,6 +88,12 @@ pub fn export(
             let e = e.map_err(EngineError::from)?;
             if e.state != EntityState::Active {
                 continue;
+            }
+            if let Some(p) = purpose {
+                if crate::consent::state_of(&e.consent, p) != crate::consent::ConsentState::Granted
+                {
+                    continue;
+                }
             }
             n += 1;
             let mut line = entity_json(engine, &e, lineage)?;

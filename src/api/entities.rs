@@ -78,6 +78,7 @@ pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
         "created_at": e.created_at,
         "updated_at": e.updated_at,
         "golden": e.golden,
+        "consent": e.consent,
         "members": members,
     }))
 }
@@ -576,6 +577,7 @@ fn attribute_source(engine: &Engine, region: Option<String>) -> Source {
             .map(|(i, a)| (i, Mapping::Path(a.name.clone())))
             .collect(),
         priority: usize::MAX,
+        consent: Vec::new(),
     }
 }
 
