@@ -953,6 +953,57 @@ mod tests {
     }
 
     #[test]
+    fn pages_keep_consent_states_and_old_pages_decode_without() {
+        let event = |entity_id, consent: BTreeMap<String, ConsentState>, was| PageEntry {
+            event: ChangeEvent {
+                seq: 0,
+                entity_id,
+                kind: ChangeKind::Updated,
+                version: 2,
+                at: 5,
+                golden: BTreeMap::new(),
+                members: Vec::new(),
+                changed: Vec::new(),
+                joined: Vec::new(),
+                left: Vec::new(),
+                merged_into: None,
+                redacted: false,
+                consent,
+                consent_was: was,
+            },
+            state: EntityState::Active,
+            member_ids: Vec::new(),
+            overrides: BTreeMap::new(),
+        };
+        let mut page = Page {
+            actor: "system".into(),
+            reason: String::new(),
+            entries: vec![
+                event(1, BTreeMap::new(), BTreeMap::new()),
+                event(2, BTreeMap::new(), BTreeMap::new()),
+            ],
+        };
+        let first_layout = encode_page(&page);
+        page.entries[1].event.consent = [("marketing".to_string(), ConsentState::Denied)].into();
+        page.entries[1].event.consent_was =
+            [("marketing".to_string(), ConsentState::Granted)].into();
+        let bytes = encode_page(&page);
+        assert!(bytes.starts_with(&first_layout));
+        let back = decode_page(10, &bytes).unwrap();
+        assert_eq!(back.entries[1].event.seq, 11);
+        assert!(back.entries[0].event.consent.is_empty());
+        assert_eq!(back.entries[1].event.consent, page.entries[1].event.consent);
+        assert_eq!(
+            back.entries[1].event.consent_was,
+            page.entries[1].event.consent_was
+        );
+        assert!(back.entries[1].event.concerns("marketing"));
+        assert!(!back.entries[0].event.concerns("marketing"));
+        let old = decode_page(10, &first_layout).unwrap();
+        assert!(old.entries.iter().all(|x| x.event.consent.is_empty()));
+    }
+
+    #[test]
     fn damaged_values_are_errors_not_panics() {
         let bytes = encode_record(&record());
         for cut in 0..bytes.len() {
