@@ -132,14 +132,18 @@ impl GoldenConsent {
 
 /// A record's statement for a purpose: granted or not, and when.
 pub fn statement(r: &StoredRecord, purpose: &str) -> Option<(bool, i64)> {
-    let granted = match r.values.get(&value_key(purpose))?.as_str() {
+    statement_at(r, &value_key(purpose), &at_key(purpose))
+}
+
+fn statement_at(r: &StoredRecord, value_key: &str, at_key: &str) -> Option<(bool, i64)> {
+    let granted = match r.values.get(value_key)?.as_str() {
         "granted" => true,
         "denied" => false,
         _ => return None,
     };
     let at = r
         .values
-        .get(&at_key(purpose))
+        .get(at_key)
         .and_then(|t| t.parse::<i64>().ok())
         .unwrap_or_else(|| r.recency());
     Some((granted, at))
@@ -152,10 +156,11 @@ pub fn golden(
 ) -> BTreeMap<String, GoldenConsent> {
     let mut out = BTreeMap::new();
     for p in purposes {
+        let (vk, ak) = (value_key(p), at_key(p));
         // Most recent denial, else most recent grant; ties by record id for determinism.
         let mut best: Option<(bool, i64, RecordId, &StoredRecord)> = None;
         for (id, r) in members {
-            let Some((granted, at)) = statement(r, p) else {
+            let Some((granted, at)) = statement_at(r, &vk, &ak) else {
                 continue;
             };
             let better = match &best {

@@ -47,8 +47,8 @@ struct FeedQuery {
     /// Seconds to wait for a change when none is available yet (long-poll).
     wait: Option<u64>,
     /// Only events of entities granted for this consent purpose after the change or before it
-    /// (an entity whose consent is withdrawn shows once more, so a consumer drops it).
-    /// next_after still advances over the events left out.
+    /// (an entity whose consent is withdrawn shows once more, without golden values or
+    /// members, so a consumer drops it). next_after still advances over the events left out.
     purpose: Option<String>,
 }
 
@@ -58,7 +58,7 @@ struct FeedQuery {
     path = "/v1/changes",
     tag = "changes",
     summary = "Change feed: events after a sequence number, in commit order",
-    description = "Every committed change to a golden record, with a global gap-free sequence number. Resume from the last sequence you applied. wait=N long-polls up to N seconds (60 at most) for the next change. purpose=P keeps the events of entities granted for P after or before the change (a withdrawal shows, with consent_was).",
+    description = "Every committed change to a golden record, with a global gap-free sequence number. Resume from the last sequence you applied. wait=N long-polls up to N seconds (60 at most) for the next change. purpose=P keeps the events of entities granted for P after or before the change (a withdrawal shows, with consent_was and without golden values or members).",
     params(FeedQuery),
     responses(
         (status = 200, description = "events (ChangeEvent), next_after and latest", body = Object),
@@ -102,6 +102,16 @@ async fn changes(
         let next = events.last().map_or(after, |e| e.seq);
         if let Some(p) = &q.purpose {
             events.retain(|e| e.concerns(p));
+            // An event that ends the grant tells the consumer which entity to drop, and
+            // nothing more: no personal data goes out for a purpose the customer refused.
+            for e in &mut events {
+                if crate::consent::ConsentState::Granted != e.consent.get(p).copied().unwrap_or(crate::consent::ConsentState::Unknown) {
+                    e.golden.clear();
+                    e.members.clear();
+                    e.joined.clear();
+                    e.left.clear();
+                }
+            }
         }
         Ok(Json(json!({"events": events, "next_after": next, "latest": latest})))
     })

@@ -156,6 +156,12 @@ async fn golden_consent_is_the_most_restrictive_and_export_and_feed_filter_by_pu
     assert_eq!(events[0]["consent"]["marketing"], "denied");
     assert_eq!(events[0]["consent_was"]["marketing"], "granted");
     assert_eq!(events[0]["changed"], json!([]), "no golden value changed");
+    // The withdrawal names the entity to drop and carries no personal data.
+    assert_eq!(events[0]["golden"], json!({}), "{}", events[0]);
+    assert_eq!(events[0]["members"], json!([]), "{}", events[0]);
+    let (unfiltered, _) = feed(&app, latest, None).await;
+    assert_eq!(unfiltered.len(), 1);
+    assert_eq!(unfiltered[0]["golden"]["name"], "Robert Johnson");
     let still: BTreeSet<u64> = [zhang, emily, oliver].into();
     assert_eq!(exported_for(&app, "marketing").await, still);
     // Another purpose's consumer is not told: Bob was never granted for profiling.
