@@ -19,7 +19,8 @@ pub enum Format {
     Csv,
 }
 
-/// One entity as an export line: id, version, golden values (with lineage if asked), members.
+/// One entity as an export line: id, version, golden values (with lineage if asked), members,
+/// and the consent of every declared purpose.
 pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, EngineError> {
     let mut members = Vec::new();
     for id in &e.members {
@@ -39,12 +40,22 @@ pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, 
     };
     let mut line =
         json!({"entity_id": e.id, "version": e.version, "golden": golden, "members": members});
-    if !e.consent.is_empty() {
-        // Consent states only (no lineage): what a downstream system may use the record for.
-        line["consent"] = e
-            .consent
+    if !engine.config.purposes.is_empty() {
+        // What a downstream system may use the record for, per declared purpose (with the
+        // deciding record when lineage is asked).
+        line["consent"] = engine
+            .config
+            .purposes
             .iter()
-            .map(|(p, c)| (p.clone(), json!(c.state)))
+            .map(|p| {
+                let c = e
+                    .consent
+                    .get(p)
+                    .cloned()
+                    .unwrap_or_else(crate::consent::GoldenConsent::unknown);
+                let v = if lineage { json!(c) } else { json!(c.state) };
+                (p.clone(), v)
+            })
             .collect::<serde_json::Map<_, _>>()
             .into();
     }

@@ -111,6 +111,24 @@ async fn golden_consent_is_the_most_restrictive_and_export_and_feed_filter_by_pu
     assert_eq!(exported_for(&app, "marketing").await, granted);
     assert_eq!(exported_for(&app, "profiling").await, [john].into());
     assert!(exported_for(&app, "analytics").await.is_empty());
+    // With lineage, the export names the deciding record too.
+    let text = app
+        .client
+        .get(app.url("/v1/export?purpose=marketing&lineage=true"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["entity_id"] == bob)
+        .unwrap();
+    assert_eq!(line["consent"]["marketing"]["state"], "granted", "{line}");
+    assert_eq!(line["consent"]["marketing"]["key"], "W-1003", "{line}");
+    assert_eq!(line["consent"]["analytics"]["state"], "unknown", "{line}");
 
     // The filtered feed holds no event of entities never granted; the whole feed does.
     let (all, latest) = feed(&app, 0, None).await;
