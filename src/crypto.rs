@@ -418,7 +418,10 @@ mod tests {
         // A trailing slash or a `.` component names the same key file.
         let slash = PathBuf::from(format!("{}/", data.display()));
         assert_eq!(config.key_file_for(&slash), dir.path().join("data.key"));
-        assert_eq!(config.key_file_for(&data.join(".")), dir.path().join("data.key"));
+        assert_eq!(
+            config.key_file_for(&data.join(".")),
+            dir.path().join("data.key")
+        );
         let inside = EncryptionConfig {
             key_file: Some(data.join("k.key")),
             ..config

@@ -873,6 +873,7 @@ impl Engine {
                 e.version += 1;
                 e.members.clear();
                 e.golden.clear();
+                e.consent.clear();
                 e.updated_at = now;
                 ws.events
                     .push(change_event(&e, Some(&prev), &HashMap::new(), now));
@@ -1629,6 +1630,7 @@ impl Engine {
                 e.version += 1;
                 e.members.clear();
                 e.golden.clear();
+                e.consent.clear();
                 e.updated_at = now;
                 changed_entities.insert(*gone, e);
             }
@@ -1645,7 +1647,10 @@ impl Engine {
             if members.is_empty() {
                 e.state = EntityState::Deleted;
             }
-            if e.members != w.entity.members || e.golden != w.entity.golden {
+            if e.members != w.entity.members
+                || e.golden != w.entity.golden
+                || e.consent != w.entity.consent
+            {
                 changed_entities.insert(*eid, e);
             }
         }
@@ -2120,6 +2125,29 @@ fn change_event(
             changed.push(k.clone());
         }
     }
+    // Consent after the change (a merged or deleted entity has none: unknown), and the state
+    // before of every purpose that changed.
+    let consent_of = |x: &Entity| -> BTreeMap<String, crate::consent::ConsentState> {
+        if x.state != EntityState::Active {
+            return BTreeMap::new();
+        }
+        x.consent
+            .iter()
+            .map(|(p, c)| (p.clone(), c.state))
+            .collect()
+    };
+    let consent = consent_of(e);
+    let was = prev.map(consent_of).unwrap_or_default();
+    let unknown = crate::consent::ConsentState::Unknown;
+    let consent_was: BTreeMap<String, crate::consent::ConsentState> = consent
+        .keys()
+        .chain(was.keys())
+        .filter_map(|p| {
+            let before = *was.get(p).unwrap_or(&unknown);
+            let after = *consent.get(p).unwrap_or(&unknown);
+            (before != after).then(|| (p.clone(), before))
+        })
+        .collect();
     let (kind, merged_into) = match (&e.state, prev) {
         (EntityState::Merged { into }, _) => (ChangeKind::Merged, Some(*into)),
         (EntityState::Deleted, _) => (ChangeKind::Deleted, None),
@@ -2141,6 +2169,8 @@ fn change_event(
         left,
         merged_into,
         redacted: false,
+        consent,
+        consent_was,
     }
 }
 
@@ -2154,6 +2184,7 @@ fn build_entity(
 ) -> Entity {
     let refs: Vec<(RecordId, &StoredRecord)> = members.iter().map(|(id, r)| (*id, r)).collect();
     let mut golden = survivorship::golden(config, &refs);
+    let consent = crate::consent::golden(&config.purposes, &refs);
     let ids: Vec<RecordId> = members.iter().map(|(id, _)| *id).collect();
     let overrides = prev
         .as_ref()
@@ -2177,6 +2208,7 @@ fn build_entity(
             e.state = EntityState::Active;
             e.members = ids;
             e.golden = golden;
+            e.consent = consent;
             e.updated_at = now;
             e
         }
@@ -2187,6 +2219,7 @@ fn build_entity(
             members: ids,
             golden,
             overrides,
+            consent,
             created_at: now,
             updated_at: now,
             history: Vec::new(),

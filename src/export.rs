@@ -19,7 +19,8 @@ pub enum Format {
     Csv,
 }
 
-/// One entity as an export line: id, version, golden values (with lineage if asked), members.
+/// One entity as an export line: id, version, golden values (with lineage if asked), members,
+/// and the consent of every declared purpose.
 pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, EngineError> {
     let mut members = Vec::new();
     for id in &e.members {
@@ -37,17 +38,42 @@ pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, 
                 .collect(),
         )
     };
-    Ok(json!({"entity_id": e.id, "version": e.version, "golden": golden, "members": members}))
+    let mut line =
+        json!({"entity_id": e.id, "version": e.version, "golden": golden, "members": members});
+    if !engine.config.purposes.is_empty() {
+        // What a downstream system may use the record for, per declared purpose (with the
+        // deciding record when lineage is asked).
+        line["consent"] = engine
+            .config
+            .purposes
+            .iter()
+            .map(|p| {
+                let c = e
+                    .consent
+                    .get(p)
+                    .cloned()
+                    .unwrap_or_else(crate::consent::GoldenConsent::unknown);
+                let v = if lineage { json!(c) } else { json!(c.state) };
+                (p.clone(), v)
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    Ok(line)
 }
 
 /// Writes every active entity to `out`; returns the change sequence the export is consistent
 /// with and the number of entities written. `on_start` learns the sequence before the first
 /// byte is written (an HTTP response sends it as a header). With `mask`, personal values
-/// are masked ([`crate::masking`]).
+/// are masked ([`crate::masking`]). With `purpose` (checked by the caller with
+/// [`crate::config::Config::check_purpose`]), only entities whose consent for it is granted
+/// are written.
+#[allow(clippy::too_many_arguments)]
 pub fn export(
     engine: &Engine,
     format: Format,
     lineage: bool,
+    purpose: Option<&str>,
     mask: Option<&crate::masking::Masker>,
     out: &mut dyn Write,
     on_start: impl FnOnce(u64),
@@ -73,6 +99,12 @@ pub fn export(
             let e = e.map_err(EngineError::from)?;
             if e.state != EntityState::Active {
                 continue;
+            }
+            if let Some(p) = purpose {
+                if crate::consent::state_of(&e.consent, p) != crate::consent::ConsentState::Granted
+                {
+                    continue;
+                }
             }
             n += 1;
             let mut line = entity_json(engine, &e, lineage)?;

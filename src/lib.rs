@@ -22,7 +22,8 @@
 //! 3. [`blocking`]: blocking keys and the tantivy index that returns candidates.
 //! 4. [`matching`]: Fellegi-Sunter scoring of candidate pairs, with explanations.
 //! 5. [`cluster`]: entity membership for a batch, without chaining.
-//! 6. [`survivorship`]: golden values and lineage.
+//! 6. [`survivorship`]: golden values and lineage; [`consent`]: the most restrictive
+//!    current consent per purpose.
 //! 7. [`store`]: sled trees, one transaction and one flush per batch.
 //! 8. [`engine`]: the orchestration of 2-7 and group commit; [`steward`]: steward decisions
 //!    checked for contradictions before they apply.
@@ -38,6 +39,7 @@ pub mod backup;
 pub mod blocking;
 pub mod cluster;
 pub mod config;
+pub mod consent;
 pub mod crypto;
 pub mod engine;
 pub mod eval;

@@ -69,6 +69,10 @@ enum Command {
         /// Include lineage of every golden value (NDJSON only).
         #[arg(long)]
         lineage: bool,
+        /// Only entities whose consent for this purpose (declared in [consent] purposes) is
+        /// granted.
+        #[arg(long)]
+        purpose: Option<String>,
         /// Output file (default: standard output).
         #[arg(long, short)]
         out: Option<PathBuf>,
@@ -301,8 +305,9 @@ fn run() -> anyhow::Result<()> {
         Command::Export {
             format,
             lineage,
+            purpose,
             out,
-        } => export(config, format, lineage, out),
+        } => export(config, format, lineage, purpose, out),
         Command::Train {
             random_pairs,
             iterations,
@@ -866,8 +871,12 @@ fn export(
     config: Config,
     format: ExportFormat,
     lineage: bool,
+    purpose: Option<String>,
     out: Option<PathBuf>,
 ) -> anyhow::Result<()> {
+    if let Some(p) = &purpose {
+        config.check_purpose(p).map_err(anyhow::Error::msg)?;
+    }
     let engine = open(config)?;
     let sink: Box<dyn Write> = match &out {
         Some(p) => {
@@ -880,8 +889,20 @@ fn export(
         ExportFormat::Ndjson => goldrec::export::Format::Ndjson,
         ExportFormat::Csv => goldrec::export::Format::Csv,
     };
-    let (seq, n) = goldrec::export::export(&engine, format, lineage, None, &mut w, |_| {})?;
-    eprintln!("exported {n} golden records, consistent with change sequence {seq} (follow /v1/changes?after={seq})");
+    let (seq, n) = goldrec::export::export(
+        &engine,
+        format,
+        lineage,
+        purpose.as_deref(),
+        None,
+        &mut w,
+        |_| {},
+    )?;
+    let granted = purpose
+        .as_deref()
+        .map(|p| format!(" granted for {p}"))
+        .unwrap_or_default();
+    eprintln!("exported {n} golden records{granted}, consistent with change sequence {seq} (follow /v1/changes?after={seq})");
     Ok(())
 }
 

@@ -46,6 +46,10 @@ struct FeedQuery {
     limit: Option<usize>,
     /// Seconds to wait for a change when none is available yet (long-poll).
     wait: Option<u64>,
+    /// Only events of entities granted for this consent purpose after the change or before it
+    /// (an entity whose consent is withdrawn shows once more, without golden values or
+    /// members, so a consumer drops it). next_after still advances over the events left out.
+    purpose: Option<String>,
 }
 
 /// Change feed.
@@ -54,11 +58,11 @@ struct FeedQuery {
     path = "/v1/changes",
     tag = "changes",
     summary = "Change feed: events after a sequence number, in commit order",
-    description = "Every committed change to a golden record, with a global gap-free sequence number. Resume from the last sequence you applied. wait=N long-polls up to N seconds (60 at most) for the next change.",
+    description = "Every committed change to a golden record, with a global gap-free sequence number. Resume from the last sequence you applied. wait=N long-polls up to N seconds (60 at most) for the next change. purpose=P keeps the events of entities granted for P after or before the change (a withdrawal shows, with consent_was and without golden values or members).",
     params(FeedQuery),
     responses(
         (status = 200, description = "events (ChangeEvent), next_after and latest", body = Object),
-        (status = 400, description = "invalid_parameter", body = super::openapi::ErrorBody),
+        (status = 400, description = "invalid_parameter; unknown_purpose: a purpose not declared in [consent] purposes", body = super::openapi::ErrorBody),
         (status = 410, description = "events after this sequence are no longer kept: re-snapshot with /v1/export", body = super::openapi::ErrorBody),
     )
 )]
@@ -66,6 +70,12 @@ async fn changes(
     State(s): State<AppState>,
     Query(q): Query<FeedQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    if let Some(p) = &q.purpose {
+        s.engine
+            .config
+            .check_purpose(p)
+            .map_err(|m| ApiError::bad_request("unknown_purpose", m))?;
+    }
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
@@ -88,8 +98,21 @@ async fn changes(
                 ));
             }
         }
-        let events = store.changes_after(after, limit)?;
+        let mut events = store.changes_after(after, limit)?;
         let next = events.last().map_or(after, |e| e.seq);
+        if let Some(p) = &q.purpose {
+            events.retain(|e| e.concerns(p));
+            // An event that ends the grant tells the consumer which entity to drop, and
+            // nothing more: no personal data goes out for a purpose the customer refused.
+            for e in &mut events {
+                if crate::consent::ConsentState::Granted != e.consent.get(p).copied().unwrap_or(crate::consent::ConsentState::Unknown) {
+                    e.golden.clear();
+                    e.members.clear();
+                    e.joined.clear();
+                    e.left.clear();
+                }
+            }
+        }
         Ok(Json(json!({"events": events, "next_after": next, "latest": latest})))
     })
     .await
@@ -112,6 +135,9 @@ struct ExportQuery {
     format: Option<String>,
     /// Add each golden value's lineage.
     lineage: Option<bool>,
+    /// Only entities whose consent for this purpose (declared in `[consent] purposes`) is
+    /// granted.
+    purpose: Option<String>,
 }
 
 /// Streams every golden record; the `goldrec-sequence` header names the change sequence the
@@ -121,11 +147,11 @@ struct ExportQuery {
     path = "/v1/export",
     tag = "changes",
     summary = "All golden records, streamed",
-    description = "NDJSON (default) or CSV, one entity per line; lineage=true adds lineage. The goldrec-sequence header names the change sequence the export is consistent with: follow /v1/changes?after= from there.",
+    description = "NDJSON (default) or CSV, one entity per line; lineage=true adds lineage; purpose=P keeps only entities whose consent for P is granted. The goldrec-sequence header names the change sequence the export is consistent with: follow /v1/changes?after= from there.",
     params(ExportQuery),
     responses(
         (status = 200, description = "the export: NDJSON or CSV; the goldrec-sequence header names the change sequence it is consistent with"),
-        (status = 400, description = "invalid_parameter: bad format", body = super::openapi::ErrorBody),
+        (status = 400, description = "invalid_parameter: bad format; unknown_purpose: a purpose not declared in [consent] purposes", body = super::openapi::ErrorBody),
     )
 )]
 async fn export_all(
@@ -147,6 +173,13 @@ async fn export_all(
             ))
         }
     };
+    if let Some(p) = &q.purpose {
+        s.engine
+            .config
+            .check_purpose(p)
+            .map_err(|m| ApiError::bad_request("unknown_purpose", m))?;
+    }
+    let purpose = q.purpose;
     let lineage = q.lineage.unwrap_or(false);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(EXPORT_BUFFER);
     let (seq_tx, seq_rx) = tokio::sync::oneshot::channel::<Result<u64, String>>();
@@ -162,7 +195,15 @@ async fn export_all(
             .map_err(ExportError::from)
             .and_then(|f| {
                 let mut w = std::io::BufWriter::new(f);
-                export::export(&engine, format, lineage, mask.as_ref(), &mut w, |_| {})
+                export::export(
+                    &engine,
+                    format,
+                    lineage,
+                    purpose.as_deref(),
+                    mask.as_ref(),
+                    &mut w,
+                    |_| {},
+                )
             });
         let seq = match written {
             Ok((seq, _)) => seq,

@@ -78,8 +78,27 @@ pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
         "created_at": e.created_at,
         "updated_at": e.updated_at,
         "golden": e.golden,
+        "consent": consent_view(engine, e),
         "members": members,
     }))
+}
+
+/// Golden consent of every declared purpose: a purpose the entity was not yet computed for
+/// (declared after it last changed, or a store from before consent) is unknown.
+fn consent_view(engine: &Engine, e: &Entity) -> BTreeMap<String, crate::consent::GoldenConsent> {
+    engine
+        .config
+        .purposes
+        .iter()
+        .map(|p| {
+            let c = e
+                .consent
+                .get(p)
+                .cloned()
+                .unwrap_or_else(crate::consent::GoldenConsent::unknown);
+            (p.clone(), c)
+        })
+        .collect()
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -576,6 +595,7 @@ fn attribute_source(engine: &Engine, region: Option<String>) -> Source {
             .map(|(i, a)| (i, Mapping::Path(a.name.clone())))
             .collect(),
         priority: usize::MAX,
+        consent: Vec::new(),
     }
 }
 

@@ -74,7 +74,7 @@ Every error (4xx, 5xx), including unknown routes, wrong methods, refused keys an
         crate::web::index,
         crate::web::asset,
     ),
-    components(schemas(ErrorBody, BatchOutcome, RecordOutcome, Entity, Candidate, ChangeEvent, DecisionRef)),
+    components(schemas(ErrorBody, BatchOutcome, RecordOutcome, Entity, Candidate, ChangeEvent, DecisionRef, crate::consent::GoldenConsent, crate::consent::ConsentState)),
     tags(
         (name = "records", description = "Source records in: batches (JSON array or NDJSON), single upserts and deletes, read-back with the record's entity."),
         (name = "entities", description = "Golden records with members and lineage, as of now or of a version, and their history."),
@@ -327,6 +327,10 @@ pub struct Entity {
     pub updated_at: i64,
     /// Golden values by attribute.
     pub golden: BTreeMap<String, GoldenValue>,
+    /// Golden consent per declared purpose: the most restrictive current statement of the
+    /// members (any denial: denied; else a grant: granted; else unknown), with the record that
+    /// decides it.
+    pub consent: BTreeMap<String, crate::consent::GoldenConsent>,
     /// Member records: record_id, source, key, values, updated_at, ingested_at.
     #[schema(value_type = Vec<Object>)]
     pub members: Vec<serde_json::Value>,
@@ -381,6 +385,11 @@ pub struct ChangeEvent {
     pub merged_into: Option<u64>,
     /// Personal data removed by a later erasure (golden values, erased records' keys).
     pub redacted: Option<bool>,
+    /// Consent per declared purpose after the change (absent for merged and deleted
+    /// entities: unknown).
+    pub consent: Option<BTreeMap<String, crate::consent::ConsentState>>,
+    /// Purposes whose consent changed, with the state before the change.
+    pub consent_was: Option<BTreeMap<String, crate::consent::ConsentState>>,
 }
 
 /// `GET /v1/health`.

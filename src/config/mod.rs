@@ -234,6 +234,19 @@ pub struct Source {
     pub fields: Vec<(AttrId, Mapping)>,
     /// Rank in `survivorship.source_priority` (0 is most trusted; unlisted sources rank last).
     pub priority: usize,
+    /// Consent fields per declared purpose (`[sources.<name>.consent]`).
+    pub consent: Vec<ConsentField>,
+}
+
+/// Where a source holds its statement for one consent purpose.
+#[derive(Debug, Clone)]
+pub struct ConsentField {
+    /// Declared purpose (`[consent] purposes`).
+    pub purpose: String,
+    /// Field holding the statement (granted / denied in one of the accepted spellings).
+    pub field: String,
+    /// Field holding when it was stated (RFC 3339 or the source's `updated_at_formats`).
+    pub at: Option<String>,
 }
 
 /// Policy for a value that fails normalization.
@@ -450,6 +463,8 @@ pub struct Config {
     /// Certificate chain and private key files (PEM) when the API speaks HTTPS
     /// (`server.tls_cert`, `server.tls_key`).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Consent purposes (`[consent] purposes`), in declared order.
+    pub purposes: Vec<String>,
 }
 
 impl Config {
@@ -466,6 +481,22 @@ impl Config {
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
         Self::from_raw(raw)
+    }
+
+    /// Checks that `purpose` is declared in `[consent] purposes`; the error names it and the
+    /// declared ones.
+    pub fn check_purpose(&self, purpose: &str) -> Result<(), String> {
+        if self.purposes.iter().any(|p| p == purpose) {
+            return Ok(());
+        }
+        Err(format!(
+            "unknown purpose {purpose:?}: declared purposes are {}",
+            if self.purposes.is_empty() {
+                "none ([consent] purposes is empty)".to_string()
+            } else {
+                self.purposes.join(", ")
+            }
+        ))
     }
 
     /// Attribute id by name.
@@ -535,6 +566,31 @@ impl Config {
                 name: name.clone(),
                 kind,
             });
+        }
+        // Consent purposes.
+        let mut purposes: Vec<String> = Vec::new();
+        for (i, p) in raw.consent.purposes.iter().enumerate() {
+            let key = format!("consent.purposes[{i}]");
+            if p.is_empty()
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(invalid(
+                    key,
+                    format!("purpose names use a-z, 0-9 and _ only, got {p:?}"),
+                ));
+            }
+            if purposes.contains(p) {
+                return Err(invalid(key, format!("purpose {p:?} is declared twice")));
+            }
+            purposes.push(p.clone());
+        }
+        if !purposes.is_empty() && raw.attributes.contains_key("consent") {
+            return Err(invalid(
+                "attributes.consent",
+                "the name consent is reserved for consent statements when [consent] purposes are declared",
+            ));
         }
         let find_attr = |key: &str, name: &str| -> Result<AttrId, ConfigError> {
             attributes
@@ -650,6 +706,30 @@ impl Config {
                 fields.push((attr, mapping));
             }
             fields.sort_by_key(|(a, _)| *a);
+            let mut consent = Vec::new();
+            for (purpose, c) in s.consent {
+                let ckey = format!("{key}.consent.{purpose}");
+                if !purposes.contains(&purpose) {
+                    return Err(invalid(
+                        ckey,
+                        format!(
+                            "unknown purpose {purpose:?}: declare it in [consent] purposes (declared: {})",
+                            if purposes.is_empty() { "none".to_string() } else { purposes.join(", ") }
+                        ),
+                    ));
+                }
+                if c.field.trim().is_empty() {
+                    return Err(invalid(format!("{ckey}.field"), "empty field path"));
+                }
+                if c.at.as_deref().is_some_and(|a| a.trim().is_empty()) {
+                    return Err(invalid(format!("{ckey}.at"), "empty field path"));
+                }
+                consent.push(ConsentField {
+                    purpose,
+                    field: c.field,
+                    at: c.at,
+                });
+            }
             let priority = raw
                 .survivorship
                 .source_priority
@@ -669,6 +749,7 @@ impl Config {
                     invalid_values,
                     fields,
                     priority,
+                    consent,
                 },
             );
         }
@@ -856,6 +937,7 @@ impl Config {
         };
         Ok(Self {
             tls,
+            purposes,
             encryption: crate::crypto::EncryptionConfig {
                 enabled: raw.encryption.enabled,
                 key_env: raw

@@ -30,6 +30,25 @@ pub struct RawConfig {
     pub masking: BTreeMap<String, String>,
     #[serde(default)]
     pub encryption: RawEncryption,
+    #[serde(default)]
+    pub consent: RawConsent,
+}
+
+/// `[consent]`: the purposes consent is tracked for.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsent {
+    #[serde(default)]
+    pub purposes: Vec<String>,
+}
+
+/// `[sources.<name>.consent.<purpose>]`: the field holding the statement, and its time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsentField {
+    pub field: String,
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 /// `[encryption]`
@@ -239,6 +258,9 @@ pub struct RawSource {
     #[serde(default)]
     pub invalid_values: Option<String>,
     pub fields: BTreeMap<String, RawMapping>,
+    /// Purpose -> consent field.
+    #[serde(default)]
+    pub consent: BTreeMap<String, RawConsentField>,
 }
 
 /// How an attribute is read from a source record: one path, several paths joined with a space,

@@ -623,6 +623,34 @@ pub fn map_record(
             })?),
         },
     };
+    // Consent is never guessed: a value that is not a recognisable grant or denial rejects
+    // the record whatever `invalid_values` says.
+    for c in &source.consent {
+        let Some(v) = read(&c.field)? else { continue };
+        let granted = crate::consent::parse_value(&v).map_err(|reason| {
+            err(
+                Some(key.clone()),
+                Some(&c.field),
+                format!("{reason} (consent for {})", c.purpose),
+            )
+        })?;
+        values.insert(
+            crate::consent::value_key(&c.purpose),
+            if granted { "granted" } else { "denied" }.to_string(),
+        );
+        if let Some(p) = &c.at {
+            if let Some(t) = read(p)? {
+                let ms = parse_timestamp(&t, &source.updated_at_formats).ok_or_else(|| {
+                    err(
+                        Some(key.clone()),
+                        Some(p),
+                        format!("invalid timestamp {t:?} of consent for {}: expected RFC 3339 or one of the updated_at_formats", c.purpose),
+                    )
+                })?;
+                values.insert(crate::consent::at_key(&c.purpose), ms.to_string());
+            }
+        }
+    }
     Ok(SourceRecord {
         source: source.name.clone(),
         key,

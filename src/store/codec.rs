@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::Rule;
+use crate::consent::{ConsentState, GoldenConsent};
 use crate::ingest::profile::{NameNorm, Norm, Profile};
 use crate::ingest::RecordId;
 
@@ -479,7 +480,47 @@ pub fn encode_entity(e: &Entity) -> Vec<u8> {
         w.u64(*version);
         w.u64(*page);
     }
+    // Consent, appended after the first layout: a value without it decodes as no consent.
+    if !e.consent.is_empty() {
+        w.u64(e.consent.len() as u64);
+        for (purpose, c) in &e.consent {
+            w.str(purpose);
+            w.buf.push(c.state.tag());
+            match (&c.record, &c.source, &c.key) {
+                (Some(id), Some(source), Some(key)) => {
+                    w.buf.push(1);
+                    w.raw(&id.0);
+                    w.str(source);
+                    w.str(key);
+                    w.opt_i64(c.at);
+                }
+                _ => w.buf.push(0),
+            }
+        }
+    }
     w.buf
+}
+
+fn consent_state(r: &mut Reader) -> R<ConsentState> {
+    ConsentState::of_tag(r.byte()?).ok_or(CodecError("unknown consent state"))
+}
+
+fn write_states(w: &mut Writer, m: &BTreeMap<String, ConsentState>) {
+    w.u64(m.len() as u64);
+    for (k, v) in m {
+        w.str(k);
+        w.buf.push(v.tag());
+    }
+}
+
+fn read_states(r: &mut Reader) -> R<BTreeMap<String, ConsentState>> {
+    let n = r.len()?;
+    let mut m = BTreeMap::new();
+    for _ in 0..n {
+        let k = r.str()?;
+        m.insert(k, consent_state(r)?);
+    }
+    Ok(m)
 }
 
 /// Decodes an entity.
@@ -536,7 +577,30 @@ pub fn decode_entity(b: &[u8]) -> R<Entity> {
     for _ in 0..n {
         history.push((r.u64()?, r.u64()?));
     }
+    let mut consent = BTreeMap::new();
+    if !r.done() {
+        let n = r.len()?;
+        for _ in 0..n {
+            let purpose = r.str()?;
+            let state = consent_state(&mut r)?;
+            let c = match r.byte()? {
+                0 => GoldenConsent {
+                    state,
+                    ..GoldenConsent::unknown()
+                },
+                _ => GoldenConsent {
+                    state,
+                    record: Some(r.record_id()?),
+                    source: Some(r.str()?),
+                    key: Some(r.str()?),
+                    at: r.opt_i64()?,
+                },
+            };
+            consent.insert(purpose, c);
+        }
+    }
     Ok(Entity {
+        consent,
         id,
         version,
         state,
@@ -652,6 +716,16 @@ pub fn encode_page(p: &Page) -> Vec<u8> {
         write_ids(&mut w, &x.member_ids);
         write_overrides(&mut w, &x.overrides);
     }
+    // Consent states per entry, appended after the first layout (absent: none).
+    if p.entries
+        .iter()
+        .any(|x| !x.event.consent.is_empty() || !x.event.consent_was.is_empty())
+    {
+        for x in &p.entries {
+            write_states(&mut w, &x.event.consent);
+            write_states(&mut w, &x.event.consent_was);
+        }
+    }
     w.buf
 }
 
@@ -692,11 +766,19 @@ pub fn decode_page(first: u64, b: &[u8]) -> R<Page> {
                 left,
                 merged_into,
                 redacted,
+                consent: BTreeMap::new(),
+                consent_was: BTreeMap::new(),
             },
             state: read_state(&mut r)?,
             member_ids: read_ids(&mut r)?,
             overrides: read_overrides(&mut r)?,
         });
+    }
+    if !r.done() {
+        for x in &mut entries {
+            x.event.consent = read_states(&mut r)?;
+            x.event.consent_was = read_states(&mut r)?;
+        }
     }
     Ok(Page {
         actor,
@@ -834,15 +916,91 @@ mod tests {
             ]
             .into(),
             overrides: [("name".to_string(), o)].into(),
+            consent: BTreeMap::new(),
             created_at: 1,
             updated_at: 2,
             history: vec![(1, 10), (2, 30)],
         };
-        let back = decode_entity(&encode_entity(&e)).unwrap();
+        // Without consent the value has the first layout, which decodes with none.
+        let first_layout = encode_entity(&e);
+        let mut e = e;
+        e.consent = [
+            (
+                "marketing".to_string(),
+                GoldenConsent {
+                    state: ConsentState::Denied,
+                    record: Some(b),
+                    source: Some("crm".into()),
+                    key: Some("b".into()),
+                    at: Some(77),
+                },
+            ),
+            ("profiling".to_string(), GoldenConsent::unknown()),
+        ]
+        .into();
+        let bytes = encode_entity(&e);
+        assert!(bytes.starts_with(&first_layout));
+        let back = decode_entity(&bytes).unwrap();
         assert_eq!(back.golden, e.golden);
         assert_eq!(back.state, e.state);
         assert_eq!(back.history, e.history);
         assert_eq!(back.overrides, e.overrides);
+        assert_eq!(back.consent, e.consent);
+        assert!(decode_entity(&first_layout).unwrap().consent.is_empty());
+        for cut in first_layout.len() + 1..bytes.len() {
+            assert!(decode_entity(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn pages_keep_consent_states_and_old_pages_decode_without() {
+        let event = |entity_id, consent: BTreeMap<String, ConsentState>, was| PageEntry {
+            event: ChangeEvent {
+                seq: 0,
+                entity_id,
+                kind: ChangeKind::Updated,
+                version: 2,
+                at: 5,
+                golden: BTreeMap::new(),
+                members: Vec::new(),
+                changed: Vec::new(),
+                joined: Vec::new(),
+                left: Vec::new(),
+                merged_into: None,
+                redacted: false,
+                consent,
+                consent_was: was,
+            },
+            state: EntityState::Active,
+            member_ids: Vec::new(),
+            overrides: BTreeMap::new(),
+        };
+        let mut page = Page {
+            actor: "system".into(),
+            reason: String::new(),
+            entries: vec![
+                event(1, BTreeMap::new(), BTreeMap::new()),
+                event(2, BTreeMap::new(), BTreeMap::new()),
+            ],
+        };
+        let first_layout = encode_page(&page);
+        page.entries[1].event.consent = [("marketing".to_string(), ConsentState::Denied)].into();
+        page.entries[1].event.consent_was =
+            [("marketing".to_string(), ConsentState::Granted)].into();
+        let bytes = encode_page(&page);
+        assert!(bytes.starts_with(&first_layout));
+        let back = decode_page(10, &bytes).unwrap();
+        assert_eq!(back.entries[1].event.seq, 11);
+        assert!(back.entries[0].event.consent.is_empty());
+        assert_eq!(back.entries[1].event.consent, page.entries[1].event.consent);
+        assert_eq!(
+            back.entries[1].event.consent_was,
+            page.entries[1].event.consent_was
+        );
+        assert!(back.entries[1].event.concerns("marketing"));
+        assert!(!back.entries[0].event.concerns("marketing"));
+        let old = decode_page(10, &first_layout).unwrap();
+        assert!(old.entries.iter().all(|x| x.event.consent.is_empty()));
     }
 
     #[test]

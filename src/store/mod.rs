@@ -169,6 +169,9 @@ pub struct Entity {
     /// Steward overrides per attribute; they survive re-ingest and re-matching.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, Override>,
+    /// Golden consent per declared purpose ([`crate::consent`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consent: BTreeMap<String, crate::consent::GoldenConsent>,
     /// Creation time, ms since epoch.
     pub created_at: i64,
     /// Last change, ms since epoch.
@@ -273,6 +276,23 @@ pub struct ChangeEvent {
     /// Personal data removed by an erasure: golden values, and the erased records' keys.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redacted: bool,
+    /// Consent per declared purpose after the change (no personal data).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consent: BTreeMap<String, crate::consent::ConsentState>,
+    /// Purposes whose consent changed, with the state before the change: a consumer filtering
+    /// by purpose learns from it that an entity it held is no longer granted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consent_was: BTreeMap<String, crate::consent::ConsentState>,
+}
+
+impl ChangeEvent {
+    /// Whether a consumer of `purpose` needs the event: the entity is granted for it after
+    /// the change, or was before it.
+    pub fn concerns(&self, purpose: &str) -> bool {
+        use crate::consent::ConsentState::Granted;
+        self.consent.get(purpose) == Some(&Granted)
+            || self.consent_was.get(purpose) == Some(&Granted)
+    }
 }
 
 /// One version of an entity, as kept in its history.

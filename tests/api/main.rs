@@ -6,6 +6,7 @@ mod browser;
 mod changes;
 mod cli_server;
 mod config;
+mod consent;
 mod crash;
 mod csv_http;
 mod decisions;
