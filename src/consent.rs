@@ -130,6 +130,22 @@ impl GoldenConsent {
     }
 }
 
+/// An entity's golden consent for every declared purpose: a purpose not computed for it yet
+/// (declared after the entity last changed, or a store from before consent) is unknown.
+pub fn declared(purposes: &[String], e: &crate::store::Entity) -> BTreeMap<String, GoldenConsent> {
+    purposes
+        .iter()
+        .map(|p| {
+            let c = e
+                .consent
+                .get(p)
+                .cloned()
+                .unwrap_or_else(GoldenConsent::unknown);
+            (p.clone(), c)
+        })
+        .collect()
+}
+
 /// A record's statement for a purpose: granted or not, and when.
 pub fn statement(r: &StoredRecord, purpose: &str) -> Option<(bool, i64)> {
     statement_at(r, &value_key(purpose), &at_key(purpose))

@@ -43,18 +43,11 @@ pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, 
     if !engine.config.purposes.is_empty() {
         // What a downstream system may use the record for, per declared purpose (with the
         // deciding record when lineage is asked).
-        line["consent"] = engine
-            .config
-            .purposes
-            .iter()
-            .map(|p| {
-                let c = e
-                    .consent
-                    .get(p)
-                    .cloned()
-                    .unwrap_or_else(crate::consent::GoldenConsent::unknown);
+        line["consent"] = crate::consent::declared(&engine.config.purposes, e)
+            .into_iter()
+            .map(|(p, c)| {
                 let v = if lineage { json!(c) } else { json!(c.state) };
-                (p.clone(), v)
+                (p, v)
             })
             .collect::<serde_json::Map<_, _>>()
             .into();

@@ -83,22 +83,9 @@ pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
     }))
 }
 
-/// Golden consent of every declared purpose: a purpose the entity was not yet computed for
-/// (declared after it last changed, or a store from before consent) is unknown.
+/// Golden consent of every declared purpose ([`crate::consent::declared`]).
 fn consent_view(engine: &Engine, e: &Entity) -> BTreeMap<String, crate::consent::GoldenConsent> {
-    engine
-        .config
-        .purposes
-        .iter()
-        .map(|p| {
-            let c = e
-                .consent
-                .get(p)
-                .cloned()
-                .unwrap_or_else(crate::consent::GoldenConsent::unknown);
-            (p.clone(), c)
-        })
-        .collect()
+    crate::consent::declared(&engine.config.purposes, e)
 }
 
 #[derive(Deserialize, IntoParams)]
