@@ -142,7 +142,7 @@ impl EncryptionConfig {
     /// (a new store) a missing key file is made with a fresh key (mode 0600).
     pub fn load_kek(&self, data_dir: &Path, create: bool) -> Result<Key, CryptoError> {
         let env = self.key_env.as_deref().unwrap_or(DEFAULT_KEY_ENV);
-        if let Ok(v) = std::env::var(env) {
+        if let Ok(v) = std::env::var(env).map(Zeroizing::new) {
             return from_hex(&v).ok_or_else(|| CryptoError::BadEnv { var: env.into() });
         }
         let path = self.key_file_for(data_dir);
@@ -168,7 +168,7 @@ pub fn load_key_file(path: &Path, data_dir: &Path, create: bool) -> Result<Key, 
         path: path.display().to_string(),
         reason,
     };
-    match std::fs::read_to_string(path) {
+    match std::fs::read_to_string(path).map(Zeroizing::new) {
         Ok(text) => from_hex(&text).ok_or_else(|| bad("must hold the key as 64 hex digits".into())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
             let key = generate_key();
@@ -208,7 +208,8 @@ pub fn write_key_file(path: &Path, key: &Key) -> std::io::Result<()> {
         options.mode(0o600);
     }
     let mut f = options.open(path)?;
-    f.write_all(format!("{}\n", to_hex(key)).as_bytes())?;
+    let text = Zeroizing::new(format!("{}\n", to_hex(key)));
+    f.write_all(text.as_bytes())?;
     f.sync_all()
 }
 
