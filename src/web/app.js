@@ -55,6 +55,11 @@ function age(ms) {
 function say(msg) { document.getElementById("status").textContent = msg || ""; }
 function alarm(msg) { document.getElementById("alert").textContent = msg || ""; }
 
+// Views fetch before they draw, and a steward may move on meanwhile (a slow overview would
+// otherwise draw over the audit page opened after it): a view notes the address it started
+// at and draws only while the address is still that one.
+const movedOn = (at) => location.hash !== at;
+
 function render(title, ...children) {
   const m = main();
   m.replaceChildren(h("h1", {}, title), ...children.filter((c) => c !== null && c !== undefined && c !== false));
@@ -124,6 +129,7 @@ function login(why) {
 // ----- overview ----------------------------------------------------------------------------
 
 async function overview() {
+  const at = location.hash;
   const [{ json: o }, { json: health }] = await Promise.all([api("GET", "/v1/overview"), api("GET", "/v1/health")]);
   const card = (label, n, note) => h("div", { class: "card" }, h("div", { class: "muted" }, label), h("div", { class: "n" }, n), note ? h("div", { class: "muted" }, note) : null);
   const cards = h("div", { class: "cards" },
@@ -155,6 +161,7 @@ async function overview() {
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 403)) throw e;
   }
+  if (movedOn(at)) return;
   render("Overview", cards,
     precision,
     h("p", {}, o.review.open ? h("a", { href: "#/review" }, `Review ${o.review.open} open pair(s) →`) : "The review queue is empty."),
@@ -277,7 +284,9 @@ function pairPanel(item, buttons, keysHelp) {
 
 async function reviewView() {
   shortcuts = null;
+  const at = location.hash;
   await loadQueue();
+  if (movedOn(at)) return;
   const item = review.items[review.index];
   const last = review.last ? h("p", {}, h("a", { href: `#/entity/${review.last}`, id: "last-entity" }, `Open entity #${review.last} of the last decision`)) : null;
   if (!item) {
@@ -369,7 +378,9 @@ async function nextSample() {
 
 async function auditView() {
   shortcuts = null;
+  const at = location.hash;
   const [{ json: q }, raw] = await Promise.all([api("GET", "/v1/quality"), nextSample()]);
+  if (movedOn(at)) return;
   const figures = h("p", { class: "figures", id: "precision" }, precisionText(q));
   const intro = h("p", { class: "muted" }, "Pairs the matcher linked on its own, drawn at random: confirm or refute them to estimate its precision. A verdict changes no entity; to fix a wrong link, split the entity.");
   if (!raw) {
@@ -620,7 +631,8 @@ async function route() {
   if (!sessionStorage.getItem(KEY)) { login(); return; }
   document.getElementById("logout").hidden = false;
   document.getElementById("who").textContent = `acting as ${actor()}`;
-  const hash = location.hash.replace(/^#\/?/, "");
+  const at = location.hash;
+  const hash = at.replace(/^#\/?/, "");
   const [path, query] = hash.split("?");
   const parts = path.split("/");
   const view = parts[0] || "overview";
@@ -634,6 +646,7 @@ async function route() {
     else if (view === "entity" && parts[1]) await entityView(parts[1]);
     else if (view === "search") await searchView(new URLSearchParams(query || ""));
     else await overview();
+    if (movedOn(at)) return; // a later route draws the page
     main().focus({ preventScroll: true });
     document.body.dataset.view = view;
   } catch (e) {

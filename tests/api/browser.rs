@@ -630,9 +630,13 @@ async fn next_pair(c: &Client, before: &str) -> bool {
         if c.find(Locator::Id("audit-empty")).await.is_ok() {
             return false;
         }
+        // A re-render can detach the header between finding it and reading it: a failed read
+        // is no answer (not an empty header that differs from `before`), so poll again.
         if let Ok(el) = c.find(Locator::Css("table.pair thead")).await {
-            if el.text().await.unwrap_or_default() != before {
-                return true;
+            if let Ok(text) = el.text().await {
+                if !text.is_empty() && text != before {
+                    return true;
+                }
             }
         }
         assert!(
@@ -763,6 +767,8 @@ async fn audit_walk(app: TestApp, c: Client) {
         .click()
         .await
         .unwrap();
+    // The audit page has a `#precision` too: wait for the overview itself first.
+    wait_text(&c, "h1", "Overview").await;
     let text = wait_text(&c, "#precision", "judged pairs").await;
     assert!(text.contains(&sentence), "{text}\nwant {sentence}");
     shoot(&c, "overview-precision").await;
@@ -774,6 +780,7 @@ async fn audit_walk(app: TestApp, c: Client) {
         .click()
         .await
         .unwrap();
+    wait_text(&c, "h1", "Audit automatic links").await;
     let shown = pair_header(&c).await;
     press(&c, 'k').await;
     wait_text(&c, "#status", "Skipped ").await;
