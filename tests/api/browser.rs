@@ -137,6 +137,16 @@ async fn shoot(c: &Client, name: &str) {
     println!("screenshot: {}", path.display());
 }
 
+/// Clicks the element `loc` finds (it must be there).
+async fn click(c: &Client, loc: Locator<'_>) {
+    c.find(loc)
+        .await
+        .unwrap_or_else(|e| panic!("nothing to click: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Waits for `css` and returns its text.
 async fn text_of(c: &Client, css: &str) -> String {
     let el = c
@@ -192,12 +202,7 @@ async fn steward_session(app: &TestApp, c: &Client) {
         .send_keys("browser-steward")
         .await
         .unwrap();
-    c.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Id("login")).await;
 }
 
 /// Runs `walk` against `app` in a fresh headless Chromium. The steps run in their own task
@@ -255,12 +260,7 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
     shoot(&c, "overview").await;
 
     // The review queue: both records side by side, the weights chart, decided with the keyboard.
-    c.find(Locator::Css("a[data-nav=review]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("a[data-nav=review]")).await;
     let table = wait_text(&c, "table.pair", &a_key).await;
     assert!(table.contains(&b_key), "{table}");
     assert!(
@@ -289,12 +289,7 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
         .await
         .unwrap();
     // Leave the field (keys typed in a field are text), then press s.
-    c.find(Locator::Id("queue-pos"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("queue-pos")).await;
     press(&c, 's').await;
     let status = wait_text(&c, "#status", "Decided same").await;
     assert!(
@@ -369,12 +364,7 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
         .await
         .unwrap();
     value.send_keys("10002").await.unwrap();
-    c.find(Locator::Css("#override-slot button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#override-slot button[type=submit]")).await;
     let note = wait_text(&c, "#conflict-note", "Someone else changed").await;
     assert!(
         note.contains(&format!("version {before}")) && note.contains("Brooklyn"),
@@ -390,12 +380,7 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
     shoot(&c, "entity-conflict").await;
 
     // With the new version read, the same override goes through; then unpin the other one.
-    c.find(Locator::Css("button[aria-label='Pin postcode']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("button[aria-label='Pin postcode']")).await;
     c.wait()
         .at_most(WAIT)
         .for_element(Locator::Id("pin-value"))
@@ -410,12 +395,7 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
         .send_keys("confirmed by letter")
         .await
         .unwrap();
-    c.find(Locator::Css("#override-slot button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#override-slot button[type=submit]")).await;
     wait_text(&c, "#status", "Pinned postcode").await;
     let golden = text_of(&c, "#golden").await;
     assert!(
@@ -464,24 +444,14 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
         .await
         .unwrap();
     wait_text(&c, "#members", "S-501").await;
-    c.find(Locator::Css("input[data-key='S-501']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("input[data-key='S-501']")).await;
     c.find(Locator::Id("split-reason"))
         .await
         .unwrap()
         .send_keys("another John Smith")
         .await
         .unwrap();
-    c.find(Locator::Css("#split-form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#split-form button[type=submit]")).await;
     let status = wait_text(&c, "#status", "Split 1 record").await;
     let split_off = app.entity_of("support", "S-501").await;
     assert!(status.contains(&format!("into #{split_off}")), "{status}");
@@ -527,12 +497,7 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
     )
     .expect("key created")
     .1;
-    c.find(Locator::Id("logout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("logout")).await;
     let key = c
         .wait()
         .at_most(WAIT)
@@ -540,12 +505,7 @@ async fn steward_walk(app: TestApp, c: Client, pair: Value) {
         .await
         .expect("forgetting the key asks for one again");
     key.send_keys(&masked_key).await.unwrap();
-    c.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("login")).await;
     wait_text(&c, ".cards", "Records").await;
     c.goto(&format!("http://{}/#/entity/{zhang}", app.addr))
         .await
@@ -672,12 +632,7 @@ async fn audit_walk(app: TestApp, c: Client) {
     assert!(text.contains("no pair judged yet"), "{text}");
 
     // The audit page: a sampled link side by side with its evidence and chart.
-    c.find(Locator::Css("a[data-nav=audit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("a[data-nav=audit]")).await;
     wait_text(&c, "h1", "Audit automatic links").await;
     let first = pair_header(&c).await;
     let table = text_of(&c, "table.pair").await;
@@ -715,12 +670,7 @@ async fn audit_walk(app: TestApp, c: Client) {
     assert!(next_pair(&c, &first).await, "a second pair to judge");
     let second = pair_header(&c).await;
     // The button says it is wrong.
-    c.find(Locator::Id("btn-wrong"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("btn-wrong")).await;
     let status = wait_text(&c, "#status", "Wrong link: ").await;
     let wrong = judged_pair(&status);
     assert!(
@@ -761,12 +711,7 @@ async fn audit_walk(app: TestApp, c: Client) {
     shoot(&c, "audit").await;
 
     // The overview shows the same figures.
-    c.find(Locator::Css("a[data-nav=overview]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("a[data-nav=overview]")).await;
     // The audit page has a `#precision` too: wait for the overview itself first.
     wait_text(&c, "h1", "Overview").await;
     let text = wait_text(&c, "#precision", "judged pairs").await;
@@ -774,12 +719,7 @@ async fn audit_walk(app: TestApp, c: Client) {
     shoot(&c, "overview-precision").await;
 
     // Back to auditing: k skips a pair, then confirm until nothing is left.
-    c.find(Locator::Css("a[data-nav=audit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("a[data-nav=audit]")).await;
     wait_text(&c, "h1", "Audit automatic links").await;
     let shown = pair_header(&c).await;
     press(&c, 'k').await;
@@ -801,19 +741,9 @@ async fn audit_walk(app: TestApp, c: Client) {
     );
     shoot(&c, "audit-skipped-left").await;
     // The skipped pair comes back on request; once judged, nothing is left at all.
-    c.find(Locator::Id("btn-unskip"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("btn-unskip")).await;
     let last = pair_header(&c).await;
-    c.find(Locator::Id("btn-confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("btn-confirm")).await;
     assert!(!next_pair(&c, &last).await, "a pair after the last one");
     let empty = wait_text(&c, "#audit-empty", "Nothing left to judge").await;
     assert!(!empty.contains("skipped"), "{empty}");
