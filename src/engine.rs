@@ -8,26 +8,34 @@
 //! one sled transaction and one flush, then one tantivy commit. [`Committer`] groups concurrent
 //! HTTP writes into such batches.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{mpsc, Arc, Mutex};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::blocking::{self, keys, BatchIndex, BlockingIndex, IndexError};
-use crate::cluster::{self, Edge};
 use crate::config::Config;
 use crate::ingest::profile::{self, Profile};
 use crate::ingest::{self, Position, RawRecord, RecordError, RecordId, SourceRecord};
-use crate::matching::term_frequencies::TermKey;
-use crate::matching::PairCheck;
 use crate::matching::{Explanation, Model};
-use crate::store::{
-    ChangeEvent, ChangeKind, Decision, Entity, EntityId, EntityState, GoldenValue, LinkVerdict,
-    Override, ReviewItem, ReviewOutcome, SourceKey, Store, StoreError, StoredRecord, Verdict,
-    WriteSet,
+use crate::pipeline::{
+    self, build_entity, change_event, end_entity, names_of, PhaseTimer, StageError, Staged,
 };
-use crate::survivorship;
+pub use crate::pipeline::{Change, ChangeOutcome, Status, Summary};
+use crate::store::{
+    ChangeKind, Decision, Entity, EntityId, EntityState, LinkVerdict, Override, ReviewItem,
+    SourceKey, Store, StoreError, StoredRecord, Verdict, WriteSet,
+};
+
+impl From<StageError> for EngineError {
+    fn from(e: StageError) -> Self {
+        match e {
+            StageError::Store(e) => Self::Store(e),
+            StageError::Index(e) => Self::Index(e),
+        }
+    }
+}
 
 /// Engine failure: storage or index trouble (bad input is reported per record instead).
 #[derive(Debug, thiserror::Error)]
@@ -150,102 +158,6 @@ pub struct Erasure {
 /// Prepared records of a payload, in payload order: a change, or why the record was rejected.
 pub type Prepared = Vec<(Position, Result<Change, RecordError>)>;
 
-/// Candidates of one incoming record: committed records, and positions in the batch.
-type Found = (Vec<RecordId>, Vec<u32>);
-
-/// One change of a batch.
-#[derive(Debug, Clone)]
-pub enum Change {
-    /// Insert or update a record.
-    Upsert(SourceRecord, Profile),
-    /// Delete a record.
-    Delete(RecordId),
-    /// Match a stored record again as if it had changed (after a steward decision).
-    Reevaluate(RecordId),
-}
-
-/// What happened to one change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// New record.
-    Inserted,
-    /// Changed record, re-matched.
-    Updated,
-    /// Same content as stored: nothing done.
-    Unchanged,
-    /// Record deleted.
-    Deleted,
-    /// Delete of a record that does not exist.
-    NotFound,
-    /// A later change to the same record in the same batch replaced this one.
-    Superseded,
-    /// Matched again without a change to its content.
-    Reevaluated,
-}
-
-/// Result of one change.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChangeOutcome {
-    /// Record id.
-    pub record: RecordId,
-    /// What happened.
-    pub status: Status,
-    /// Entity the record belongs to afterwards (`None` once deleted).
-    pub entity: Option<EntityId>,
-}
-
-/// Per-batch counts, as reported by the CLI and the HTTP API.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Summary {
-    /// New records.
-    pub inserted: usize,
-    /// Changed records.
-    pub updated: usize,
-    /// Records identical to what was stored.
-    pub unchanged: usize,
-    /// Deleted records.
-    pub deleted: usize,
-    /// Deletes of unknown records.
-    pub not_found: usize,
-    /// Records replaced by a later version in the same batch.
-    pub superseded: usize,
-    /// Records matched again after a decision.
-    pub reevaluated: usize,
-    /// Rejected records (see `errors`).
-    pub rejected: usize,
-}
-
-impl Summary {
-    /// Adds another summary's counts.
-    pub fn merge(&mut self, o: &Summary) {
-        self.inserted += o.inserted;
-        self.updated += o.updated;
-        self.unchanged += o.unchanged;
-        self.deleted += o.deleted;
-        self.not_found += o.not_found;
-        self.superseded += o.superseded;
-        self.reevaluated += o.reevaluated;
-        self.rejected += o.rejected;
-    }
-
-    /// Counts outcomes.
-    pub fn add(&mut self, outcomes: &[ChangeOutcome]) {
-        for o in outcomes {
-            match o.status {
-                Status::Inserted => self.inserted += 1,
-                Status::Updated => self.updated += 1,
-                Status::Unchanged => self.unchanged += 1,
-                Status::Deleted => self.deleted += 1,
-                Status::NotFound => self.not_found += 1,
-                Status::Superseded => self.superseded += 1,
-                Status::Reevaluated => self.reevaluated += 1,
-            }
-        }
-    }
-}
-
 /// A candidate entity for a probe record, best record pair explained.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeMatch {
@@ -282,12 +194,20 @@ pub struct Engine {
     metrics: crate::metrics::Metrics,
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+/// [`EngineError::VersionConflict`] when the caller expected another version.
+fn expect_version(id: EntityId, expected: Option<u64>, current: u64) -> Result<(), EngineError> {
+    match expected {
+        Some(v) if v != current => Err(EngineError::VersionConflict {
+            id,
+            expected: v,
+            current,
+        }),
+        _ => Ok(()),
+    }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 impl Engine {
@@ -650,15 +570,7 @@ impl Engine {
             Some(e) if e.state == EntityState::Active => e,
             _ => return Err(EngineError::EntityNotFound(id)),
         };
-        if let Some(v) = expected {
-            if v != e.version {
-                return Err(EngineError::VersionConflict {
-                    id,
-                    expected: v,
-                    current: e.version,
-                });
-            }
-        }
+        expect_version(id, expected, e.version)?;
         Ok(e)
     }
 
@@ -709,16 +621,9 @@ impl Engine {
             entity,
             match_weight: self.model.explain(&ra.profile, &rb.profile).match_weight,
         };
-        let ws = WriteSet {
-            next_entity: self.store.next_entity()?,
-            next_record_seq: self.store.next_record_seq()?,
-            actor: actor.to_string(),
-            verdicts: vec![v.clone()],
-            ..WriteSet::default()
-        };
-        let seq = self.commit_audited(ws)?;
-        // Keep the index's commit payload in step with the store.
-        self.index.publish(seq)?;
+        let mut ws = self.write_set(actor, String::new())?;
+        ws.verdicts.push(v.clone());
+        self.commit(ws, &[], &[])?;
         Ok(v)
     }
 
@@ -757,19 +662,7 @@ impl Engine {
             })?;
         }
         let _guard = self.write_lock.lock().expect("writer lock");
-        let prev = match self.store.entity(id)? {
-            Some(e) if e.state == EntityState::Active => e,
-            _ => return Err(EngineError::EntityNotFound(id)),
-        };
-        if let Some(expected) = expected_version {
-            if expected != prev.version {
-                return Err(EngineError::VersionConflict {
-                    id,
-                    expected,
-                    current: prev.version,
-                });
-            }
-        }
+        let prev = self.live_entity(id, expected_version)?;
         let mut members = Vec::new();
         for rid in &prev.members {
             if let Some(r) = self.store.record(*rid)? {
@@ -787,35 +680,15 @@ impl Engine {
         }
         let now = now_ms();
         let entity = build_entity(&self.config, id, Some(base), &members, now);
-        let names: HashMap<RecordId, SourceKey> = members
-            .iter()
-            .map(|(rid, r)| {
-                (
-                    *rid,
-                    SourceKey {
-                        source: r.source.clone(),
-                        key: r.key.clone(),
-                    },
-                )
-            })
-            .collect();
         let reason = match entity.overrides.get(attr) {
             Some(o) => format!("override of {attr}: {}", o.reason),
             None => format!("override of {attr} removed"),
         };
-        let ws = WriteSet {
-            next_entity: self.store.next_entity()?,
-            next_record_seq: self.store.next_record_seq()?,
-            actor: actor.to_string(),
-            reason,
-            events: vec![change_event(&entity, Some(&prev), &names, now)],
-            entities: vec![entity.clone()],
-            ..WriteSet::default()
-        };
-        let seq = self.commit_audited(ws)?;
-        // Keep the index's commit payload in step with the store.
-        self.index.publish(seq)?;
-        self.changes.send_replace(self.store.last_change_seq()?);
+        let mut ws = self.write_set(actor, reason)?;
+        ws.events
+            .push(change_event(&entity, Some(&prev), &names_of(&members), now));
+        ws.entities.push(entity.clone());
+        self.commit(ws, &[], &[])?;
         Ok(entity)
     }
 
@@ -856,31 +729,18 @@ impl Engine {
             let _guard = self.write_lock.lock().expect("writer lock");
             // Every current entity ends, with a `deleted` event, so feed consumers follow.
             let now = now_ms();
-            let mut ws = WriteSet {
-                next_entity: self.store.next_entity()?,
-                next_record_seq: self.store.next_record_seq()?,
-                actor: "rematch".into(),
-                reason: "full re-match".into(),
-                ..WriteSet::default()
-            };
+            let mut ws = self.write_set("rematch", "full re-match".into())?;
             for e in self.store.entities() {
-                let mut e = e?;
+                let e = e?;
                 if e.state != EntityState::Active {
                     continue;
                 }
-                let prev = e.clone();
-                e.state = EntityState::Deleted;
-                e.version += 1;
-                e.members.clear();
-                e.golden.clear();
-                e.consent.clear();
-                e.updated_at = now;
+                let ended = end_entity(&e, EntityState::Deleted, now);
                 ws.events
-                    .push(change_event(&e, Some(&prev), &HashMap::new(), now));
-                ws.entities.push(e);
+                    .push(change_event(&ended, Some(&e), &HashMap::new(), now));
+                ws.entities.push(ended);
             }
-            self.store.commit(&ws)?;
-            self.changes.send_replace(self.store.last_change_seq()?);
+            self.commit(ws, &[], &[])?;
             self.store.clear_matching_state()?;
             self.index.clear()?;
             self.index.commit(self.store.batch_seq()?)?;
@@ -935,7 +795,15 @@ impl Engine {
     /// so it cannot race a batch that drops or re-queues the pair. `false` if not queued.
     pub fn skip_review(&self, a: RecordId, b: RecordId) -> Result<bool, EngineError> {
         let _guard = self.write_lock.lock().expect("writer lock");
-        Ok(self.store.skip_review(a, b, now_ms())?)
+        let Some(mut item) = self.store.review_item(&ReviewItem::key(a, b))? else {
+            return Ok(false);
+        };
+        item.queued_at = now_ms();
+        item.skips += 1;
+        let mut ws = self.write_set("", String::new())?;
+        ws.review.push(item);
+        self.commit(ws, &[], &[])?;
+        Ok(true)
     }
 
     /// The metrics of this engine, for `/metrics`.
@@ -1053,7 +921,8 @@ impl Engine {
     }
 
     /// [`Engine::apply`] that also records (or revokes) steward decisions in the same
-    /// transaction, and honours them while clustering this batch.
+    /// transaction, and honours them while clustering this batch: the stages of
+    /// [`crate::pipeline`] under the writer lock, then [`Engine::commit`].
     fn apply_with(
         &self,
         mut changes: Vec<Change>,
@@ -1062,743 +931,47 @@ impl Engine {
         let _guard = self.write_lock.lock().expect("writer lock");
         for &(id, version) in &pending.expected {
             let current = self.store.entity(id)?.map_or(0, |e| e.version);
-            if current != version {
-                return Err(EngineError::VersionConflict {
-                    id,
-                    expected: version,
-                    current,
-                });
-            }
+            expect_version(id, Some(version), current)?;
         }
         let revoked = self.check_decisions(pending, &mut changes)?;
-        // Decisions in force for a record: stored ones, minus those revoked or replaced now,
-        // plus the ones being made now.
-        let replaced: HashSet<[u8; 32]> = pending
-            .decisions
-            .iter()
-            .map(Decision::key)
-            .chain(revoked.iter().copied())
-            .collect();
-        // Most stores have no decisions: skip the per-record index look-ups then.
-        let any_decisions = !pending.decisions.is_empty() || self.store.has_decisions();
-        let decisions_for = |id: RecordId| -> Result<Vec<Decision>, EngineError> {
-            if !any_decisions {
-                return Ok(Vec::new());
-            }
-            let mut v: Vec<Decision> = self
-                .store
-                .decisions_of(id)?
-                .into_iter()
-                .filter(|d| !replaced.contains(&d.key()))
-                .collect();
-            v.extend(
-                pending
-                    .decisions
-                    .iter()
-                    .filter(|d| d.a == id || d.b == id)
-                    .cloned(),
-            );
-            Ok(v)
-        };
+        let steward = pipeline::Steward::new(
+            &self.store,
+            &pending.decisions,
+            revoked,
+            &pending.actor,
+            &pending.reason,
+        );
         let mut timer = PhaseTimer::new(changes.len());
-        // Source of each upsert, for the ingest counters once the batch is committed.
-        let upsert_sources: Vec<Option<String>> = changes
-            .iter()
-            .map(|c| match c {
-                Change::Upsert(r, _) => Some(r.source.clone()),
-                _ => None,
-            })
-            .collect();
-        let now = now_ms();
-        let config = &self.config;
-        let model = &self.model;
-        let review_weight = model.review_weight();
-        let link_weight = model.link_weight();
-
-        timer.phase("classify");
-        // 1. Classify: last change per record wins; unchanged content is a no-op.
-        let mut last: HashMap<RecordId, usize> = HashMap::new();
-        for (i, c) in changes.iter().enumerate() {
-            let id = match c {
-                Change::Upsert(r, _) => r.id(),
-                Change::Delete(id) | Change::Reevaluate(id) => *id,
-            };
-            last.insert(id, i);
-        }
-        let mut outcomes: Vec<Option<ChangeOutcome>> = vec![None; changes.len()];
-        let mut next_seq = self.store.next_record_seq()?;
-        let mut next_entity = self.store.next_entity()?;
-        // Records entering matching (inserted or updated), and deleted ones.
-        let mut incoming: Vec<(usize, RecordId, StoredRecord, Option<StoredRecord>)> = Vec::new();
-        let mut deleted: Vec<(usize, RecordId, StoredRecord)> = Vec::new();
-        let mut reevaluated: HashSet<RecordId> = HashSet::new();
-        // Stored versions of the changed records, read on every core.
-        let mut stored: Vec<Option<StoredRecord>> = changes
-            .par_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let id = match c {
-                    Change::Upsert(r, _) => r.id(),
-                    Change::Delete(id) | Change::Reevaluate(id) => *id,
-                };
-                if last[&id] == i {
-                    self.store.record(id)
-                } else {
-                    Ok(None)
-                }
-            })
-            .collect::<Result<_, _>>()?;
-        for (i, c) in changes.into_iter().enumerate() {
-            let id = match &c {
-                Change::Upsert(r, _) => r.id(),
-                Change::Delete(id) | Change::Reevaluate(id) => *id,
-            };
-            if last[&id] != i {
-                outcomes[i] = Some(ChangeOutcome {
-                    record: id,
-                    status: Status::Superseded,
-                    entity: None,
-                });
-                continue;
-            }
-            let existing = stored[i].take();
-            match c {
-                Change::Upsert(rec, profile) => {
-                    let hash = hex(&rec.content_hash());
-                    if let Some(old) = &existing {
-                        if old.hash == hash {
-                            outcomes[i] = Some(ChangeOutcome {
-                                record: id,
-                                status: Status::Unchanged,
-                                entity: Some(old.entity),
-                            });
-                            continue;
-                        }
-                    }
-                    let stored = StoredRecord {
-                        source: rec.source,
-                        key: rec.key,
-                        values: rec.values,
-                        updated_at: rec.updated_at,
-                        hash,
-                        entity: 0,
-                        seq: existing.as_ref().map_or_else(
-                            || {
-                                next_seq += 1;
-                                next_seq - 1
-                            },
-                            |o| o.seq,
-                        ),
-                        ingested_at: existing.as_ref().map_or(now, |o| o.ingested_at),
-                        changed_at: now,
-                        profile,
-                    };
-                    incoming.push((i, id, stored, existing));
-                }
-                Change::Reevaluate(_) => match existing {
-                    Some(old) => {
-                        reevaluated.insert(id);
-                        incoming.push((i, id, old.clone(), Some(old)));
-                    }
-                    None => {
-                        outcomes[i] = Some(ChangeOutcome {
-                            record: id,
-                            status: Status::NotFound,
-                            entity: None,
-                        })
-                    }
-                },
-                Change::Delete(_) => match existing {
-                    Some(old) => deleted.push((i, id, old)),
-                    None => {
-                        outcomes[i] = Some(ChangeOutcome {
-                            record: id,
-                            status: Status::NotFound,
-                            entity: None,
-                        })
-                    }
-                },
-            }
-        }
-
-        timer.phase("working_set");
-        // 2. Working set of touched entities, with members minus the records that move.
-        let mut work = Work::new(&self.store);
-        let moving: HashSet<RecordId> = incoming
-            .iter()
-            .map(|x| x.1)
-            .chain(deleted.iter().map(|x| x.1))
-            .collect();
-        work.load_many(
-            deleted
-                .iter()
-                .map(|x| x.2.entity)
-                .chain(
-                    incoming
-                        .iter()
-                        .filter_map(|x| x.3.as_ref().map(|o| o.entity)),
-                )
-                .collect(),
-        )?;
-        for (_, id, old) in &deleted {
-            work.remove_member(old.entity, *id);
-        }
-        for (_, id, _, old) in &incoming {
-            if let Some(old) = old {
-                work.remove_member(old.entity, *id);
-            }
-        }
-
-        // The prior follows the population: the store's records and entities before this batch.
-        model.set_population(self.store.record_count()?, self.store.entity_count()?);
-        // Term frequencies count the batch in before scoring, so records of one bulk load see
-        // each other's values; the guard takes them out again if the batch fails.
-        let tf_guard = TermGuard::new(
-            model,
-            incoming
-                .iter()
-                .filter_map(|x| x.3.as_ref().map(|o| &o.profile))
-                .chain(deleted.iter().map(|x| &x.2.profile)),
-            incoming.iter().map(|x| &x.2.profile),
-        );
-
-        timer.phase("candidates");
-        // 3. Candidates: committed records through tantivy, batch records through the side index.
-        let batch_keys: Vec<Vec<String>> = incoming
-            .par_iter()
-            .map(|x| keys::keys(config, &x.2.profile))
-            .collect();
-        let batch_index = BatchIndex::build(&batch_keys);
-        let limit = config.matching.max_candidates;
-        // One posting look-up per distinct key of the batch, not one query per record.
-        let distinct: Vec<&str> = batch_index.keys().collect();
-        let looked_up: Vec<Vec<Option<Vec<RecordId>>>> = distinct
-            .par_chunks(2048)
-            .map(|chunk| self.index.postings(chunk, blocking::GENERIC_KEY_RECORDS))
-            .collect::<Result<_, _>>()?;
-        let postings: blocking::StorePostings = distinct
-            .iter()
-            .copied()
-            .zip(looked_up.into_iter().flatten())
-            .collect();
-        let found: Vec<Found> = (0..incoming.len())
-            .into_par_iter()
-            .map(|i| {
-                blocking::rank(
-                    &batch_keys[i],
-                    i as u32,
-                    limit,
-                    &|k| postings.get(k).and_then(|p| p.as_deref()),
-                    &batch_index,
-                    &|r| moving.contains(r),
-                )
-            })
-            .collect();
-
-        timer.phase("nodes");
-        // 4. Nodes: batch records first, then every existing record met as a candidate.
-        let mut nodes: Vec<Node> = incoming.iter().map(|x| Node::Batch(x.1)).collect();
-        let mut node_of: HashMap<RecordId, usize> =
-            incoming.iter().enumerate().map(|(i, x)| (x.1, i)).collect();
-        let mut needed: BTreeSet<RecordId> = BTreeSet::new();
-        for (committed, _) in &found {
-            needed.extend(committed.iter().copied());
-        }
-        let fetched: Vec<(RecordId, Option<StoredRecord>)> = needed
-            .into_par_iter()
-            // Profiles only: candidates are scored, not written (see the members below).
-            .map(|id| (id, self.store.record_for_matching(id).ok().flatten()))
-            .collect();
-        let mut existing: HashMap<RecordId, StoredRecord> = HashMap::new();
-        for (id, r) in fetched {
-            if let Some(r) = r {
-                existing.insert(id, r);
-            }
-        }
-        let profile_of = |n: usize,
-                          nodes: &[Node],
-                          existing: &HashMap<RecordId, StoredRecord>,
-                          work: &Work|
-         -> Option<Profile> {
-            match nodes[n] {
-                Node::Batch(_) => Some(incoming[n].2.profile.clone()),
-                Node::Existing(id) => existing
-                    .get(&id)
-                    .map(|r| r.profile.clone())
-                    .or_else(|| work.member(id).map(|r| r.profile.clone())),
-            }
+        let sources = pipeline::Sources {
+            config: &self.config,
+            model: &self.model,
+            store: &self.store,
+            index: &self.index,
         };
-
-        timer.phase("score");
-        // 5. Score candidate pairs in parallel.
-        let pairs: Vec<(usize, Candidate)> = found
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (committed, batch))| {
-                committed
-                    .iter()
-                    .map(move |r| (i, Candidate::Existing(*r)))
-                    .chain(
-                        batch
-                            .iter()
-                            .filter(move |&&j| (j as usize) > i)
-                            .map(move |&j| (i, Candidate::Batch(j as usize))),
-                    )
-            })
-            .collect();
-        let mut seen = HashSet::new();
-        let pairs: Vec<(usize, Candidate)> = pairs
-            .into_iter()
-            .filter(|(i, c)| match c {
-                Candidate::Batch(j) => seen.insert((*i.min(j), *i.max(j))),
-                Candidate::Existing(_) => true,
-            })
-            .collect();
-        let scored: Vec<(usize, Candidate, f64)> = pairs
-            .into_par_iter()
-            .filter_map(|(i, c)| {
-                let a = &incoming[i].2.profile;
-                let b = match c {
-                    Candidate::Batch(j) => &incoming[j].2.profile,
-                    Candidate::Existing(r) => &existing.get(&r)?.profile,
-                };
-                // Pairs below the review weight are dropped anyway: stop scoring them early.
-                let w = model.weight_at_least(a, b, review_weight)?;
-                Some((i, c, w))
-            })
-            .collect();
-        work.load_many(
-            scored
-                .iter()
-                .filter(|x| x.2 >= review_weight)
-                .filter_map(|(_, c, _)| match c {
-                    Candidate::Existing(r) => existing.get(r).map(|r| r.entity),
-                    Candidate::Batch(_) => None,
-                })
-                .collect(),
-        )?;
-        let mut edges = Vec::new();
-        for (i, c, w) in scored {
-            if w < review_weight {
-                continue;
-            }
-            let b = match c {
-                Candidate::Batch(j) => j,
-                Candidate::Existing(r) => {
-                    let entity = existing[&r].entity;
-                    work.load(entity)?;
-                    *node_of.entry(r).or_insert_with(|| {
-                        nodes.push(Node::Existing(r));
-                        nodes.len() - 1
-                    })
-                }
-            };
-            edges.push(Edge { a: i, b, weight: w });
-        }
-        // A must-linked partner's entity joins the batch, so the decision can take effect.
-        for (_, id, _, _) in &incoming {
-            for d in decisions_for(*id)? {
-                let other = if d.a == *id { d.b } else { d.a };
-                if d.verdict == Verdict::Same
-                    && !node_of.contains_key(&other)
-                    && work.member(other).is_none()
-                {
-                    if let Some(r) = self.store.record(other)? {
-                        work.load(r.entity)?;
-                    }
-                }
-            }
-        }
-        // Every member of a touched entity is a node, so clusters start from whole entities.
-        let mut initial: Vec<Vec<usize>> = Vec::new();
-        let mut entity_of_group: Vec<EntityId> = Vec::new();
-        for (&eid, ent) in &work.entities {
-            let mut group = Vec::new();
-            for id in ent.members.keys() {
-                let n = *node_of.entry(*id).or_insert_with(|| {
-                    nodes.push(Node::Existing(*id));
-                    nodes.len() - 1
-                });
-                group.push(n);
-            }
-            initial.push(group);
-            entity_of_group.push(eid);
-        }
-        // Decisions between nodes become clustering constraints.
-        let mut constraints = cluster::Constraints::default();
-        let mut cannot_ids: HashSet<(RecordId, RecordId)> = HashSet::new();
-        let mut seen_decisions: HashSet<[u8; 32]> = HashSet::new();
-        for node in &nodes {
-            for d in decisions_for(node.id())? {
-                if !seen_decisions.insert(d.key()) {
-                    continue;
-                }
-                let (Some(&x), Some(&y)) = (node_of.get(&d.a), node_of.get(&d.b)) else {
-                    continue;
-                };
-                match d.verdict {
-                    Verdict::Same => constraints.must.push((x, y)),
-                    Verdict::Different => {
-                        constraints.cannot.push((x, y));
-                        cannot_ids.insert((d.a, d.b));
-                        cannot_ids.insert((d.b, d.a));
-                    }
-                }
-            }
-        }
-        constraints.must.sort_unstable();
-        constraints.cannot.sort_unstable();
-        // An updated record stays in its entity when it still agrees with the rest of it (or is
-        // its only member), so ids do not churn on edits.
-        for (i, (_, id, _, old)) in incoming.iter().enumerate() {
-            let Some(old) = old else { continue };
-            let Some(gi) = entity_of_group.iter().position(|e| *e == old.entity) else {
-                continue;
-            };
-            let stays = {
-                let ent = &work.entities[&old.entity];
-                if ent.members.is_empty() {
-                    // The entity's only record: it keeps the id while it still describes the
-                    // same customer as before; an edit into someone else leaves the id behind.
-                    model.weight(&incoming[i].2.profile, &old.profile) >= link_weight
-                } else {
-                    let ws: Vec<f64> = ent
-                        .members
-                        .values()
-                        .map(|m| model.weight(&incoming[i].2.profile, &m.profile))
-                        .collect();
-                    let max = ws.iter().copied().fold(f64::MIN, f64::max);
-                    let mean = ws.iter().sum::<f64>() / ws.len() as f64;
-                    max >= link_weight && mean >= review_weight
-                }
-            };
-            let set_apart = work.entities[&old.entity]
-                .members
-                .keys()
-                .any(|m| cannot_ids.contains(&(*id, *m)));
-            if stays && !set_apart {
-                initial[gi].push(i);
-                work.keep_id_for.insert(*id, old.entity);
-            }
-        }
-
-        timer.phase("cluster");
-        // 6. Cluster.
-        let mut cache: HashMap<(usize, usize), PairCheck> = HashMap::new();
-        let profiles: Vec<Option<Profile>> = (0..nodes.len())
-            .map(|n| profile_of(n, &nodes, &existing, &work))
-            .collect();
-        let clusters = cluster::cluster(
-            nodes.len(),
-            &initial,
-            &edges,
-            link_weight,
-            review_weight,
-            &constraints,
-            |x, y| {
-                *cache.entry((x.min(y), x.max(y))).or_insert_with(|| {
-                    match (&profiles[x], &profiles[y]) {
-                        (Some(a), Some(b)) => model.weight_and_conflict(a, b),
-                        _ => PairCheck {
-                            weight: f64::MIN / 4.0,
-                            conflict: false,
-                            informative: false,
-                        },
-                    }
-                })
-            },
-        );
-
-        timer.phase("resolve");
-        // 7. Resolve clusters into entities: a cluster keeps the oldest entity id it contains;
-        // the other entities in it are merged into that one.
-        let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (n, &r) in clusters.root.iter().enumerate() {
-            by_root.entry(r).or_default().push(n);
-        }
-        let mut node_entity: Vec<EntityId> = vec![0; nodes.len()];
-        let mut entity_members: BTreeMap<EntityId, Vec<usize>> = BTreeMap::new();
-        let mut merged_away: Vec<(EntityId, EntityId)> = Vec::new();
-        let mut claimed: HashSet<EntityId> = HashSet::new();
-        for group in by_root.values() {
-            let mut ids: BTreeSet<EntityId> = BTreeSet::new();
-            for &n in group {
-                match nodes[n] {
-                    Node::Existing(id) => {
-                        if let Some(e) = work.entity_of(id) {
-                            ids.insert(e);
-                        }
-                    }
-                    Node::Batch(id) => {
-                        if let Some(&e) = work.keep_id_for.get(&id) {
-                            ids.insert(e);
-                        }
-                    }
-                }
-            }
-            // Skip clusters that are exactly an untouched existing entity.
-            let has_batch = group.iter().any(|&n| matches!(nodes[n], Node::Batch(_)));
-            if !has_batch && ids.len() == 1 {
-                let e = *ids.first().expect("one id");
-                let whole = work
-                    .entities
-                    .get(&e)
-                    .is_some_and(|w| w.members.len() == group.len());
-                if whole && !claimed.contains(&e) {
-                    claimed.insert(e);
-                    continue;
-                }
-            }
-            if !has_batch && ids.is_empty() {
-                continue;
-            }
-            // An id already kept by another part of a split entity is not kept twice: the
-            // part that comes first (smallest node) keeps it, the others get new ids.
-            ids.retain(|e| !claimed.contains(e));
-            claimed.extend(ids.iter().copied());
-            let survivor = match ids.first() {
-                Some(&e) => e,
-                None => {
-                    next_entity += 1;
-                    next_entity - 1
-                }
-            };
-            for &other in ids.iter().skip(1) {
-                merged_away.push((other, survivor));
-            }
-            for &n in group {
-                node_entity[n] = survivor;
-            }
-            entity_members.insert(survivor, group.clone());
-        }
-
-        timer.phase("build");
-        // 8. Build the write set.
-        let mut ws = WriteSet::default();
-        let mut changed_entities: BTreeMap<EntityId, Entity> = BTreeMap::new();
-        let mut records_out: HashMap<RecordId, StoredRecord> = HashMap::new();
-        let mut rebuilt: Vec<(EntityId, Vec<(RecordId, StoredRecord)>)> = Vec::new();
-        for (eid, group) in &entity_members {
-            let mut members: Vec<(RecordId, StoredRecord)> = Vec::new();
-            for &n in group {
-                match nodes[n] {
-                    Node::Batch(id) => {
-                        let mut r = incoming[n].2.clone();
-                        r.entity = *eid;
-                        members.push((id, r));
-                    }
-                    Node::Existing(id) => {
-                        // Candidates were read without their values: a member to write comes
-                        // whole from its loaded entity, or from the store.
-                        let r = match work.member(id) {
-                            Some(r) => Some(r.clone()),
-                            None => self.store.record(id)?,
-                        };
-                        if let Some(mut r) = r {
-                            if r.entity != *eid {
-                                r.entity = *eid;
-                                records_out.insert(id, r.clone());
-                            }
-                            members.push((id, r));
-                        }
-                    }
-                }
-            }
-            members.sort_by_key(|(id, _)| *id);
-            rebuilt.push((*eid, members));
-        }
-        // Survivorship of every rebuilt entity, on every core.
-        let built: Vec<Entity> = rebuilt
-            .par_iter()
-            .map(|(eid, members)| {
-                let prev = work.entities.get(eid).map(|w| w.entity.clone());
-                build_entity(config, *eid, prev, members, now)
-            })
-            .collect();
-        for ((eid, members), entity) in rebuilt.into_iter().zip(built) {
-            for (id, r) in members {
-                if matches!(nodes[node_of[&id]], Node::Batch(_)) {
-                    records_out.insert(id, r);
-                }
-            }
-            changed_entities.insert(eid, entity);
-        }
-        for (gone, into) in &merged_away {
-            if let Some(w) = work.entities.get(gone) {
-                let mut e = w.entity.clone();
-                e.state = EntityState::Merged { into: *into };
-                e.version += 1;
-                e.members.clear();
-                e.golden.clear();
-                e.consent.clear();
-                e.updated_at = now;
-                changed_entities.insert(*gone, e);
-            }
-        }
-        // Entities that lost members but were not rebuilt above (all members gone, or only
-        // removals happened).
-        for (eid, w) in &work.entities {
-            if changed_entities.contains_key(eid) {
-                continue;
-            }
-            let members: Vec<(RecordId, StoredRecord)> =
-                w.members.iter().map(|(k, v)| (*k, v.clone())).collect();
-            let mut e = build_entity(config, *eid, Some(w.entity.clone()), &members, now);
-            if members.is_empty() {
-                e.state = EntityState::Deleted;
-            }
-            if e.members != w.entity.members
-                || e.golden != w.entity.golden
-                || e.consent != w.entity.consent
-            {
-                changed_entities.insert(*eid, e);
-            }
-        }
-        for (i, id, _) in &deleted {
-            outcomes[*i] = Some(ChangeOutcome {
-                record: *id,
-                status: Status::Deleted,
-                entity: None,
-            });
-            ws.deleted_records.push(*id);
-        }
-        for (n, (i, id, _, old)) in incoming.iter().enumerate() {
-            outcomes[*i] = Some(ChangeOutcome {
-                record: *id,
-                status: if reevaluated.contains(id) {
-                    Status::Reevaluated
-                } else if old.is_some() {
-                    Status::Updated
-                } else {
-                    Status::Inserted
-                },
-                entity: Some(node_entity[n]),
-            });
-        }
-        let now_ms = now;
-        for (e, reason) in &clusters.review {
-            let (a, b) = (nodes[e.a].id(), nodes[e.b].id());
-            ws.review.push(ReviewItem {
-                a,
-                b,
-                match_probability: crate::matching::probability(e.weight),
-                match_weight: e.weight,
-                reason: reason.to_string(),
-                queued_at: now_ms,
-                skips: 0,
-            });
-        }
-        for (_, id, _) in &deleted {
-            records_out.remove(id);
-        }
-        ws.records = records_out.into_iter().collect();
-        ws.records.sort_by_key(|(id, _)| *id);
-        // Change events, one per changed entity, in the same transaction.
-        let mut source_keys: HashMap<RecordId, SourceKey> = HashMap::new();
-        let mut name = |id: RecordId, r: &StoredRecord| {
-            source_keys.entry(id).or_insert_with(|| SourceKey {
-                source: r.source.clone(),
-                key: r.key.clone(),
-            });
-        };
-        for (_, id, r, _) in &incoming {
-            name(*id, r);
-        }
-        for (_, id, r) in &deleted {
-            name(*id, r);
-        }
-        for (id, r) in &existing {
-            name(*id, r);
-        }
-        for w in work.entities.values() {
-            for (id, r) in &w.members {
-                name(*id, r);
-            }
-        }
-        ws.events = changed_entities
-            .values()
-            .map(|e| {
-                change_event(
-                    e,
-                    work.entities.get(&e.id).map(|w| &w.entity),
-                    &source_keys,
-                    now,
-                )
-            })
-            .collect();
-        ws.entities = changed_entities.into_values().collect();
-        ws.next_entity = next_entity;
-        ws.next_record_seq = next_seq;
-        ws.record_delta =
-            incoming.iter().filter(|x| x.3.is_none()).count() as i64 - deleted.len() as i64;
-        ws.decisions = pending.decisions.clone();
-        // A decision on a queued pair: keep what the matcher leaned to (the item goes below).
-        for d in &pending.decisions {
-            if let Some(item) = self.store.review_item(&d.key())? {
-                ws.review_outcomes.push(ReviewOutcome {
-                    a: d.a,
-                    b: d.b,
-                    match_probability: item.match_probability,
-                    reason: item.reason,
-                    verdict: d.verdict,
-                    at: d.at,
-                });
-            }
-        }
-        ws.revoked = revoked;
-        ws.actor = pending.actor.clone();
-        ws.reason = pending.reason.clone();
-
-        // Queued pairs of changed or deleted records are stale: drop them (pairs re-scored in
-        // this batch were queued again above).
-        for id in incoming
-            .iter()
-            .map(|x| x.1)
-            .chain(deleted.iter().map(|x| x.1))
-        {
-            ws.review_done.extend(self.store.review_keys_of(id)?);
-        }
-
+        let Staged {
+            mut ws,
+            outcomes,
+            index_upserts,
+            deleted,
+            upsert_sources,
+            terms,
+        } = pipeline::run(&sources, &steward, changes, now_ms(), &mut timer)?;
         if pending.erase {
             let erased: Vec<(RecordId, &StoredRecord)> =
-                deleted.iter().map(|(_, id, r)| (*id, r)).collect();
+                deleted.iter().map(|(id, r)| (*id, r)).collect();
             let report = self.redact_erased(&mut ws, &erased)?;
             *pending.erased.lock().expect("pending") = Some(report);
         }
 
         timer.phase("commit");
-        // 9. Commit: sled first (the truth), then the derived index tagged with the batch seq.
-        let drafts = crate::audit::drafts();
-        ws.audit = drafts.iter().map(crate::audit::Draft::stored).collect();
-        let seq = self.store.commit(&ws)?;
-        drafts.iter().for_each(crate::audit::Draft::mark_committed);
-        for (i, (_, id, _, old)) in incoming.iter().enumerate() {
-            self.index.upsert(*id, &batch_keys[i], old.is_some())?;
-        }
-        for (_, id, _) in &deleted {
-            self.index.delete(*id);
-        }
-        self.index.publish(seq)?;
-        tf_guard.keep();
-        if !ws.events.is_empty() {
-            self.changes.send_replace(self.store.last_change_seq()?);
-            self.store.prune_changes(self.config.change_retention)?;
-        }
+        let deleted_ids: Vec<RecordId> = deleted.iter().map(|(id, _)| *id).collect();
+        self.commit(ws, &index_upserts, &deleted_ids)?;
+        terms.keep();
         let phases = timer.finish();
         self.metrics.batch(&phases);
         *self.last_phases.lock().expect("phase lock") = phases;
-        for (_, _, rec) in &deleted {
+        for (_, rec) in &deleted {
             self.metrics.deleted(&rec.source, 1);
-        }
-        // A superseded change reports where its record ended up after the batch.
-        let mut outcomes: Vec<ChangeOutcome> = outcomes
-            .into_iter()
-            .map(|o| o.expect("every change has an outcome"))
-            .collect();
-        for i in 0..outcomes.len() {
-            if outcomes[i].status == Status::Superseded {
-                outcomes[i].entity = outcomes[last[&outcomes[i].record]].entity;
-            }
         }
         let mut ingested: HashMap<(&str, &'static str), u64> = HashMap::new();
         for (o, source) in outcomes.iter().zip(&upsert_sources) {
@@ -1819,6 +992,44 @@ impl Engine {
         Ok(outcomes)
     }
 
+    /// The one write path, under the writer lock: commits a write set with the audit entries
+    /// of the requests that caused it ([`crate::audit::drafts`]) in one sled transaction and
+    /// flush, then brings the blocking index in step (`indexed` records with their keys,
+    /// `unindexed` records out) tagged with the batch sequence, and wakes feed readers.
+    fn commit(
+        &self,
+        mut ws: WriteSet,
+        indexed: &[(RecordId, Vec<String>, bool)],
+        unindexed: &[RecordId],
+    ) -> Result<u64, EngineError> {
+        let drafts = crate::audit::drafts();
+        ws.audit = drafts.iter().map(crate::audit::Draft::stored).collect();
+        let seq = self.store.commit(&ws)?;
+        drafts.iter().for_each(crate::audit::Draft::mark_committed);
+        for (id, keys, was_indexed) in indexed {
+            self.index.upsert(*id, keys, *was_indexed)?;
+        }
+        for id in unindexed {
+            self.index.delete(*id);
+        }
+        self.index.publish(seq)?;
+        if !ws.events.is_empty() {
+            self.changes.send_replace(self.store.last_change_seq()?);
+            self.store.prune_changes(self.config.change_retention)?;
+        }
+        Ok(seq)
+    }
+
+    /// An empty write set on the current counters, for writes outside matching.
+    fn write_set(&self, actor: &str, reason: String) -> Result<WriteSet, EngineError> {
+        Ok(WriteSet {
+            next_entity: self.store.next_entity()?,
+            next_record_seq: self.store.next_record_seq()?,
+            actor: actor.to_string(),
+            reason,
+            ..WriteSet::default()
+        })
+    }
     /// Copies the store as stored (sealed values and the wrapped data key with them) into a new
     /// database at `dir` while no batch commits (the writer lock is held for the copy); returns
     /// the record count, live entity count and change sequence the copy holds.
@@ -1830,16 +1041,6 @@ impl Engine {
             self.store.entity_count()?,
             self.store.last_change_seq()?,
         ))
-    }
-
-    /// Commits a write set with the audit entries of the requests that caused it
-    /// ([`crate::audit::drafts`]) in the same transaction.
-    fn commit_audited(&self, mut ws: WriteSet) -> Result<u64, EngineError> {
-        let drafts = crate::audit::drafts();
-        ws.audit = drafts.iter().map(crate::audit::Draft::stored).collect();
-        let seq = self.store.commit(&ws)?;
-        drafts.iter().for_each(crate::audit::Draft::mark_committed);
-        Ok(seq)
     }
 
     /// Erases a source record or every record of an entity (right to be forgotten), in one
@@ -2006,336 +1207,6 @@ impl Engine {
         });
         out.truncate(limit);
         Ok(out)
-    }
-}
-
-/// Term-frequency counts applied for a batch in progress; reverted on drop unless kept.
-struct TermGuard<'a> {
-    model: &'a Model,
-    removed: Vec<Vec<Option<TermKey>>>,
-    added: Vec<Vec<Option<TermKey>>>,
-    kept: bool,
-}
-
-impl<'a> TermGuard<'a> {
-    fn new<'p>(
-        model: &'a Model,
-        removed: impl Iterator<Item = &'p Profile>,
-        added: impl Iterator<Item = &'p Profile>,
-    ) -> Self {
-        let removed: Vec<_> = removed.map(|p| model.tf_values(p)).collect();
-        let added: Vec<_> = added.map(|p| model.tf_values(p)).collect();
-        model.count_values(&removed, -1);
-        model.count_values(&added, 1);
-        Self {
-            model,
-            removed,
-            added,
-            kept: false,
-        }
-    }
-
-    fn keep(mut self) {
-        self.kept = true;
-    }
-}
-
-impl Drop for TermGuard<'_> {
-    fn drop(&mut self) {
-        if !self.kept {
-            self.model.count_values(&self.added, -1);
-            self.model.count_values(&self.removed, 1);
-        }
-    }
-}
-
-/// Wall time per phase of a batch, logged at debug level (`RUST_LOG=goldrec=debug`).
-struct PhaseTimer {
-    records: usize,
-    started: std::time::Instant,
-    last: std::time::Instant,
-    current: &'static str,
-    phases: Vec<(&'static str, f64)>,
-}
-
-impl PhaseTimer {
-    fn new(records: usize) -> Self {
-        let now = std::time::Instant::now();
-        Self {
-            records,
-            started: now,
-            last: now,
-            current: "start",
-            phases: Vec::new(),
-        }
-    }
-
-    fn phase(&mut self, name: &'static str) {
-        let now = std::time::Instant::now();
-        self.phases
-            .push((self.current, (now - self.last).as_secs_f64() * 1e3));
-        self.last = now;
-        self.current = name;
-    }
-
-    fn finish(mut self) -> Vec<(&'static str, f64)> {
-        self.phase("end");
-        let phases: Vec<String> = self
-            .phases
-            .iter()
-            .skip(1)
-            .map(|(n, ms)| format!("{n}={ms:.0}ms"))
-            .collect();
-        tracing::debug!(
-            records = self.records,
-            total_ms = self.started.elapsed().as_millis() as u64,
-            phases = %phases.join(" "),
-            "batch applied"
-        );
-        self.phases.into_iter().skip(1).collect()
-    }
-}
-
-/// The change event of one entity, compared with its state before the batch.
-fn change_event(
-    e: &Entity,
-    prev: Option<&Entity>,
-    names: &HashMap<RecordId, SourceKey>,
-    now: i64,
-) -> ChangeEvent {
-    let named = |ids: &mut dyn Iterator<Item = &RecordId>| -> Vec<SourceKey> {
-        ids.filter_map(|id| names.get(id).cloned()).collect()
-    };
-    let before: BTreeSet<RecordId> = prev
-        .map(|p| p.members.iter().copied().collect())
-        .unwrap_or_default();
-    let after: BTreeSet<RecordId> = e.members.iter().copied().collect();
-    let joined = named(&mut after.difference(&before));
-    let left = named(&mut before.difference(&after));
-    let golden: BTreeMap<String, String> = e
-        .golden
-        .iter()
-        .map(|(k, v)| (k.clone(), v.value.clone()))
-        .collect();
-    let mut changed: Vec<String> = Vec::new();
-    let empty = BTreeMap::new();
-    let old = prev.map_or(&empty, |p| &p.golden);
-    for k in golden.keys().chain(old.keys()) {
-        if golden.get(k) != old.get(k).map(|g| &g.value) && !changed.contains(k) {
-            changed.push(k.clone());
-        }
-    }
-    // Consent after the change (a merged or deleted entity has none: unknown), and the state
-    // before of every purpose that changed.
-    let consent_of = |x: &Entity| -> BTreeMap<String, crate::consent::ConsentState> {
-        if x.state != EntityState::Active {
-            return BTreeMap::new();
-        }
-        x.consent
-            .iter()
-            .map(|(p, c)| (p.clone(), c.state))
-            .collect()
-    };
-    let consent = consent_of(e);
-    let was = prev.map(consent_of).unwrap_or_default();
-    let unknown = crate::consent::ConsentState::Unknown;
-    let consent_was: BTreeMap<String, crate::consent::ConsentState> = consent
-        .keys()
-        .chain(was.keys())
-        .filter_map(|p| {
-            let before = *was.get(p).unwrap_or(&unknown);
-            let after = *consent.get(p).unwrap_or(&unknown);
-            (before != after).then(|| (p.clone(), before))
-        })
-        .collect();
-    let (kind, merged_into) = match (&e.state, prev) {
-        (EntityState::Merged { into }, _) => (ChangeKind::Merged, Some(*into)),
-        (EntityState::Deleted, _) => (ChangeKind::Deleted, None),
-        (EntityState::Active, None) => (ChangeKind::Created, None),
-        (EntityState::Active, Some(_)) if !joined.is_empty() => (ChangeKind::RecordJoined, None),
-        (EntityState::Active, Some(_)) if !left.is_empty() => (ChangeKind::RecordLeft, None),
-        (EntityState::Active, Some(_)) => (ChangeKind::Updated, None),
-    };
-    ChangeEvent {
-        seq: 0,
-        entity_id: e.id,
-        kind,
-        version: e.version,
-        at: now,
-        golden,
-        members: named(&mut e.members.iter()),
-        changed,
-        joined,
-        left,
-        merged_into,
-        redacted: false,
-        consent,
-        consent_was,
-    }
-}
-
-/// Builds an entity from its members: golden record by survivorship, version bumped.
-fn build_entity(
-    config: &Config,
-    id: EntityId,
-    prev: Option<Entity>,
-    members: &[(RecordId, StoredRecord)],
-    now: i64,
-) -> Entity {
-    let refs: Vec<(RecordId, &StoredRecord)> = members.iter().map(|(id, r)| (*id, r)).collect();
-    let mut golden = survivorship::golden(config, &refs);
-    let consent = crate::consent::golden(&config.purposes, &refs);
-    let ids: Vec<RecordId> = members.iter().map(|(id, _)| *id).collect();
-    let overrides = prev
-        .as_ref()
-        .map(|p| p.overrides.clone())
-        .unwrap_or_default();
-    // Steward pins win over survivorship; lineage keeps what survivorship found.
-    for (attr, o) in &overrides {
-        let lineage = golden.get(attr).and_then(|g| g.lineage.clone());
-        golden.insert(
-            attr.clone(),
-            GoldenValue {
-                value: o.value.clone(),
-                lineage,
-                steward: Some(o.clone()),
-            },
-        );
-    }
-    match prev {
-        Some(mut e) => {
-            e.version += 1;
-            e.state = EntityState::Active;
-            e.members = ids;
-            e.golden = golden;
-            e.consent = consent;
-            e.updated_at = now;
-            e
-        }
-        None => Entity {
-            id,
-            version: 1,
-            state: EntityState::Active,
-            members: ids,
-            golden,
-            overrides,
-            consent,
-            created_at: now,
-            updated_at: now,
-            history: Vec::new(),
-        },
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Node {
-    Batch(RecordId),
-    Existing(RecordId),
-}
-
-impl Node {
-    fn id(&self) -> RecordId {
-        match self {
-            Self::Batch(id) | Self::Existing(id) => *id,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Candidate {
-    Batch(usize),
-    Existing(RecordId),
-}
-
-/// Touched entities of a batch, loaded with their member records.
-struct Work<'a> {
-    store: &'a Store,
-    entities: BTreeMap<EntityId, WorkEntity>,
-    member_entity: HashMap<RecordId, EntityId>,
-    /// Updated records that stay in their entity.
-    keep_id_for: HashMap<RecordId, EntityId>,
-}
-
-struct WorkEntity {
-    entity: Entity,
-    members: BTreeMap<RecordId, StoredRecord>,
-}
-
-impl<'a> Work<'a> {
-    fn new(store: &'a Store) -> Self {
-        Self {
-            store,
-            entities: BTreeMap::new(),
-            member_entity: HashMap::new(),
-            keep_id_for: HashMap::new(),
-        }
-    }
-
-    fn load(&mut self, id: EntityId) -> Result<(), StoreError> {
-        if self.entities.contains_key(&id) {
-            return Ok(());
-        }
-        let Some(entity) = self.store.entity(id)? else {
-            return Ok(());
-        };
-        let mut members = BTreeMap::new();
-        for rid in &entity.members {
-            if let Some(r) = self.store.record(*rid)? {
-                self.member_entity.insert(*rid, id);
-                members.insert(*rid, r);
-            }
-        }
-        self.entities.insert(id, WorkEntity { entity, members });
-        Ok(())
-    }
-
-    /// Loads several entities with their members, reading on every core.
-    fn load_many(&mut self, mut ids: Vec<EntityId>) -> Result<(), StoreError> {
-        ids.sort_unstable();
-        ids.dedup();
-        ids.retain(|id| !self.entities.contains_key(id));
-        let store = self.store;
-        let loaded: Vec<Option<(Entity, BTreeMap<RecordId, StoredRecord>)>> = ids
-            .par_iter()
-            .map(|&id| {
-                let Some(entity) = store.entity(id)? else {
-                    return Ok(None);
-                };
-                let mut members = BTreeMap::new();
-                for rid in &entity.members {
-                    if let Some(r) = store.record(*rid)? {
-                        members.insert(*rid, r);
-                    }
-                }
-                Ok(Some((entity, members)))
-            })
-            .collect::<Result<_, StoreError>>()?;
-        for (entity, members) in loaded.into_iter().flatten() {
-            let id = entity.id;
-            for rid in members.keys() {
-                self.member_entity.insert(*rid, id);
-            }
-            self.entities.insert(id, WorkEntity { entity, members });
-        }
-        Ok(())
-    }
-
-    fn remove_member(&mut self, entity: EntityId, id: RecordId) {
-        if let Some(w) = self.entities.get_mut(&entity) {
-            w.members.remove(&id);
-        }
-        self.member_entity.remove(&id);
-    }
-
-    fn member(&self, id: RecordId) -> Option<&StoredRecord> {
-        self.entities
-            .get(self.member_entity.get(&id)?)?
-            .members
-            .get(&id)
-    }
-
-    fn entity_of(&self, id: RecordId) -> Option<EntityId> {
-        self.member_entity.get(&id).copied()
     }
 }
 

@@ -50,6 +50,7 @@ pub mod matching;
 pub mod metrics;
 pub mod normalize;
 pub mod overview;
+pub mod pipeline;
 pub mod quality;
 pub mod steward;
 pub mod store;

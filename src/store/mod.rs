@@ -1339,27 +1339,6 @@ impl Store {
         }
     }
 
-    /// Skips a review item: it goes to the back of the queue (durably). `false` if the pair is
-    /// not queued.
-    pub fn skip_review(&self, a: RecordId, b: RecordId, at: i64) -> Result<bool, StoreError> {
-        let key = ReviewItem::key(a, b);
-        let Some(v) = self
-            .review
-            .get(key)
-            .map_err(sled_err("reading the review queue"))?
-        else {
-            return Ok(false);
-        };
-        let mut item: ReviewItem = decode(trees::REVIEW, &self.unseal(trees::REVIEW, &key, &v)?)?;
-        item.queued_at = at;
-        item.skips += 1;
-        self.review
-            .insert(key, self.seal(trees::REVIEW, &key, encode(&item)))
-            .map_err(sled_err("skipping a review item"))?;
-        self.db.flush().map_err(sled_err("flushing"))?;
-        Ok(true)
-    }
-
     /// Whether any steward decision exists (lets batches skip per-record look-ups).
     pub fn has_decisions(&self) -> bool {
         !self.decisions.is_empty()
