@@ -1006,13 +1006,21 @@ impl Engine {
         ws.audit = drafts.iter().map(crate::audit::Draft::stored).collect();
         let seq = self.store.commit(&ws)?;
         drafts.iter().for_each(crate::audit::Draft::mark_committed);
+        let started = std::time::Instant::now();
         for (id, keys, was_indexed) in indexed {
             self.index.upsert(*id, keys, *was_indexed)?;
         }
         for id in unindexed {
             self.index.delete(*id);
         }
+        let written = started.elapsed();
         self.index.publish(seq)?;
+        tracing::debug!(
+            records = indexed.len(),
+            write_ms = written.as_millis() as u64,
+            publish_ms = (started.elapsed() - written).as_millis() as u64,
+            "batch indexed"
+        );
         if !ws.events.is_empty() {
             self.changes.send_replace(self.store.last_change_seq()?);
             self.store.prune_changes(self.config.change_retention)?;

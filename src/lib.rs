@@ -32,6 +32,10 @@
 //!    [`eval`]: quality against a truth file; [`metrics`]: Prometheus counters and
 //!    histograms of ingest, batches and HTTP requests.
 
+/// Every binary and test linking goldrec allocates through mimalloc (see Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod api;
 pub mod audit;
 pub mod auth;
