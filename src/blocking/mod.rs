@@ -12,7 +12,7 @@ pub mod keys;
 use std::path::Path;
 use std::sync::Mutex;
 
-use tantivy::schema::{Field, IndexRecordOption, Schema, FAST, STRING};
+use tantivy::schema::{Field, IndexRecordOption, Schema, FAST, INDEXED, STRING};
 use tantivy::{doc, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use rustc_hash::FxHashMap;
@@ -49,9 +49,7 @@ fn tv(op: &'static str) -> impl FnOnce(tantivy::TantivyError) -> IndexError {
 
 /// Schema field names.
 mod field {
-    /// Record id as hex, indexed for deletes.
-    pub const RID: &str = "rid";
-    /// High 64 bits of the record id, fast field.
+    /// High 64 bits of the record id, fast field, indexed for deletes.
     pub const RID_HI: &str = "rid_hi";
     /// Low 64 bits of the record id, fast field.
     pub const RID_LO: &str = "rid_lo";
@@ -123,7 +121,6 @@ pub struct BlockingIndex {
     /// `None` only while dropping (see the `Drop` impl).
     writer: Mutex<Option<IndexWriter>>,
     pending: std::sync::RwLock<Pending>,
-    rid: Field,
     rid_hi: Field,
     rid_lo: Field,
     key: Field,
@@ -146,8 +143,11 @@ impl Drop for BlockingIndex {
 
 fn schema() -> Schema {
     let mut b = Schema::builder();
-    b.add_text_field(field::RID, STRING);
-    b.add_u64_field(field::RID_HI, FAST);
+    // Deletes go by the id's high 64 bits, an 8-byte term: a unique 32-character hex term per
+    // record was about a third of the term dictionary tantivy builds at every segment. Two
+    // records sharing those 64 bits (odds ~3e-6 among ten million) would lose each other's
+    // committed keys on an update until a reindex: a missed candidate, never lost data.
+    b.add_u64_field(field::RID_HI, INDEXED | FAST);
     b.add_u64_field(field::RID_LO, FAST);
     b.add_text_field(field::KEY, STRING);
     b.build()
@@ -193,7 +193,6 @@ impl BlockingIndex {
             .try_into()
             .map_err(tv("opening the index reader"))?;
         Ok(Self {
-            rid: get(field::RID),
             rid_hi: get(field::RID_HI),
             rid_lo: get(field::RID_LO),
             key: get(field::KEY),
@@ -242,13 +241,13 @@ impl BlockingIndex {
         let guard = self.writer.lock().expect("index writer lock");
         let w = guard.as_ref().ok_or(IndexError::Closed)?;
         let mut p = self.pending.write().expect("pending lock");
+        let (hi, lo) = id.halves();
         if replace {
-            w.delete_term(Term::from_field_text(self.rid, &id.to_string()));
+            w.delete_term(Term::from_field_u64(self.rid_hi, hi));
             p.stale.insert(id);
             p.remove(id);
         }
-        let (hi, lo) = id.halves();
-        let mut d = doc!(self.rid => id.to_string(), self.rid_hi => hi, self.rid_lo => lo);
+        let mut d = doc!(self.rid_hi => hi, self.rid_lo => lo);
         let mut hashes = Vec::with_capacity(keys.len());
         for k in keys {
             d.add_text(self.key, self.term(k));
@@ -267,7 +266,7 @@ impl BlockingIndex {
         let guard = self.writer.lock().expect("index writer lock");
         let mut p = self.pending.write().expect("pending lock");
         if let Some(w) = guard.as_ref() {
-            w.delete_term(Term::from_field_text(self.rid, &id.to_string()));
+            w.delete_term(Term::from_field_u64(self.rid_hi, id.halves().0));
         }
         p.stale.insert(id);
         p.remove(id);
@@ -445,8 +444,8 @@ pub fn rank<'a>(
     batch: &BatchIndex<'_>,
     skip: &dyn Fn(&RecordId) -> bool,
 ) -> (Vec<RecordId>, Vec<u32>) {
-    let mut committed: FxHashMap<RecordId, f64> = FxHashMap::default();
-    let mut own: FxHashMap<u32, f64> = FxHashMap::default();
+    // Shared keys with their weight, strongest first.
+    let mut shared: Vec<(f64, &[RecordId], &[u32])> = Vec::with_capacity(keys.len());
     for k in keys {
         // `None`: generic in the store already.
         let Some(stored) = store(k) else { continue };
@@ -455,17 +454,34 @@ pub fn rank<'a>(
         if !(2..=GENERIC_KEY_RECORDS).contains(&n) {
             continue;
         }
-        let w = 1.0 / (n as f64).ln_1p();
+        shared.push((1.0 / (n as f64).ln_1p(), stored, in_batch));
+    }
+    shared.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let min = 1.0 / (SPECIFIC_KEY_RECORDS as f64).ln_1p() - 1e-9;
+    // A record first met once the weight still to come is below `min` cannot reach it: the
+    // weaker keys then only add to records already met, which spares growing the maps with
+    // the long posting lists of common keys (same result, a fraction of the cost at scale).
+    let mut rest: f64 = shared.iter().map(|s| s.0).sum();
+    let mut committed: FxHashMap<RecordId, f64> = FxHashMap::default();
+    let mut own: FxHashMap<u32, f64> = FxHashMap::default();
+    for (w, stored, in_batch) in shared {
+        let open = rest >= min;
+        rest -= w;
         for r in stored {
-            *committed.entry(*r).or_default() += w;
+            if open {
+                *committed.entry(*r).or_default() += w;
+            } else if let Some(acc) = committed.get_mut(r) {
+                *acc += w;
+            }
         }
-        for &j in in_batch {
-            if j != i {
+        for &j in in_batch.iter().filter(|&&j| j != i) {
+            if open {
                 *own.entry(j).or_default() += w;
+            } else if let Some(acc) = own.get_mut(&j) {
+                *acc += w;
             }
         }
     }
-    let min = 1.0 / (SPECIFIC_KEY_RECORDS as f64).ln_1p() - 1e-9;
     let mut c: Vec<(RecordId, f64)> = committed
         .into_iter()
         .filter(|(r, w)| *w >= min && !skip(r))
@@ -601,5 +617,90 @@ mod tests {
         let b = BatchIndex::build(&keys);
         assert_eq!(b.candidates(0, &keys[0], 10), vec![2, 1]);
         assert!(b.candidates(3, &keys[3], 10).is_empty());
+    }
+
+    /// The candidates by the plain rule: every shared key adds its weight to every holder.
+    fn rank_reference(
+        keys: &[String],
+        i: u32,
+        limit: usize,
+        store: &FxHashMap<String, Vec<RecordId>>,
+        batch: &BatchIndex<'_>,
+    ) -> (Vec<RecordId>, Vec<u32>) {
+        let mut committed: FxHashMap<RecordId, f64> = FxHashMap::default();
+        let mut own: FxHashMap<u32, f64> = FxHashMap::default();
+        for k in keys {
+            let stored = store.get(k).map_or(&[][..], Vec::as_slice);
+            let in_batch = batch.buckets.get(k.as_str()).map_or(&[][..], Vec::as_slice);
+            let n = stored.len() + in_batch.len();
+            if !(2..=GENERIC_KEY_RECORDS).contains(&n) {
+                continue;
+            }
+            let w = 1.0 / (n as f64).ln_1p();
+            stored
+                .iter()
+                .for_each(|r| *committed.entry(*r).or_default() += w);
+            in_batch
+                .iter()
+                .filter(|&&j| j != i)
+                .for_each(|&j| *own.entry(j).or_default() += w);
+        }
+        let min = 1.0 / (SPECIFIC_KEY_RECORDS as f64).ln_1p() - 1e-9;
+        let mut c: Vec<(RecordId, f64)> = committed.into_iter().filter(|x| x.1 >= min).collect();
+        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        c.truncate(limit);
+        let mut o: Vec<(u32, f64)> = own.into_iter().filter(|x| x.1 >= min).collect();
+        o.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        o.truncate(limit);
+        (
+            c.into_iter().map(|x| x.0).collect(),
+            o.into_iter().map(|x| x.0).collect(),
+        )
+    }
+
+    #[test]
+    fn rank_skipping_records_that_cannot_qualify_changes_nothing() {
+        // Random records holding keys of every bucket size, from unique to generic; the
+        // candidates (and their order) must be those of the plain rule.
+        let mut seed = 7u64;
+        let mut next = |m: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        let sizes = [1u64, 3, 20, 45, 60, 120, 400, 900, 1200];
+        let mut store: FxHashMap<String, Vec<RecordId>> = FxHashMap::default();
+        let mut batch_keys: Vec<Vec<String>> = Vec::new();
+        for (s, &n) in sizes.iter().enumerate() {
+            for v in 0..4 {
+                let key = format!("k{s}-{v}");
+                // A record holds a key once.
+                let mut held: Vec<RecordId> = (0..n + next(n))
+                    .map(|_| RecordId::of("s", &next(3000).to_string()))
+                    .collect();
+                held.sort();
+                held.dedup();
+                store.insert(key, held);
+            }
+        }
+        let names: Vec<String> = store.keys().cloned().collect();
+        for _ in 0..200 {
+            let mut ks: Vec<String> = (0..1 + next(6))
+                .map(|_| names[next(names.len() as u64) as usize].clone())
+                .collect();
+            ks.sort();
+            ks.dedup();
+            batch_keys.push(ks);
+        }
+        let b = BatchIndex::build(&batch_keys);
+        let look = |k: &str| store.get(k).map(Vec::as_slice);
+        for (i, ks) in batch_keys.iter().enumerate() {
+            for limit in [3, 20] {
+                let got = rank(ks, i as u32, limit, &look, &b, &|_| false);
+                let want = rank_reference(ks, i as u32, limit, &store, &b);
+                assert_eq!(got, want, "record {i} keys {ks:?}");
+            }
+        }
     }
 }

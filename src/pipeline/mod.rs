@@ -272,6 +272,14 @@ pub(crate) fn run<'a>(
 
     timer.phase("score");
     let scored = score::score(model, &batch.incoming, &found, &existing);
+    tracing::debug!(
+        records = batch.incoming.len(),
+        committed_candidates = found.found.iter().map(|f| f.committed.len()).sum::<usize>(),
+        batch_candidates = found.found.iter().map(|f| f.batch.len()).sum::<usize>(),
+        read = existing.len(),
+        kept_pairs = scored.len(),
+        "batch candidates"
+    );
     let graph = graph::build(
         model,
         steward,
