@@ -268,7 +268,7 @@ pub(crate) fn run<'a>(
     let found = candidates::find(config, index, &batch.incoming, &batch.moving())?;
 
     timer.phase("nodes");
-    let existing = score::fetch(store, &found);
+    let existing = score::fetch(store, &found)?;
 
     timer.phase("score");
     let scored = score::score(model, &batch.incoming, &found, &existing);

@@ -9,13 +9,18 @@ use super::candidates::{Candidate, Candidates};
 use super::classify::Incoming;
 use crate::ingest::RecordId;
 use crate::matching::Model;
-use crate::store::{Store, StoredRecord};
+use crate::store::{Store, StoreError, StoredRecord};
 
 /// A scored pair: incoming position, candidate, match weight (at least the review weight).
 pub(crate) type ScoredPair = (usize, Candidate, f64);
 
 /// The committed candidates of a batch, read for matching (profile and entity, no values).
-pub(crate) fn fetch(store: &Store, candidates: &Candidates) -> HashMap<RecordId, StoredRecord> {
+/// A failed read fails the batch (nothing is written): a candidate silently left out would
+/// let a duplicate through.
+pub(crate) fn fetch(
+    store: &Store,
+    candidates: &Candidates,
+) -> Result<HashMap<RecordId, StoredRecord>, StoreError> {
     let needed: BTreeSet<RecordId> = candidates
         .found
         .iter()
@@ -23,7 +28,11 @@ pub(crate) fn fetch(store: &Store, candidates: &Candidates) -> HashMap<RecordId,
         .collect();
     needed
         .into_par_iter()
-        .filter_map(|id| Some((id, store.record_for_matching(id).ok().flatten()?)))
+        .filter_map(|id| match store.record_for_matching(id) {
+            Ok(Some(r)) => Some(Ok((id, r))),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        })
         .collect()
 }
 

@@ -479,6 +479,7 @@ pub struct Store {
     review_outcomes: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
+    snapshots: sled::Tree,
     /// Ids of stored records (a Bloom filter): most look-ups of new records end here.
     known: std::sync::Arc<bloom::Bloom>,
     /// Seals personal values at rest (`None`: encryption disabled for this store).
@@ -629,10 +630,15 @@ impl Store {
             meta.get(trees::META_BATCH_SEQ)
                 .map_err(sled_err("reading counters"))?,
         );
-        let saved = meta
-            .get(trees::META_BLOOM)
+        for legacy in trees::LEGACY_META_SNAPSHOTS {
+            meta.remove(legacy)
+                .map_err(sled_err("removing a legacy snapshot"))?;
+        }
+        let snapshots = tree(trees::SNAPSHOTS)?;
+        let saved = snapshots
+            .get(trees::SNAP_BLOOM)
             .map_err(sled_err("reading the record filter"))?
-            .map(|v| unseal(trees::META, trees::META_BLOOM, &v))
+            .map(|v| unseal(trees::SNAPSHOTS, trees::SNAP_BLOOM, &v))
             .transpose()?
             .filter(|v| v.len() > 8 && key_u64(&v[..8]) == batch_seq)
             .and_then(|v| bloom::Bloom::from_bytes(&v[8..]));
@@ -662,6 +668,7 @@ impl Store {
             review_outcomes: tree(trees::REVIEW_OUTCOMES)?,
             audit: tree(trees::AUDIT)?,
             meta,
+            snapshots,
             db,
             sealer,
         })
@@ -1493,18 +1500,18 @@ impl Store {
     pub fn save_terms(&self, batch_seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
         let mut v = batch_seq.to_be_bytes().to_vec();
         v.extend(bytes);
-        self.meta
+        self.snapshots
             .insert(
-                trees::META_TERMS,
-                self.seal(trees::META, trees::META_TERMS, v),
+                trees::SNAP_TERMS,
+                self.seal(trees::SNAPSHOTS, trees::SNAP_TERMS, v),
             )
             .map_err(sled_err("saving term frequencies"))?;
         let mut v = batch_seq.to_be_bytes().to_vec();
         v.extend(self.known.to_bytes());
-        self.meta
+        self.snapshots
             .insert(
-                trees::META_BLOOM,
-                self.seal(trees::META, trees::META_BLOOM, v),
+                trees::SNAP_BLOOM,
+                self.seal(trees::SNAPSHOTS, trees::SNAP_BLOOM, v),
             )
             .map_err(sled_err("saving the record filter"))?;
         self.db
@@ -1516,13 +1523,13 @@ impl Store {
     /// The term-frequency snapshot, if it reflects the current batch sequence.
     pub fn load_terms(&self) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(v) = self
-            .meta
-            .get(trees::META_TERMS)
+            .snapshots
+            .get(trees::SNAP_TERMS)
             .map_err(sled_err("reading term frequencies"))?
         else {
             return Ok(None);
         };
-        let v = self.unseal(trees::META, trees::META_TERMS, &v)?;
+        let v = self.unseal(trees::SNAPSHOTS, trees::SNAP_TERMS, &v)?;
         if v.len() < 8 || key_u64(&v[..8]) != self.batch_seq()? {
             return Ok(None);
         }
@@ -1687,5 +1694,50 @@ impl<'a> Reads<'a> {
     /// Up to `limit` change events after `after`.
     pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeEvent>, StoreError> {
         self.0.changes_after(after, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path) -> Store {
+        let plain = EncryptionConfig {
+            enabled: false,
+            ..EncryptionConfig::default()
+        };
+        Store::open(&dir.join("sled"), &plain, dir).expect("open")
+    }
+
+    #[test]
+    fn snapshots_live_in_their_own_tree_and_go_stale_after_a_batch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = open(dir.path());
+            // A store from before the snapshots tree kept them in `meta`.
+            for legacy in trees::LEGACY_META_SNAPSHOTS {
+                store.meta.insert(legacy, b"old".to_vec()).expect("insert");
+            }
+            store.flush().expect("flush");
+        }
+        let store = open(dir.path());
+        for legacy in trees::LEGACY_META_SNAPSHOTS {
+            assert!(
+                store.meta.get(legacy).expect("get").is_none(),
+                "legacy key left in meta"
+            );
+        }
+        let seq = store.batch_seq().expect("seq");
+        store.save_terms(seq, vec![1, 2, 3]).expect("save");
+        assert!(store.meta.get(trees::SNAP_TERMS).expect("get").is_none());
+        drop(store);
+        let store = open(dir.path());
+        assert_eq!(store.load_terms().expect("load"), Some(vec![1, 2, 3]));
+        store.commit(&WriteSet::default()).expect("commit");
+        assert_eq!(
+            store.load_terms().expect("load"),
+            None,
+            "stale after a batch"
+        );
     }
 }

@@ -36,6 +36,20 @@ pub const REVIEW_OUTCOMES: &str = "review_outcomes";
 pub const AUDIT: &str = "audit";
 /// Maps a counter name to its value (u64 big-endian).
 pub const META: &str = "meta";
+/// Large snapshots written on close, in a tree of their own: `meta` is written by every
+/// batch, and sled rewrites a whole leaf when it consolidates it, so megabytes of snapshot
+/// beside the counters would be rewritten (as a sled blob) every few commits.
+pub const SNAPSHOTS: &str = "snapshots";
+
+/// `snapshots` key: term-frequency snapshot: batch sequence it reflects (u64 big-endian), then
+/// the counts ([`super::codec::encode_terms`]). Written on close; stale after any later batch.
+pub const SNAP_TERMS: &[u8] = b"term_frequencies";
+/// `snapshots` key: the record-id Bloom filter ([`super::bloom`]): batch sequence it reflects
+/// (u64 big-endian), then its bits. Written on close; rebuilt from the record keys when stale.
+pub const SNAP_BLOOM: &[u8] = b"record_filter";
+/// `meta` keys where stores written before the `snapshots` tree kept the snapshots: removed
+/// at open (a stale snapshot is only a cache; it is rebuilt).
+pub const LEGACY_META_SNAPSHOTS: &[&[u8]] = &[b"term_frequencies", b"record_filter"];
 
 /// `meta` key: next free entity id.
 pub const META_NEXT_ENTITY: &[u8] = b"next_entity";
@@ -52,22 +66,18 @@ pub const META_LAST_CHANGE: &[u8] = b"last_change";
 pub const META_FORMAT: &[u8] = b"format";
 /// `meta` key: first change sequence the feed still serves (older pages are history only).
 pub const META_FEED_FLOOR: &[u8] = b"feed_floor";
-/// `meta` key: term-frequency snapshot: batch sequence it reflects (u64 big-endian), then the
-/// counts ([`super::codec::encode_terms`]). Written on close; stale after any later batch.
-pub const META_TERMS: &[u8] = b"term_frequencies";
 /// `meta` key: number of stored records (u64 big-endian), kept by every batch.
 pub const META_RECORDS: &[u8] = b"records";
 /// `meta` key: number of live entities (u64 big-endian), kept by every batch (counted once by
 /// a scan when a store from before the counter is opened).
 pub const META_ENTITIES: &[u8] = b"entities";
-/// `meta` key: the record-id Bloom filter ([`super::bloom`]): batch sequence it reflects (u64
-/// big-endian), then its bits. Written on close; rebuilt from the record keys when stale.
-pub const META_BLOOM: &[u8] = b"record_filter";
 /// `meta` key: the data key, wrapped by the key-encryption key ([`crate::crypto`]); absent
 /// in a store created without encryption.
 pub const META_DATA_KEY: &[u8] = b"data_key";
 
 /// Trees whose values are sealed in an encrypted store ([`crate::crypto`]).
-pub const SEALED: &[&str] = &[RECORDS, ENTITIES, REVIEW, CHANGES, DECISIONS, AUDIT];
+pub const SEALED: &[&str] = &[
+    RECORDS, ENTITIES, REVIEW, CHANGES, DECISIONS, AUDIT, SNAPSHOTS,
+];
 /// `meta` keys whose values are sealed (the other `meta` values are counters).
-pub const SEALED_META: &[&[u8]] = &[META_TERMS, META_BLOOM, META_MODEL];
+pub const SEALED_META: &[&[u8]] = &[META_MODEL];
