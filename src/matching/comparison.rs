@@ -293,15 +293,20 @@ const BIG_PROVIDERS: &[&str] = &[
 ];
 
 /// Whether an address at a big provider has a local part built from the person's name alone
-/// (`mjones`, `michael.jones`, `jones_m`, `wangming88`): digits and separators aside, it is
-/// the family name, or it with the given name or its initial before or after. Namesakes share
-/// such addresses, so agreeing on one says little once the names agree.
+/// (`mjones`, `michael.jones`, `jones_m`, `wangming`): separators aside, it is the family
+/// name, or it with the given name or its initial before or after. Namesakes share such
+/// addresses, so agreeing on one says little once the names agree. A local part with digits
+/// (`jsmith1987`, `li.wei88`) is not: the provider gave the plain name to someone else, and
+/// the number the person chose makes the address theirs.
 pub fn name_built_email(email: &str, name: &NameNorm) -> bool {
     let (local, domain) = email.split_once('@').unwrap_or((email, ""));
     if BIG_PROVIDERS.binary_search(&domain).is_err() {
         return false;
     }
     let local = local.split('+').next().unwrap_or(local);
+    if local.bytes().any(|b| b.is_ascii_digit()) {
+        return false;
+    }
     let letters: String = local
         .chars()
         .filter(char::is_ascii_alphabetic)
@@ -476,7 +481,7 @@ mod tests {
         for built in [
             "mjones@gmail.com",
             "michael.jones@yahoo.com",
-            "jones_m77@hotmail.com",
+            "jones_m@hotmail.com",
             "MichaelJones+shop@gmail.com",
             "jones@qq.com",
         ] {
@@ -484,6 +489,9 @@ mod tests {
         }
         for own in [
             "mjones@acme-corp.com",
+            "mjones1987@gmail.com",
+            "michael.jones88@yahoo.com",
+            "jones_m77+news@hotmail.com",
             "mike.jones@gmail.com",
             "mj1980@gmail.com",
             "jonesfamily@gmail.com",
