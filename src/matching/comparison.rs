@@ -7,6 +7,7 @@
 
 use crate::config::{Method, NamePart};
 use crate::ingest::profile::{NameNorm, Norm, Profile};
+use crate::normalize;
 
 use super::similarity::{best_jw, dl, jw, name_level, names_swapped, soft_token_overlap};
 
@@ -205,11 +206,37 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
             if ta.is_empty() || tb.is_empty() {
                 return None;
             }
-            return Some(name_level(&ta, &tb, &a.alt, &b.alt, !a.family.is_empty()));
+            return Some(name_level(
+                &ta,
+                &tb,
+                &a.alt,
+                &b.alt,
+                !a.family.is_empty(),
+                false,
+            ));
         }
     };
     if x.is_empty() || y.is_empty() {
         return None;
+    }
+    let mut pinyin = false;
+    if part == Some(NamePart::Given) {
+        // The family names the given names stand beside, lined up like them.
+        let (fx, fy, alt_fx, alt_fy) = if swapped {
+            (&a.family, &b.given, &a.alt[..], &[][..])
+        } else {
+            (&a.family, &b.family, &a.alt[..], &b.alt[..])
+        };
+        let chinese_family = chinese_surname(fx, alt_fx) && chinese_surname(fy, alt_fy);
+        if chinese_family && name_level(fx, fy, alt_fx, alt_fy, true, false) <= 1 {
+            let (px, py) = (pinyin_given(a, x), pinyin_given(b, y));
+            // "Kevin Wang" and 王伟 / "Wang Wei": the English name a Chinese person uses
+            // beside their own says nothing about the Chinese given name, for or against.
+            if (px && western_given(y)) || (py && western_given(x)) {
+                return None;
+            }
+            pinyin = px && py;
+        }
     }
     Some(name_level(
         x,
@@ -217,7 +244,36 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
         alt_x,
         alt_y,
         part == Some(NamePart::Family),
+        pinyin,
     ))
+}
+
+/// The family tokens (or one of their readings) are a common Chinese surname.
+fn chinese_surname(family: &[String], alt: &[String]) -> bool {
+    match family {
+        [f] => {
+            normalize::is_chinese_surname(f) || alt.iter().any(|r| normalize::is_chinese_surname(r))
+        }
+        _ => false,
+    }
+}
+
+/// `given` (a name's given tokens as lined up) reads as a Chinese given name: written in
+/// Hanzi, or pinyin syllables.
+fn pinyin_given(name: &NameNorm, given: &[String]) -> bool {
+    (name.han.is_some() || given.iter().all(|t| normalize::is_pinyin_name(t)))
+        && !given.iter().any(|t| t.len() == 1)
+}
+
+/// `given` is one Western given name: a known name or nickname, or no pinyin reading.
+fn western_given(given: &[String]) -> bool {
+    match given {
+        [g] => {
+            g.len() >= 3
+                && (!normalize::is_pinyin_name(g) || !normalize::nickname_roots(g).is_empty())
+        }
+        _ => false,
+    }
 }
 
 /// The value two profiles agree on at the exact level, as counted by term frequencies: `a`'s
@@ -588,6 +644,23 @@ mod expected_comparisons {
         assert_eq!(name(NamePart::Given, "张伟", "张威"), Some(0));
         // A different given name stays different.
         assert_eq!(name(NamePart::Given, "张伟", "张小明"), Some(4));
+        // Pinyin syllables are short: a Jaro-Winkler of 0.8 is another name.
+        assert_eq!(
+            name(NamePart::Given, "Wang Jianhua", "Wang Jianguo"),
+            Some(4)
+        );
+        assert_eq!(
+            name(NamePart::Given, "Jianhua Smith", "Jianguo Smith"),
+            Some(3)
+        );
+        // An English name beside the Chinese one is neither agreement nor conflict.
+        for english in ["Kevin Wang", "Grace Wang", "Tony Wang"] {
+            for chinese in ["王伟", "Wei Wang", "WANG Wei"] {
+                assert_eq!(name(NamePart::Given, english, chinese), None, "{english}");
+                assert_eq!(name(NamePart::Family, english, chinese), Some(0));
+            }
+        }
+        assert_eq!(name(NamePart::Given, "Kevin Smith", "Wei Smith"), Some(4));
     }
 
     #[test]
