@@ -221,21 +221,56 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
     }
     let mut pinyin = false;
     if part == Some(NamePart::Given) {
+        // "Kevin Wang" and 王伟 / "Wang Wei": the English name a Chinese person uses beside
+        // their own says nothing about the Chinese given name, for or against. Looked for in
+        // every way the parts can line up: "Wei Wang" may have been read either way round.
+        let lineups = [
+            (
+                &a.given,
+                &a.family,
+                &a.alt[..],
+                &b.given,
+                &b.family,
+                &b.alt[..],
+            ),
+            (
+                &a.given,
+                &a.family,
+                &a.alt[..],
+                &b.family,
+                &b.given,
+                &[][..],
+            ),
+            (
+                &a.family,
+                &a.given,
+                &[][..],
+                &b.given,
+                &b.family,
+                &b.alt[..],
+            ),
+        ];
+        for (gx, fx, alt_fx, gy, fy, alt_fy) in lineups {
+            if chinese_surname(fx, alt_fx)
+                && chinese_surname(fy, alt_fy)
+                && name_level(fx, fy, alt_fx, alt_fy, true, false) <= 1
+                && ((pinyin_given(a, gx) && western_given(gy))
+                    || (pinyin_given(b, gy) && western_given(gx)))
+            {
+                return None;
+            }
+        }
         // The family names the given names stand beside, lined up like them.
         let (fx, fy, alt_fx, alt_fy) = if swapped {
             (&a.family, &b.given, &a.alt[..], &[][..])
         } else {
             (&a.family, &b.family, &a.alt[..], &b.alt[..])
         };
-        let chinese_family = chinese_surname(fx, alt_fx) && chinese_surname(fy, alt_fy);
-        if chinese_family && name_level(fx, fy, alt_fx, alt_fy, true, false) <= 1 {
-            let (px, py) = (pinyin_given(a, x), pinyin_given(b, y));
-            // "Kevin Wang" and 王伟 / "Wang Wei": the English name a Chinese person uses
-            // beside their own says nothing about the Chinese given name, for or against.
-            if (px && western_given(y)) || (py && western_given(x)) {
-                return None;
-            }
-            pinyin = px && py;
+        if chinese_surname(fx, alt_fx)
+            && chinese_surname(fy, alt_fy)
+            && name_level(fx, fy, alt_fx, alt_fy, true, false) <= 1
+        {
+            pinyin = pinyin_given(a, x) && pinyin_given(b, y);
         }
     }
     Some(name_level(

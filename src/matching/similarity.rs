@@ -71,6 +71,16 @@ pub fn names_swapped(a: &NameNorm, b: &NameNorm) -> bool {
     if a.given.is_empty() || a.family.is_empty() || b.given.is_empty() || b.family.is_empty() {
         return false;
     }
+    // A family name written exactly on one side only decides ("Grace Wang" and "Wei Wang"
+    // read as family Wei: Wang lines up with Wang, however unlike Grace and Wei are).
+    let holds = |n: &NameNorm, tokens: &[String]| {
+        n.family == tokens || n.alt.iter().any(|r| tokens == std::slice::from_ref(r))
+    };
+    let straight_exact = holds(a, &b.family) || holds(b, &a.family);
+    let swapped_exact = holds(a, &b.given) || holds(b, &a.given);
+    if straight_exact != swapped_exact {
+        return swapped_exact;
+    }
     let straight = best_jw(&a.given, &b.given) + family_jw(a, b);
     let swapped = with_readings(b, |b_family| best_jw(&a.given, b_family))
         + with_readings(a, |a_family| best_jw(a_family, &b.given));
