@@ -21,6 +21,7 @@ pub use name::{
 };
 pub use text::{
     address_tokens, company_tokens, normalize_identifier, normalize_postcode, text_tokens,
+    text_value,
 };
 
 use std::borrow::Cow;
