@@ -178,7 +178,7 @@ pub fn normalize_value(
         AttrKind::Address => non_empty_tokens(normalize::address_tokens(value)),
         AttrKind::Postcode => non_empty_str(normalize::normalize_postcode(value)),
         AttrKind::Company => non_empty_tokens(normalize::company_tokens(value)),
-        AttrKind::Text => non_empty_str(normalize::ascii_fold(value)),
+        AttrKind::Text => non_empty_str(normalize::text_value(value)),
         AttrKind::Identifier => non_empty_str(normalize::normalize_identifier(value)),
     })
 }

@@ -7,6 +7,7 @@
 
 use crate::config::{Method, NamePart};
 use crate::ingest::profile::{NameNorm, Norm, Profile};
+use crate::normalize;
 
 use super::similarity::{best_jw, dl, jw, name_level, names_swapped, soft_token_overlap};
 
@@ -205,11 +206,72 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
             if ta.is_empty() || tb.is_empty() {
                 return None;
             }
-            return Some(name_level(&ta, &tb, &a.alt, &b.alt, !a.family.is_empty()));
+            return Some(name_level(
+                &ta,
+                &tb,
+                &a.alt,
+                &b.alt,
+                !a.family.is_empty(),
+                false,
+            ));
         }
     };
     if x.is_empty() || y.is_empty() {
         return None;
+    }
+    let mut pinyin = false;
+    if part == Some(NamePart::Given) {
+        // "Kevin Wang" and 王伟 / "Wang Wei": the English name a Chinese person uses beside
+        // their own says nothing about the Chinese given name, for or against. Looked for in
+        // every way the parts can line up: "Wei Wang" may have been read either way round.
+        let lineups = [
+            (
+                &a.given,
+                &a.family,
+                &a.alt[..],
+                &b.given,
+                &b.family,
+                &b.alt[..],
+            ),
+            (
+                &a.given,
+                &a.family,
+                &a.alt[..],
+                &b.family,
+                &b.given,
+                &[][..],
+            ),
+            (
+                &a.family,
+                &a.given,
+                &[][..],
+                &b.given,
+                &b.family,
+                &b.alt[..],
+            ),
+        ];
+        for (gx, fx, alt_fx, gy, fy, alt_fy) in lineups {
+            if chinese_surname(fx, alt_fx)
+                && chinese_surname(fy, alt_fy)
+                && name_level(fx, fy, alt_fx, alt_fy, true, false) <= 1
+                && ((pinyin_given(a, gx) && western_given(gy))
+                    || (pinyin_given(b, gy) && western_given(gx)))
+            {
+                return None;
+            }
+        }
+        // The family names the given names stand beside, lined up like them.
+        let (fx, fy, alt_fx, alt_fy) = if swapped {
+            (&a.family, &b.given, &a.alt[..], &[][..])
+        } else {
+            (&a.family, &b.family, &a.alt[..], &b.alt[..])
+        };
+        if chinese_surname(fx, alt_fx)
+            && chinese_surname(fy, alt_fy)
+            && name_level(fx, fy, alt_fx, alt_fy, true, false) <= 1
+        {
+            pinyin = pinyin_given(a, x) && pinyin_given(b, y);
+        }
     }
     Some(name_level(
         x,
@@ -217,7 +279,36 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
         alt_x,
         alt_y,
         part == Some(NamePart::Family),
+        pinyin,
     ))
+}
+
+/// The family tokens (or one of their readings) are a common Chinese surname.
+fn chinese_surname(family: &[String], alt: &[String]) -> bool {
+    match family {
+        [f] => {
+            normalize::is_chinese_surname(f) || alt.iter().any(|r| normalize::is_chinese_surname(r))
+        }
+        _ => false,
+    }
+}
+
+/// `given` (a name's given tokens as lined up) reads as a Chinese given name: written in
+/// Hanzi, or pinyin syllables.
+fn pinyin_given(name: &NameNorm, given: &[String]) -> bool {
+    (name.han.is_some() || given.iter().all(|t| normalize::is_pinyin_name(t)))
+        && !given.iter().any(|t| t.len() == 1)
+}
+
+/// `given` is one Western given name: a known name or nickname, or no pinyin reading.
+fn western_given(given: &[String]) -> bool {
+    match given {
+        [g] => {
+            g.len() >= 3
+                && (!normalize::is_pinyin_name(g) || !normalize::nickname_roots(g).is_empty())
+        }
+        _ => false,
+    }
 }
 
 /// The value two profiles agree on at the exact level, as counted by term frequencies: `a`'s
@@ -293,15 +384,20 @@ const BIG_PROVIDERS: &[&str] = &[
 ];
 
 /// Whether an address at a big provider has a local part built from the person's name alone
-/// (`mjones`, `michael.jones`, `jones_m`, `wangming88`): digits and separators aside, it is
-/// the family name, or it with the given name or its initial before or after. Namesakes share
-/// such addresses, so agreeing on one says little once the names agree.
+/// (`mjones`, `michael.jones`, `jones_m`, `wangming`): separators aside, it is the family
+/// name, or it with the given name or its initial before or after. Namesakes share such
+/// addresses, so agreeing on one says little once the names agree. A local part with digits
+/// (`jsmith1987`, `li.wei88`) is not: the provider gave the plain name to someone else, and
+/// the number the person chose makes the address theirs.
 pub fn name_built_email(email: &str, name: &NameNorm) -> bool {
     let (local, domain) = email.split_once('@').unwrap_or((email, ""));
     if BIG_PROVIDERS.binary_search(&domain).is_err() {
         return false;
     }
     let local = local.split('+').next().unwrap_or(local);
+    if local.bytes().any(|b| b.is_ascii_digit()) {
+        return false;
+    }
     let letters: String = local
         .chars()
         .filter(char::is_ascii_alphabetic)
@@ -476,7 +572,7 @@ mod tests {
         for built in [
             "mjones@gmail.com",
             "michael.jones@yahoo.com",
-            "jones_m77@hotmail.com",
+            "jones_m@hotmail.com",
             "MichaelJones+shop@gmail.com",
             "jones@qq.com",
         ] {
@@ -484,6 +580,9 @@ mod tests {
         }
         for own in [
             "mjones@acme-corp.com",
+            "mjones1987@gmail.com",
+            "michael.jones88@yahoo.com",
+            "jones_m77+news@hotmail.com",
             "mike.jones@gmail.com",
             "mj1980@gmail.com",
             "jonesfamily@gmail.com",
@@ -580,6 +679,23 @@ mod expected_comparisons {
         assert_eq!(name(NamePart::Given, "张伟", "张威"), Some(0));
         // A different given name stays different.
         assert_eq!(name(NamePart::Given, "张伟", "张小明"), Some(4));
+        // Pinyin syllables are short: a Jaro-Winkler of 0.8 is another name.
+        assert_eq!(
+            name(NamePart::Given, "Wang Jianhua", "Wang Jianguo"),
+            Some(4)
+        );
+        assert_eq!(
+            name(NamePart::Given, "Jianhua Smith", "Jianguo Smith"),
+            Some(3)
+        );
+        // An English name beside the Chinese one is neither agreement nor conflict.
+        for english in ["Kevin Wang", "Grace Wang", "Tony Wang"] {
+            for chinese in ["王伟", "Wei Wang", "WANG Wei"] {
+                assert_eq!(name(NamePart::Given, english, chinese), None, "{english}");
+                assert_eq!(name(NamePart::Family, english, chinese), Some(0));
+            }
+        }
+        assert_eq!(name(NamePart::Given, "Kevin Smith", "Wei Smith"), Some(4));
     }
 
     #[test]

@@ -16,11 +16,12 @@ pub mod text;
 
 pub use contact::{normalize_date, normalize_email, normalize_phone, normalize_phone_in};
 pub use name::{
-    han_readings, has_han, metaphone, metaphone_alt, name_tokens, nickname_roots,
-    parse_person_name, person_name_from_parts, PersonName, NICKNAMES,
+    han_readings, has_han, is_chinese_surname, is_pinyin_name, metaphone, metaphone_alt,
+    name_tokens, nickname_roots, parse_person_name, person_name_from_parts, PersonName, NICKNAMES,
 };
 pub use text::{
     address_tokens, company_tokens, normalize_identifier, normalize_postcode, text_tokens,
+    text_value,
 };
 
 use std::borrow::Cow;

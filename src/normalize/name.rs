@@ -803,6 +803,17 @@ fn split_glued_pinyin(word: &str, whole: bool) -> Option<[&str; 2]> {
     found
 }
 
+/// True when `t` (lowercase) is a common Chinese surname in pinyin ("wang", "ouyang").
+pub fn is_chinese_surname(t: &str) -> bool {
+    surname_rank(t).is_some()
+}
+
+/// True when `t` (lowercase) reads as a pinyin given name of one to four syllables
+/// ("wei", "xiuying"); "kevin" and "grace" do not.
+pub fn is_pinyin_name(t: &str) -> bool {
+    is_pinyin_word(t)
+}
+
 /// Frequency rank among common Chinese surnames (0 = most common).
 fn surname_rank(t: &str) -> Option<usize> {
     COMMON_SURNAMES.iter().position(|s| *s == t)

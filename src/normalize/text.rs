@@ -7,6 +7,7 @@
 //! letters are merged (`P.O.` -> `po`, `S.A.` -> `sa`).
 
 use super::{fold_chars, is_han_char, nfkc};
+use pinyin::ToPinyin;
 use rust_stemmers::{Algorithm, Stemmer};
 use std::sync::LazyLock;
 use unicode_normalization::char::is_combining_mark;
@@ -335,6 +336,93 @@ pub fn text_tokens(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Major Chinese cities in Hanzi with the pinyin their names are written in.
+/// The table settles readings the per-character default gets wrong (重庆 is Chongqing, not
+/// Zhongqing; 厦门 Xiamen; 长沙 Changsha) and the customary spellings (西安 Xian).
+const CN_CITIES: &[(&str, &str)] = &[
+    ("上海", "shanghai"),
+    ("东莞", "dongguan"),
+    ("中山", "zhongshan"),
+    ("乌鲁木齐", "urumqi"),
+    ("佛山", "foshan"),
+    ("兰州", "lanzhou"),
+    ("北京", "beijing"),
+    ("南京", "nanjing"),
+    ("南宁", "nanning"),
+    ("南昌", "nanchang"),
+    ("厦门", "xiamen"),
+    ("合肥", "hefei"),
+    ("呼和浩特", "hohhot"),
+    ("哈尔滨", "harbin"),
+    ("大连", "dalian"),
+    ("天津", "tianjin"),
+    ("太原", "taiyuan"),
+    ("宁波", "ningbo"),
+    ("无锡", "wuxi"),
+    ("昆明", "kunming"),
+    ("杭州", "hangzhou"),
+    ("武汉", "wuhan"),
+    ("沈阳", "shenyang"),
+    ("济南", "jinan"),
+    ("海口", "haikou"),
+    ("深圳", "shenzhen"),
+    ("温州", "wenzhou"),
+    ("珠海", "zhuhai"),
+    ("石家庄", "shijiazhuang"),
+    ("福州", "fuzhou"),
+    ("苏州", "suzhou"),
+    ("西安", "xian"),
+    ("贵阳", "guiyang"),
+    ("郑州", "zhengzhou"),
+    ("重庆", "chongqing"),
+    ("长春", "changchun"),
+    ("长沙", "changsha"),
+    ("青岛", "qingdao"),
+    ("成都", "chengdu"),
+    ("广州", "guangzhou"),
+];
+
+/// Short free text compared as a whole (a city, a state, a label): [`super::ascii_fold`],
+/// except that a run of Han characters becomes one pinyin word (`北京` -> `beijing`, as the
+/// name is written in Latin letters, not syllable by syllable), a Chinese city's `市`
+/// ("city") is dropped, and major Chinese cities take their customary spelling, so 北京市,
+/// 北京, `Beijing` and `BEIJING` agree.
+pub fn text_value(s: &str) -> String {
+    if !s.chars().any(is_han_char) {
+        return super::ascii_fold(s);
+    }
+    let folded = super::fold(s);
+    let trimmed = folded.trim();
+    let place = trimmed
+        .strip_suffix('市')
+        .filter(|p| p.chars().count() >= 2)
+        .unwrap_or(trimmed);
+    if let Some((_, pinyin)) = CN_CITIES.iter().find(|(han, _)| *han == place) {
+        return (*pinyin).to_string();
+    }
+    let mut latin = String::with_capacity(place.len() * 2);
+    let mut in_han = false;
+    for c in place.chars() {
+        if is_han_char(c) {
+            if !in_han {
+                latin.push(' ');
+            }
+            in_han = true;
+            match c.to_pinyin() {
+                Some(p) => latin.push_str(p.plain()),
+                None => latin.push(c),
+            }
+        } else {
+            if in_han {
+                latin.push(' ');
+            }
+            in_han = false;
+            latin.push(c);
+        }
+    }
+    super::ascii_fold(&latin)
+}
+
 /// Identifier: NFKC, uppercase, only `[A-Z0-9]` kept.
 pub fn normalize_identifier(s: &str) -> String {
     nfkc(s)
@@ -488,6 +576,21 @@ mod tests {
             text_tokens("connection connected"),
             v(&["connect", "connect"])
         );
+    }
+
+    #[test]
+    fn chinese_cities_in_either_script() {
+        let names: std::collections::HashSet<_> = CN_CITIES.iter().map(|c| c.0).collect();
+        assert_eq!(names.len(), CN_CITIES.len(), "each city once");
+        for v in ["北京", "北京市", "Beijing", "BEIJING", " beijing "] {
+            assert_eq!(text_value(v), "beijing", "{v}");
+        }
+        assert_eq!(text_value("重庆市"), "chongqing");
+        assert_eq!(text_value("长沙"), "changsha");
+        // Any other place: one word per run of Han characters.
+        assert_eq!(text_value("绍兴市"), "shaoxing");
+        assert_eq!(text_value("Apt 5 上海"), "apt 5 shanghai");
+        assert_eq!(text_value("Springfield"), "springfield");
     }
 
     #[test]

@@ -17,9 +17,11 @@ mod customers;
 const PEOPLE: usize = 1_000;
 /// Floors and a ceiling a few points from what the engine reached when they were set
 /// (precision 0.9619, recall 0.8282, 34 false-merge pairs of family members, all of them in
-/// households sharing an address and a landline or an e-mail; 13 of twins).
+/// households sharing an address and a landline or an e-mail; 13 of twins). Recall floor
+/// raised when numbered e-mails, English names of Chinese people and Hanzi cities took it to
+/// 0.8707 (precision 0.9626).
 const PRECISION_FLOOR: f64 = 0.93;
-const RECALL_FLOOR: f64 = 0.80;
+const RECALL_FLOOR: f64 = 0.84;
 const HOUSEHOLD_FALSE_MERGES_CEILING: u64 = 50;
 
 #[test]
