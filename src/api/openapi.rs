@@ -20,7 +20,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Doc, Ref};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    audit, backups, changes, decisions, docs, entities, erasures, keys, metrics, overview, quality,
+    audit, backups, changes, customers, decisions, docs, entities, erasures, keys, metrics, overview, quality,
     records,
 };
 use crate::auth::Permission;
@@ -55,6 +55,9 @@ Every error (4xx, 5xx), including unknown routes, wrong methods, refused keys an
         entities::history,
         entities::pin,
         entities::unpin,
+        customers::customer_file,
+        customers::segment,
+        customers::data_quality,
         changes::changes,
         changes::export_all,
         changes::lookup,
