@@ -39,8 +39,16 @@ fn arg(args: &[String], name: &str) -> Option<usize> {
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(String::from))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(String::from)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<f64>().ok())
+        })
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
@@ -126,7 +134,12 @@ fn main() -> anyhow::Result<()> {
     while i < activity {
         let n = batch.min(activity - i);
         let items: Vec<_> = (i..i + n)
-            .map(|k| (Position::Index(k as u64), Ok(order(&mut rng, k, customers, now))))
+            .map(|k| {
+                (
+                    Position::Index(k as u64),
+                    Ok(order(&mut rng, k, customers, now)),
+                )
+            })
             .collect();
         for (_, r) in engine.ingest_activity("orders", items)? {
             attached += usize::from(r.is_ok_and(|o| o.record_id.is_some()));

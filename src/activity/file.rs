@@ -196,12 +196,7 @@ pub fn timeline(
     limit: usize,
 ) -> Timeline {
     let mut sorted: Vec<&(RecordId, StoredActivity)> = acts.iter().collect();
-    sorted.sort_by(|a, b| {
-        b.1.activity
-            .at
-            .cmp(&a.1.activity.at)
-            .then(b.0.cmp(&a.0))
-    });
+    sorted.sort_by(|a, b| b.1.activity.at.cmp(&a.1.activity.at).then(b.0.cmp(&a.0)));
     let after = |x: &&(RecordId, StoredActivity)| match cursor {
         None => true,
         Some((at, id)) => (x.1.activity.at, x.0) < (at, id),
@@ -220,7 +215,9 @@ pub fn timeline(
         })
         .collect();
     let next_cursor = if more {
-        items.last().map(|e| cursor_of(e.activity.at, e.activity_id))
+        items
+            .last()
+            .map(|e| cursor_of(e.activity.at, e.activity_id))
     } else {
         None
     };

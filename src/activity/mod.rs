@@ -59,11 +59,7 @@ pub struct Activity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Free text (a ticket's description): masked for keys without the pii scope.
-    #[serde(
-        default,
-        rename = "free_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "free_text", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The identity record named by the activity (`customer_source` + `customer_key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -213,7 +213,7 @@ struct QualityQuery {
 #[utoipa::path(
     get,
     path = "/v1/quality/data",
-    tag = "quality",
+    tag = "steward",
     summary = "Upkeep of the customer file: completeness, freshness, customers to re-verify",
     description = "Per identity source and attribute: completeness and the age of the newest value; per source the records not updated for [upkeep] stale_after; per activity source the records, the unresolved ones and the newest activity; and, paged by entity id, the customers whose every record is older than stale_after (they need re-verification). A scan of the store per request.",
     params(QualityQuery),

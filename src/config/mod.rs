@@ -559,25 +559,24 @@ fn activity_spec(
     if a.at.trim().is_empty() {
         return Err(invalid(format!("{akey}.at"), "empty field path"));
     }
-    let customer_key = match (
-        path("customer_source", a.customer_source)?,
-        path("customer_key", a.customer_key)?,
-    ) {
-        (Some(s), Some(k)) => Some((s, k)),
-        (None, None) => None,
-        (Some(_), None) => {
-            return Err(invalid(
+    let customer_key =
+        match (
+            path("customer_source", a.customer_source)?,
+            path("customer_key", a.customer_key)?,
+        ) {
+            (Some(s), Some(k)) => Some((s, k)),
+            (None, None) => None,
+            (Some(_), None) => return Err(invalid(
                 format!("{akey}.customer_key"),
                 "customer_source needs customer_key (the field holding the customer's record key)",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(invalid(
-                format!("{akey}.customer_source"),
-                "customer_key needs customer_source (the identity source it names)",
-            ))
-        }
-    };
+            )),
+            (None, Some(_)) => {
+                return Err(invalid(
+                    format!("{akey}.customer_source"),
+                    "customer_key needs customer_source (the identity source it names)",
+                ))
+            }
+        };
     if customer_key.is_none() && source.fields.is_empty() {
         return Err(invalid(
             format!("{key}.fields"),

@@ -227,7 +227,9 @@ impl Engine {
                 if ws.activity.iter().any(|w| w.id == aid) {
                     continue;
                 }
-                let Some(a) = self.store.activity(aid)? else { continue };
+                let Some(a) = self.store.activity(aid)? else {
+                    continue;
+                };
                 let write = if erasing {
                     ActivityWrite {
                         id: aid,
@@ -262,7 +264,9 @@ impl Engine {
                     if ws.activity.iter().any(|w| w.id == aid) {
                         continue;
                     }
-                    let Some(a) = self.store.activity(aid)? else { continue };
+                    let Some(a) = self.store.activity(aid)? else {
+                        continue;
+                    };
                     let old_unresolved_keys = self.unresolved_keys(
                         &a.activity,
                         activity::profile_of(&self.config, &a.activity).as_ref(),
@@ -314,7 +318,9 @@ impl Engine {
     pub(super) fn reresolve(&self, ids: Vec<RecordId>) -> Result<(), EngineError> {
         let mut ws = self.write_set("", "activity re-resolved".into())?;
         for id in ids {
-            let Some(a) = self.store.activity(id)? else { continue };
+            let Some(a) = self.store.activity(id)? else {
+                continue;
+            };
             if a.record.is_some() {
                 continue;
             }
@@ -375,10 +381,18 @@ impl Engine {
         touched.dedup();
         let q = self.quantiles.lock().expect("quantiles").0.clone();
         // Last position of each entity in the write set, and of its event.
-        let written: HashMap<EntityId, usize> =
-            ws.entities.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
-        let events: HashMap<EntityId, usize> =
-            ws.events.iter().enumerate().map(|(i, e)| (e.entity_id, i)).collect();
+        let written: HashMap<EntityId, usize> = ws
+            .entities
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id, i))
+            .collect();
+        let events: HashMap<EntityId, usize> = ws
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.entity_id, i))
+            .collect();
         let mut classified = Vec::new();
         for id in touched {
             let entity = match written.get(&id) {
@@ -480,7 +494,11 @@ impl Engine {
             left: Vec::new(),
             merged_into: None,
             redacted: false,
-            consent: e.consent.iter().map(|(p, c)| (p.clone(), c.state)).collect(),
+            consent: e
+                .consent
+                .iter()
+                .map(|(p, c)| (p.clone(), c.state))
+                .collect(),
             consent_was: BTreeMap::new(),
             classification: new.values.clone(),
             classification_was: Some(old.unwrap_or_default()),
@@ -614,6 +632,8 @@ impl Engine {
     pub fn activities(
         &self,
     ) -> impl Iterator<Item = Result<(RecordId, StoredActivity), EngineError>> + '_ {
-        self.store.activities().map(|r| r.map_err(EngineError::from))
+        self.store
+            .activities()
+            .map(|r| r.map_err(EngineError::from))
     }
 }

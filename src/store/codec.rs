@@ -720,9 +720,10 @@ pub fn encode_page(p: &Page) -> Vec<u8> {
     }
     // Consent states per entry, appended after the first layout (absent: none); written
     // (empty) too when the classification section follows.
-    let classified = p.entries.iter().any(|x| {
-        !x.event.classification.is_empty() || x.event.classification_was.is_some()
-    });
+    let classified = p
+        .entries
+        .iter()
+        .any(|x| !x.event.classification.is_empty() || x.event.classification_was.is_some());
     if classified
         || p.entries
             .iter()

@@ -1119,58 +1119,57 @@ impl Store {
             &self.classes,
             &self.segments,
         ];
-        let result: Result<u64, TransactionError<()>> = all[..]
-            .transaction(|t| {
-                let (tr, te, tv, ti, tc, td, tx, tm, tl, to, ta) = (
-                    &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9], &t[10],
-                );
-                if has_activity {
-                    t[11].apply_batch(&act.activity)?;
-                    t[12].apply_batch(&act.by_record)?;
-                    t[13].apply_batch(&act.unresolved)?;
-                }
-                if has_classes {
-                    t[14].apply_batch(&act.classes)?;
-                    t[15].apply_batch(&act.segments)?;
-                }
-                if !w.audit.is_empty() {
-                    ta.apply_batch(&audit)?;
-                }
-                if has_decisions {
-                    td.apply_batch(&decisions)?;
-                    tx.apply_batch(&decisions_index)?;
-                }
-                if has_verdicts {
-                    tl.apply_batch(&verdicts)?;
-                }
-                if has_outcomes {
-                    to.apply_batch(&outcomes)?;
-                }
-                tr.apply_batch(&records)?;
-                te.apply_batch(&entities)?;
-                if has_review {
-                    tv.apply_batch(&review)?;
-                    ti.apply_batch(&by_record)?;
-                }
-                tc.apply_batch(&changes)?;
-                tm.insert(trees::META_LAST_CHANGE, &last_change.to_be_bytes())?;
-                if w.record_delta != 0 {
-                    let n = read_u64(tm.get(trees::META_RECORDS)?) as i64 + w.record_delta;
-                    tm.insert(trees::META_RECORDS, &(n.max(0) as u64).to_be_bytes())?;
-                }
-                if entity_delta != 0 {
-                    let n = read_u64(tm.get(trees::META_ENTITIES)?) as i64 + entity_delta;
-                    tm.insert(trees::META_ENTITIES, &(n.max(0) as u64).to_be_bytes())?;
-                }
-                let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
-                tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
-                tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
-                tm.insert(
-                    trees::META_NEXT_RECORD_SEQ,
-                    &w.next_record_seq.to_be_bytes(),
-                )?;
-                Ok::<_, ConflictableTransactionError<()>>(seq)
-            });
+        let result: Result<u64, TransactionError<()>> = all[..].transaction(|t| {
+            let (tr, te, tv, ti, tc, td, tx, tm, tl, to, ta) = (
+                &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9], &t[10],
+            );
+            if has_activity {
+                t[11].apply_batch(&act.activity)?;
+                t[12].apply_batch(&act.by_record)?;
+                t[13].apply_batch(&act.unresolved)?;
+            }
+            if has_classes {
+                t[14].apply_batch(&act.classes)?;
+                t[15].apply_batch(&act.segments)?;
+            }
+            if !w.audit.is_empty() {
+                ta.apply_batch(&audit)?;
+            }
+            if has_decisions {
+                td.apply_batch(&decisions)?;
+                tx.apply_batch(&decisions_index)?;
+            }
+            if has_verdicts {
+                tl.apply_batch(&verdicts)?;
+            }
+            if has_outcomes {
+                to.apply_batch(&outcomes)?;
+            }
+            tr.apply_batch(&records)?;
+            te.apply_batch(&entities)?;
+            if has_review {
+                tv.apply_batch(&review)?;
+                ti.apply_batch(&by_record)?;
+            }
+            tc.apply_batch(&changes)?;
+            tm.insert(trees::META_LAST_CHANGE, &last_change.to_be_bytes())?;
+            if w.record_delta != 0 {
+                let n = read_u64(tm.get(trees::META_RECORDS)?) as i64 + w.record_delta;
+                tm.insert(trees::META_RECORDS, &(n.max(0) as u64).to_be_bytes())?;
+            }
+            if entity_delta != 0 {
+                let n = read_u64(tm.get(trees::META_ENTITIES)?) as i64 + entity_delta;
+                tm.insert(trees::META_ENTITIES, &(n.max(0) as u64).to_be_bytes())?;
+            }
+            let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
+            tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
+            tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
+            tm.insert(
+                trees::META_NEXT_RECORD_SEQ,
+                &w.next_record_seq.to_be_bytes(),
+            )?;
+            Ok::<_, ConflictableTransactionError<()>>(seq)
+        });
         let seq = result.map_err(|e| match e {
             TransactionError::Storage(source) => StoreError::Sled {
                 op: "committing a batch",

@@ -37,13 +37,21 @@ async fn live_entities(app: &TestApp) -> Vec<u64> {
     app.export_text()
         .await
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["entity_id"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["entity_id"]
+                .as_u64()
+                .unwrap()
+        })
         .collect()
 }
 
 /// Activity key -> entities whose file lists it: every activity sent is in exactly one file,
 /// except those named in `unresolved`, which are in none.
-async fn assert_each_once(app: &TestApp, keys: &[&str], unresolved: &[&str]) -> BTreeMap<String, u64> {
+async fn assert_each_once(
+    app: &TestApp,
+    keys: &[&str],
+    unresolved: &[&str],
+) -> BTreeMap<String, u64> {
     let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for id in live_entities(app).await {
         let f = file(app, id, "?limit=1000").await;
@@ -107,7 +115,10 @@ async fn activity_attaches_by_key_and_probe_and_the_file_shows_it() {
     assert_eq!(f["preferences"]["channel"]["lineage"]["key"], "T-1");
     assert_eq!(f["preferences"]["payment"]["lineage"]["key"], "A-2");
     assert_eq!(f["timeline"]["items"][0]["key"], "T-1");
-    assert_eq!(f["timeline"]["items"][0]["free_text"], "my parcel was damaged");
+    assert_eq!(
+        f["timeline"]["items"][0]["free_text"],
+        "my parcel was damaged"
+    );
     assert_eq!(f["classification"]["values"]["value_tier"], "gold");
 
     // Paged timeline.
@@ -118,7 +129,9 @@ async fn activity_attaches_by_key_and_probe_and_the_file_shows_it() {
     assert_eq!(p2["timeline"]["items"].as_array().unwrap().len(), 1);
     assert_eq!(p2["timeline"]["items"][0]["key"], "A-1");
     assert!(p2["timeline"]["next_cursor"].is_null());
-    let bad = app.get(app.url(&format!("/v1/entities/{john}/file?cursor=nope"))).await;
+    let bad = app
+        .get(app.url(&format!("/v1/entities/{john}/file?cursor=nope")))
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
     // Idempotent: the same batch again changes nothing.
@@ -138,7 +151,10 @@ async fn activity_attaches_by_key_and_probe_and_the_file_shows_it() {
 
     // Masked for a key without the pii scope: identity values and free text.
     let k = app
-        .post_json(app.url("/v1/keys"), &json!({"key_name": "analyst", "role": "reader"}))
+        .post_json(
+            app.url("/v1/keys"),
+            &json!({"key_name": "analyst", "role": "reader"}),
+        )
         .await;
     assert_eq!(k.status, StatusCode::CREATED, "{}", k.body);
     let reader = client_with_key(k.body["key"].as_str().unwrap());
@@ -158,7 +174,12 @@ async fn activity_attaches_by_key_and_probe_and_the_file_shows_it() {
         .filter_map(|i| i.get("free_text"))
         .collect();
     assert!(!texts.is_empty());
-    assert!(texts.iter().all(|t| !t.as_str().unwrap().contains("parcel")), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .all(|t| !t.as_str().unwrap().contains("parcel")),
+        "{texts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +198,10 @@ async fn bad_activity_records_get_per_record_errors() {
     nobody.as_object_mut().unwrap().remove("customer_id");
     let good = order("B-6", "C001", 1, 10.0, "web");
     let r = app
-        .ingest("orders", &json!([bad_time, bad_amount, bad_currency, no_key, nobody, good]))
+        .ingest(
+            "orders",
+            &json!([bad_time, bad_amount, bad_currency, no_key, nobody, good]),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["rejected"], 5, "{}", r.body);
@@ -196,7 +220,11 @@ async fn bad_activity_records_get_per_record_errors() {
     // CSV: a bad line is named by its line number.
     let csv = "order_id,ordered_at,customer_id,total,currency\nC-1,2026-01-05,C001,12.50,USD\nC-2,not a date,C001,1,USD\n";
     let r = app
-        .post_raw(app.url("/v1/sources/orders/records"), "text/csv", csv.into())
+        .post_raw(
+            app.url("/v1/sources/orders/records"),
+            "text/csv",
+            csv.into(),
+        )
         .await;
     assert_eq!(r.body["rejected"], 1, "{}", r.body);
     assert_eq!(r.body["errors"][0]["line"], 3, "{}", r.body);
@@ -216,7 +244,13 @@ async fn activity_follows_merge_split_revoke_and_delete_never_lost_never_twice()
     assert_ne!(na, ming);
     // Two orders by key on Li Na, one ticket by probe on Ming Li.
     let r = app
-        .ingest("orders", &json!([order("M-1", "C005", 3, 30.0, "web"), order("M-2", "C005", 20, 70.0, "store")]))
+        .ingest(
+            "orders",
+            &json!([
+                order("M-1", "C005", 3, 30.0, "web"),
+                order("M-2", "C005", 20, 70.0, "store")
+            ]),
+        )
         .await;
     assert_eq!(r.body["inserted"], 2, "{}", r.body);
     let t = json!({"ticket_id": "MT-1", "opened": days_ago(1), "category": "question", "status": "open",
@@ -239,7 +273,10 @@ async fn activity_follows_merge_split_revoke_and_delete_never_lost_never_twice()
     let survivor = na.min(ming);
     let at = assert_each_once(&app, &keys, &[]).await;
     assert!(at.values().all(|e| *e == survivor), "{at:?}");
-    assert_eq!(file(&app, survivor, "").await["summary"]["total"]["count"], 3);
+    assert_eq!(
+        file(&app, survivor, "").await["summary"]["total"]["count"],
+        3
+    );
 
     // Revoking the merge's decision: each activity goes with its record.
     let decisions = app.get(app.url("/v1/decisions")).await.body;
@@ -347,7 +384,9 @@ async fn activity_before_its_customer_waits_and_is_resolved_on_arrival() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body["records"][0]["record_id"].is_null(), "{}", r.body);
     // An order naming a CRM record that does not exist yet.
-    let r = app.ingest("orders", &json!([order("N-2", "C900", 4, 99.0, "web")])).await;
+    let r = app
+        .ingest("orders", &json!([order("N-2", "C900", 4, 99.0, "web")]))
+        .await;
     assert!(r.body["records"][0]["record_id"].is_null(), "{}", r.body);
 
     let r = app
@@ -363,7 +402,12 @@ async fn activity_before_its_customer_waits_and_is_resolved_on_arrival() {
     let items = f["timeline"]["items"].as_array().unwrap();
     let by: BTreeMap<&str, &str> = items
         .iter()
-        .map(|i| (i["key"].as_str().unwrap(), i["resolved_by"].as_str().unwrap()))
+        .map(|i| {
+            (
+                i["key"].as_str().unwrap(),
+                i["resolved_by"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(by.get("N-1"), Some(&"probe"), "{f}");
     assert_eq!(by.get("N-2"), Some(&"key"), "{f}");
@@ -379,7 +423,13 @@ async fn classification_segments_export_filter_and_classified_events() {
         app.entity_of("crm", "C003").await,
     );
     let r = app
-        .ingest("orders", &json!([order("V-1", "C001", 10, 1500.0, "web"), order("V-2", "C003", 200, 75.0, "web")]))
+        .ingest(
+            "orders",
+            &json!([
+                order("V-1", "C001", 10, 1500.0, "web"),
+                order("V-2", "C003", 200, 75.0, "web")
+            ]),
+        )
         .await;
     assert_eq!(r.body["inserted"], 2, "{}", r.body);
     let e = app.entity(john).await;
@@ -415,7 +465,9 @@ async fn classification_segments_export_filter_and_classified_events() {
         .as_u64()
         .unwrap_or(0);
     // Bob buys big: gold, active, in the feed with the values before.
-    let r = app.ingest("orders", &json!([order("V-3", "C003", 1, 2000.0, "store")])).await;
+    let r = app
+        .ingest("orders", &json!([order("V-3", "C003", 1, 2000.0, "store")]))
+        .await;
     assert_eq!(r.body["inserted"], 1, "{}", r.body);
     let events = app
         .get(app.url(&format!("/v1/changes?after={before}&limit=100")))
@@ -497,8 +549,18 @@ async fn quality_data_reports_completeness_staleness_and_reverification() {
     assert_eq!(crm["records"], 7);
     assert_eq!(crm["stale_records"], 6, "{crm}");
     assert_eq!(crm["attributes"]["email"]["completeness"], 1.0);
-    assert!(crm["attributes"]["company"]["completeness"].as_f64().unwrap() < 1.0);
-    assert!(crm["attributes"]["email"]["newest_age_days"].as_f64().unwrap() < 2.0);
+    assert!(
+        crm["attributes"]["company"]["completeness"]
+            .as_f64()
+            .unwrap()
+            < 1.0
+    );
+    assert!(
+        crm["attributes"]["email"]["newest_age_days"]
+            .as_f64()
+            .unwrap()
+            < 2.0
+    );
     let listed: Vec<u64> = q.body["reverify"]
         .as_array()
         .unwrap()
