@@ -418,7 +418,7 @@ impl Rules {
     pub fn uses_quantiles(&self) -> bool {
         self.rfm
             .as_ref()
-            .is_some_and(|r| r.iter().any(|b| *b == Bands::Quantiles))
+            .is_some_and(|r| r.contains(&Bands::Quantiles))
     }
 
     /// An amount in the classification currency (`None`: a currency without a rate).

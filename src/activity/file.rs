@@ -146,14 +146,15 @@ pub fn summarize(acts: &[(RecordId, StoredActivity)]) -> Summary {
         }
     }
     s.open_complaints
-        .sort_by(|a, b| b.activity.at.cmp(&a.activity.at));
+        .sort_by_key(|c| std::cmp::Reverse(c.activity.at));
     s
 }
 
 /// Preferences: per field (channel, payment, product) the value of the most recent activity
 /// that has one, naming it.
 pub fn preferences(acts: &[(RecordId, StoredActivity)]) -> BTreeMap<String, Preference> {
-    let fields: [(&str, fn(&Activity) -> Option<&String>); 3] = [
+    type Getter = fn(&Activity) -> Option<&String>;
+    let fields: [(&str, Getter); 3] = [
         ("channel", |a| a.channel.as_ref()),
         ("payment", |a| a.payment.as_ref()),
         ("product", |a| a.product.as_ref()),
