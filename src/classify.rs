@@ -145,6 +145,26 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// These metrics with `other`'s activity added.
+    pub fn merged(&self, other: &Metrics) -> Metrics {
+        let min = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        let max = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        Metrics {
+            first_at: min(self.first_at, other.first_at),
+            last_at: max(self.last_at, other.last_at),
+            frequency: self.frequency + other.frequency,
+            monetary: ((self.monetary + other.monetary) * 100.0).round() / 100.0,
+            interactions: self.interactions + other.interactions,
+            open_complaints: self.open_complaints + other.open_complaints,
+        }
+    }
+
     /// The value of `f` at `now` (`None`: no activity for recency and tenure).
     pub fn field(&self, f: Field, now: i64) -> Option<f64> {
         let days = |t: Option<i64>| t.map(|t| ((now - t) as f64 / DAY_MS).max(0.0).floor());

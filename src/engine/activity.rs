@@ -113,8 +113,8 @@ impl Engine {
             let resolved = self.resolve_customer(&m.activity, m.profile.as_ref())?;
             let new = StoredActivity {
                 activity: m.activity,
-                record: resolved.map(|(r, _)| r),
-                resolved_by: resolved.map(|(_, b)| b),
+                record: resolved.map(|(r, _, _)| r),
+                resolved_by: resolved.map(|(_, b, _)| b),
                 hash,
                 stored_at: now,
             };
@@ -143,7 +143,7 @@ impl Engine {
                         ActivityStatus::Inserted
                     },
                     record_id: new.record,
-                    entity_id: self.entity_of(new.record)?,
+                    entity_id: resolved.map(|(_, _, e)| e),
                     resolved_by: new.resolved_by,
                 }),
             ));
@@ -175,18 +175,18 @@ impl Engine {
         &self,
         a: &Activity,
         profile: Option<&Profile>,
-    ) -> Result<Option<(RecordId, ResolvedBy)>, EngineError> {
+    ) -> Result<Option<(RecordId, ResolvedBy, EntityId)>, EngineError> {
         if let Some(c) = &a.customer {
             let id = RecordId::of(&c.source, &c.key);
-            if self.store.record(id)?.is_some() {
-                return Ok(Some((id, ResolvedBy::Key)));
+            if let Some(r) = self.store.record(id)? {
+                return Ok(Some((id, ResolvedBy::Key, r.entity)));
             }
         }
         let Some(p) = profile else { return Ok(None) };
         let found = self.probe(p, 2)?;
         let linked: Vec<_> = found.iter().filter(|m| m.decision == "link").collect();
         Ok(match linked.as_slice() {
-            [one] => Some((one.record, ResolvedBy::Probe)),
+            [one] => Some((one.record, ResolvedBy::Probe, one.entity)),
             _ => None,
         })
     }
@@ -325,7 +325,8 @@ impl Engine {
                 continue;
             }
             let profile = activity::profile_of(&self.config, &a.activity);
-            let Some((record, by)) = self.resolve_customer(&a.activity, profile.as_ref())? else {
+            let Some((record, by, _)) = self.resolve_customer(&a.activity, profile.as_ref())?
+            else {
                 continue;
             };
             let old_unresolved_keys = self.unresolved_keys(&a.activity, profile.as_ref());
@@ -410,8 +411,19 @@ impl Engine {
                 }
                 continue;
             };
-            let acts = self.activity_with(ws, &entity.members)?;
-            let metrics = rules.metrics(acts.iter().map(|(_, a)| &a.activity));
+            // Only new activity for an entity whose members stay: its stored metrics plus the
+            // new activity's (no read of its other activity); otherwise recomputed from all.
+            let added: Option<Vec<&Activity>> = match (&old, written.contains_key(&id)) {
+                (Some(_), false) if extra.is_empty() => inserts_of(ws, &entity.members),
+                _ => None,
+            };
+            let metrics = match (added, &old) {
+                (Some(new_acts), Some(o)) => o.metrics.merged(&rules.metrics(new_acts)),
+                _ => {
+                    let acts = self.activity_with(ws, &entity.members)?;
+                    rules.metrics(acts.iter().map(|(_, a)| &a.activity))
+                }
+            };
             if old.is_none() && metrics.interactions == 0 {
                 // No activity and never classified: nothing to say yet (identity-only loads
                 // write no classification).
@@ -636,4 +648,24 @@ impl Engine {
             .activities()
             .map(|r| r.map_err(EngineError::from))
     }
+}
+
+/// The activity `ws` adds to `members` when every write touching them is an insert (no
+/// update, move or removal); `None` otherwise.
+fn inserts_of<'w>(ws: &'w WriteSet, members: &[RecordId]) -> Option<Vec<&'w Activity>> {
+    let members: HashSet<RecordId> = members.iter().copied().collect();
+    let on = |a: Option<&StoredActivity>| {
+        a.and_then(|a| a.record)
+            .is_some_and(|r| members.contains(&r))
+    };
+    let mut out = Vec::new();
+    for w in &ws.activity {
+        let (was, is) = (on(w.old.as_ref()), on(w.new.as_ref()));
+        match (&w.old, &w.new) {
+            _ if !was && !is => {}
+            (None, Some(n)) => out.push(&n.activity),
+            _ => return None,
+        }
+    }
+    Some(out)
 }
