@@ -8,6 +8,10 @@
 //! one sled transaction and one flush, then one tantivy commit. [`Committer`] groups concurrent
 //! HTTP writes into such batches.
 
+mod activity;
+
+pub use activity::ActivityResults;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -192,6 +196,10 @@ pub struct Engine {
     changes: tokio::sync::watch::Sender<u64>,
     /// Prometheus metrics of ingest and batches (and of the HTTP API serving this engine).
     metrics: crate::metrics::Metrics,
+    /// Quantile cut points of the classification's quantile bands, and when computed.
+    quantiles: Mutex<(crate::classify::Quantiles, std::time::Instant)>,
+    /// Wall time of the last commit's reclassification, ns (benches read it).
+    reclassify_ns: std::sync::atomic::AtomicU64,
 }
 
 /// [`EngineError::VersionConflict`] when the caller expected another version.
@@ -245,8 +253,14 @@ impl Engine {
             last_phases: Mutex::new(Vec::new()),
             changes: tokio::sync::watch::Sender::new(0),
             metrics: crate::metrics::Metrics::new(),
+            quantiles: Mutex::new((
+                crate::classify::Quantiles::default(),
+                std::time::Instant::now(),
+            )),
+            reclassify_ns: std::sync::atomic::AtomicU64::new(0),
         };
         engine.load_terms()?;
+        engine.load_quantiles()?;
         engine.changes.send_replace(engine.store.last_change_seq()?);
         let seq = engine.store.batch_seq()?;
         if engine.index.committed_seq() != seq {
@@ -965,6 +979,7 @@ impl Engine {
 
         timer.phase("commit");
         let deleted_ids: Vec<RecordId> = deleted.iter().map(|(id, _)| *id).collect();
+        ws.erasing = pending.erase;
         self.commit(ws, &index_upserts, &deleted_ids)?;
         terms.keep();
         let phases = timer.finish();
@@ -1002,6 +1017,8 @@ impl Engine {
         indexed: &[(RecordId, Vec<String>, bool)],
         unindexed: &[RecordId],
     ) -> Result<u64, EngineError> {
+        let orphaned = self.settle_activity(&mut ws)?;
+        let classes_changed = ws.classes.len();
         let drafts = crate::audit::drafts();
         ws.audit = drafts.iter().map(crate::audit::Draft::stored).collect();
         let seq = self.store.commit(&ws)?;
@@ -1024,6 +1041,16 @@ impl Engine {
         if !ws.events.is_empty() {
             self.changes.send_replace(self.store.last_change_seq()?);
             self.store.prune_changes(self.config.change_retention)?;
+        }
+        self.refresh_quantiles(classes_changed)?;
+        // Activity waiting for a customer these records may be, and activity whose record
+        // was deleted: resolved again now that the records are matchable.
+        let mut waiting = self.waiting_for(&ws)?;
+        waiting.extend(orphaned);
+        waiting.sort_unstable();
+        waiting.dedup();
+        if !waiting.is_empty() {
+            self.reresolve(waiting)?;
         }
         Ok(seq)
     }

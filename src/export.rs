@@ -52,6 +52,12 @@ pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, 
             .collect::<serde_json::Map<_, _>>()
             .into();
     }
+    if engine.config.classification.is_some() {
+        if let Some(c) = engine.classification(e.id)? {
+            line["classification"] = json!(c.values);
+            line["segments"] = json!(c.segments);
+        }
+    }
     Ok(line)
 }
 
@@ -60,13 +66,15 @@ pub fn entity_json(engine: &Engine, e: &Entity, lineage: bool) -> Result<Value, 
 /// byte is written (an HTTP response sends it as a header). With `mask`, personal values
 /// are masked ([`crate::masking`]). With `purpose` (checked by the caller with
 /// [`crate::config::Config::check_purpose`]), only entities whose consent for it is granted
-/// are written.
+/// are written. With `segment` (a configured `[classification.segments]` name), only its
+/// members.
 #[allow(clippy::too_many_arguments)]
 pub fn export(
     engine: &Engine,
     format: Format,
     lineage: bool,
     purpose: Option<&str>,
+    segment: Option<&str>,
     mask: Option<&crate::masking::Masker>,
     out: &mut dyn Write,
     on_start: impl FnOnce(u64),
@@ -96,6 +104,11 @@ pub fn export(
             if let Some(p) = purpose {
                 if crate::consent::state_of(&e.consent, p) != crate::consent::ConsentState::Granted
                 {
+                    continue;
+                }
+            }
+            if let Some(s) = segment {
+                if !engine.in_segment(s, e.id)? {
                     continue;
                 }
             }

@@ -36,11 +36,13 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod activity;
 pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod blocking;
+pub mod classify;
 pub mod cluster;
 pub mod config;
 pub mod consent;
@@ -59,4 +61,5 @@ pub mod quality;
 pub mod steward;
 pub mod store;
 pub mod survivorship;
+pub mod upkeep;
 pub mod web;

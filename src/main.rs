@@ -73,6 +73,9 @@ enum Command {
         /// granted.
         #[arg(long)]
         purpose: Option<String>,
+        /// Only members of this segment (declared in [classification.segments]).
+        #[arg(long)]
+        segment: Option<String>,
         /// Output file (default: standard output).
         #[arg(long, short)]
         out: Option<PathBuf>,
@@ -109,6 +112,16 @@ enum Command {
     Compact,
     /// Rebuild the blocking index from the store.
     Reindex,
+    /// Recompute every customer's classification ([classification]): time moves customers
+    /// between recency bands and lifecycle stages, so run it daily.
+    Reclassify,
+    /// Upkeep report of the customer file (JSON): completeness and freshness per source and
+    /// attribute, records not updated for [upkeep] stale_after, customers to re-verify.
+    QualityData {
+        /// Customers to re-verify listed (the total is always counted).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Match every stored record again with the current (e.g. newly trained) model. Entity ids
     /// are reassigned.
     Rematch,
@@ -306,8 +319,9 @@ fn run() -> anyhow::Result<()> {
             format,
             lineage,
             purpose,
+            segment,
             out,
-        } => export(config, format, lineage, purpose, out),
+        } => export(config, format, lineage, purpose, segment, out),
         Command::Train {
             random_pairs,
             iterations,
@@ -389,6 +403,24 @@ fn run() -> anyhow::Result<()> {
                 c.after as f64 / 1e6,
                 t.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Reclassify => {
+            let engine = open(config)?;
+            let t = Instant::now();
+            let n = engine.reclassify_all()?;
+            engine.close()?;
+            eprintln!(
+                "reclassified: {n} customers changed in {:.1}s",
+                t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::QualityData { limit } => {
+            let engine = open(config)?;
+            let now = chrono::Utc::now().timestamp_millis();
+            let report = goldrec::upkeep::report(&engine, now, None, limit)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Reindex => {
@@ -720,6 +752,54 @@ fn ingest_files(
     quiet: bool,
     key: Option<String>,
 ) -> anyhow::Result<()> {
+    if let Some(a) = config.activity_sources.get(source) {
+        let format = a.source.format;
+        let dir = config.data_dir.clone();
+        let engine = match Engine::open(config.clone()) {
+            Ok(e) => e,
+            Err(e) if held_by_another_process(&e) => {
+                if let (Some(s), Some(key)) = (server_file::read(&dir), key) {
+                    return remote::ingest(&config, &s.url, &key, source, files, quiet);
+                }
+                bail!("{}", held_message(&dir));
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("opening data directory {}", dir.display())))
+            }
+        };
+        let started = Instant::now();
+        let mut summary = Summary::default();
+        for path in files {
+            let (file, bar) = open_with_bar(path, quiet)?;
+            let mut items = ingest::read_payload(format, bar.wrap_read(file));
+            let mut errors = Vec::new();
+            loop {
+                let chunk: Vec<_> = items.by_ref().take(config.batch_size).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                for (_, r) in engine.ingest_activity(source, chunk)? {
+                    use goldrec::activity::ActivityStatus as A;
+                    match r {
+                        Ok(o) => match o.status {
+                            A::Inserted => summary.inserted += 1,
+                            A::Updated => summary.updated += 1,
+                            A::Unchanged => summary.unchanged += 1,
+                            A::Superseded => summary.superseded += 1,
+                        },
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+            bar.finish_and_clear();
+            report_rejected(path, &errors, errors.len())?;
+            summary.rejected += errors.len();
+        }
+        engine.close()?;
+        print_summary(&summary, started);
+        return Ok(());
+    }
     let Some(src) = config.sources.get(source) else {
         bail!(
             "unknown source {source:?}; configured: {}",
@@ -872,10 +952,20 @@ fn export(
     format: ExportFormat,
     lineage: bool,
     purpose: Option<String>,
+    segment: Option<String>,
     out: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     if let Some(p) = &purpose {
         config.check_purpose(p).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(s) = &segment {
+        let known = config
+            .classification
+            .as_ref()
+            .is_some_and(|c| c.segments.contains_key(s));
+        if !known {
+            bail!("unknown segment {s:?}: declare it in [classification.segments]");
+        }
     }
     let engine = open(config)?;
     let sink: Box<dyn Write> = match &out {
@@ -894,6 +984,7 @@ fn export(
         format,
         lineage,
         purpose.as_deref(),
+        segment.as_deref(),
         None,
         &mut w,
         |_| {},

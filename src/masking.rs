@@ -220,6 +220,8 @@ impl Masker {
                 for (k, child) in o.iter_mut() {
                     match self.mask_of(k) {
                         Some(m) => mask_under(m, child),
+                        // Activity free text (a ticket's description) may say anything.
+                        None if k == FREE_TEXT => mask_leaf(Mask::Redact, child),
                         None => self.walk(child),
                     }
                 }
@@ -228,6 +230,10 @@ impl Masker {
         }
     }
 }
+
+/// The key of activity free text in answers ([`crate::activity::Activity::text`]): always
+/// redacted without the pii scope.
+pub const FREE_TEXT: &str = "free_text";
 
 fn mask_leaf(m: Mask, v: &mut Value) {
     if let Value::String(s) = v {

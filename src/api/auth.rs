@@ -30,6 +30,8 @@ pub fn required(method: &Method, path: &str) -> Permission {
         ("GET" | "HEAD", "/v1/sources/{source}/records/{key}") => ReadRecord,
         ("GET" | "HEAD", "/v1/entities/{id}" | "/v1/search" | "/v1/changes" | "/v1/export") => Read,
         ("GET" | "HEAD", "/v1/overview") => Read,
+        ("GET" | "HEAD", "/v1/entities/{id}/file" | "/v1/segments/{name}") => Read,
+        ("GET" | "HEAD", "/v1/quality/data") => Steward,
         ("POST", "/v1/match" | "/v1/lookup") => Read,
         ("GET" | "HEAD", "/v1/review" | "/v1/decisions") => Steward,
         ("GET" | "HEAD", "/v1/entities/{id}/history" | "/v1/entities/{id}/conflicts") => Steward,

@@ -138,6 +138,8 @@ struct ExportQuery {
     /// Only entities whose consent for this purpose (declared in `[consent] purposes`) is
     /// granted.
     purpose: Option<String>,
+    /// Only members of this segment (`[classification.segments]`).
+    segment: Option<String>,
 }
 
 /// Streams every golden record; the `goldrec-sequence` header names the change sequence the
@@ -180,6 +182,10 @@ async fn export_all(
             .map_err(|m| ApiError::bad_request("unknown_purpose", m))?;
     }
     let purpose = q.purpose;
+    let segment = q.segment;
+    if let Some(name) = &segment {
+        super::customers::check_segment(&s.engine, name)?;
+    }
     let lineage = q.lineage.unwrap_or(false);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(EXPORT_BUFFER);
     let (seq_tx, seq_rx) = tokio::sync::oneshot::channel::<Result<u64, String>>();
@@ -200,6 +206,7 @@ async fn export_all(
                     format,
                     lineage,
                     purpose.as_deref(),
+                    segment.as_deref(),
                     mask.as_ref(),
                     &mut w,
                     |_| {},

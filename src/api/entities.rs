@@ -79,6 +79,7 @@ pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
         "updated_at": e.updated_at,
         "golden": e.golden,
         "consent": consent_view(engine, e),
+        "classification": engine.classification(e.id)?,
         "members": members,
     }))
 }

@@ -102,7 +102,7 @@ async fn create(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiE
     if let Some(src) = b
         .sources
         .iter()
-        .find(|x| !s.engine.config.sources.contains_key(*x))
+        .find(|x| !s.engine.config.sources.contains_key(*x) && !s.engine.is_activity_source(x))
     {
         return Err(ApiError::not_found(
             "unknown_source",

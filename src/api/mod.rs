@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod backups;
 pub mod changes;
+pub mod customers;
 pub mod decisions;
 pub mod docs;
 pub mod entities;
@@ -63,6 +64,7 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         .merge(metrics::router())
         .merge(records::router())
         .merge(entities::router())
+        .merge(customers::router())
         .merge(changes::router())
         .merge(decisions::router())
         .merge(quality::router())

@@ -20,8 +20,8 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Doc, Ref};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    audit, backups, changes, decisions, docs, entities, erasures, keys, metrics, overview, quality,
-    records,
+    audit, backups, changes, customers, decisions, docs, entities, erasures, keys, metrics,
+    overview, quality, records,
 };
 use crate::auth::Permission;
 
@@ -55,6 +55,9 @@ Every error (4xx, 5xx), including unknown routes, wrong methods, refused keys an
         entities::history,
         entities::pin,
         entities::unpin,
+        customers::customer_file,
+        customers::segment,
+        customers::data_quality,
         changes::changes,
         changes::export_all,
         changes::lookup,
@@ -361,8 +364,9 @@ pub struct ChangeEvent {
     pub seq: u64,
     /// Entity id.
     pub entity_id: u64,
-    /// created, updated, record_joined, record_left, merged, split, deleted or erased (the
-    /// entity's records were erased: no personal data in the event).
+    /// created, updated, record_joined, record_left, merged, split, deleted, erased (the
+    /// entity's records were erased: no personal data in the event) or classified (its
+    /// classification changed: classification and classification_was).
     pub kind: String,
     /// Entity version after the change.
     pub version: u64,
@@ -390,6 +394,10 @@ pub struct ChangeEvent {
     pub consent: Option<BTreeMap<String, crate::consent::ConsentState>>,
     /// Purposes whose consent changed, with the state before the change.
     pub consent_was: Option<BTreeMap<String, crate::consent::ConsentState>>,
+    /// Classification results after the change, when the change altered them.
+    pub classification: Option<BTreeMap<String, String>>,
+    /// Classification results before the change, when it altered them.
+    pub classification_was: Option<BTreeMap<String, String>>,
 }
 
 /// `GET /v1/health`.

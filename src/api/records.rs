@@ -33,6 +33,20 @@ pub fn router() -> Router<AppState> {
     )
 }
 
+/// Result of one accepted record of a batch: an identity record, or an activity record.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Reported {
+    Identity(Accepted),
+    Activity {
+        #[serde(flatten)]
+        position: Position,
+        key: String,
+        #[serde(flatten)]
+        outcome: crate::activity::ActivityOutcome,
+    },
+}
+
 /// Result of one accepted record of a batch.
 #[derive(Serialize)]
 struct Accepted {
@@ -53,7 +67,7 @@ struct BatchResponse {
     summary: Summary,
     /// Chunks committed, each its own group commit of up to `server.chunk_records` records.
     chunks: usize,
-    records: Vec<Accepted>,
+    records: Vec<Reported>,
     /// Accepted records not listed in `records`.
     records_omitted: usize,
     errors: Vec<RecordError>,
@@ -70,6 +84,9 @@ impl BatchResponse {
         items: Vec<ingest::Item>,
     ) -> Result<(), ApiError> {
         let max = s.engine.config.max_reported;
+        if s.engine.is_activity_source(source) {
+            return self.commit_activity(s, source, items);
+        }
         let prepared = s.engine.prepare(source, items)?;
         let mut changes = Vec::new();
         let mut meta = Vec::new();
@@ -99,15 +116,67 @@ impl BatchResponse {
         self.summary.add(&outcomes);
         for ((position, key), o) in meta.into_iter().zip(outcomes) {
             if self.records.len() < max {
-                self.records.push(Accepted {
+                self.records.push(Reported::Identity(Accepted {
                     position,
                     key,
                     record_id: o.record,
                     status: o.status,
                     entity_id: o.entity,
-                });
+                }));
             } else {
                 self.records_omitted += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps and commits one chunk of an activity source's records.
+    fn commit_activity(
+        &mut self,
+        s: &AppState,
+        source: &str,
+        items: Vec<ingest::Item>,
+    ) -> Result<(), ApiError> {
+        use crate::activity::ActivityStatus as A;
+        let max = s.engine.config.max_reported;
+        let keys: Vec<Option<String>> = items
+            .iter()
+            .map(|(_, r)| {
+                let field = &s.engine.config.activity_sources[source].source.key;
+                r.as_ref()
+                    .ok()
+                    .and_then(|raw| ingest::scalar(raw, field).ok().flatten())
+            })
+            .collect();
+        let results = s.engine.ingest_activity(source, items)?;
+        self.chunks += 1;
+        for ((position, r), key) in results.into_iter().zip(keys) {
+            match r {
+                Err(e) => {
+                    self.summary.rejected += 1;
+                    if self.errors.len() < max {
+                        self.errors.push(e);
+                    } else {
+                        self.errors_omitted += 1;
+                    }
+                }
+                Ok(outcome) => {
+                    match outcome.status {
+                        A::Inserted => self.summary.inserted += 1,
+                        A::Updated => self.summary.updated += 1,
+                        A::Unchanged => self.summary.unchanged += 1,
+                        A::Superseded => self.summary.superseded += 1,
+                    }
+                    if self.records.len() < max {
+                        self.records.push(Reported::Activity {
+                            position,
+                            key: key.unwrap_or_default(),
+                            outcome,
+                        });
+                    } else {
+                        self.records_omitted += 1;
+                    }
+                }
             }
         }
         Ok(())
@@ -132,6 +201,11 @@ impl BatchResponse {
 fn check_source(s: &AppState, source: &str) -> Result<(), ApiError> {
     if s.engine.config.sources.contains_key(source) {
         Ok(())
+    } else if s.engine.is_activity_source(source) {
+        Err(ApiError::not_found(
+            "unknown_source",
+            format!("{source:?} is an activity source: send its records in batches to POST /v1/sources/{source}/records"),
+        ))
     } else {
         Err(ApiError::not_found(
             "unknown_source",
@@ -209,7 +283,9 @@ async fn ingest_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BatchResponse>, ApiError> {
-    check_source(&s, &source)?;
+    if !s.engine.is_activity_source(&source) {
+        check_source(&s, &source)?;
+    }
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -367,11 +443,10 @@ async fn upsert_one(
             e.to_string(),
         ));
     }
-    let r = resp
-        .records
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::internal("no outcome"))?;
+    let r = match resp.records.into_iter().next() {
+        Some(Reported::Identity(r)) => r,
+        _ => return Err(ApiError::internal("no outcome")),
+    };
     let status = if r.status == Status::Inserted {
         StatusCode::CREATED
     } else {

@@ -465,6 +465,163 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Consent purposes (`[consent] purposes`), in declared order.
     pub purposes: Vec<String>,
+    /// Activity sources (`kind = "activity"`), by name: not matched, attached to customers.
+    pub activity_sources: BTreeMap<String, ActivitySource>,
+    /// `[classification]`, when configured.
+    pub classification: Option<crate::classify::Rules>,
+    /// `[upkeep] stale_after` in ms: records not updated for longer need re-verification.
+    pub stale_after_ms: i64,
+}
+
+/// Days after which a record needs re-verification when `[upkeep] stale_after` is not set.
+pub const DEFAULT_STALE_AFTER_DAYS: i64 = 365;
+
+/// An activity source: its record key and identifying fields (a [`Source`] whose fields are
+/// the probe's attributes) and how its activity is read.
+#[derive(Debug, Clone)]
+pub struct ActivitySource {
+    /// Key field, format and the identifying fields used to resolve the customer by probe.
+    pub source: Source,
+    /// The activity's own fields.
+    pub spec: ActivitySpec,
+}
+
+/// Field paths of an activity record (`[sources.<name>.activity]`).
+#[derive(Debug, Clone)]
+pub struct ActivitySpec {
+    /// Constant type (default: the source name).
+    pub type_name: String,
+    /// Field holding the type.
+    pub type_field: Option<String>,
+    /// Field holding the time.
+    pub at: String,
+    /// Extra strftime formats of the time.
+    pub at_formats: Vec<String>,
+    /// Amount field.
+    pub amount: Option<String>,
+    /// Currency field.
+    pub currency: Option<String>,
+    /// Currency when the record names none.
+    pub default_currency: Option<String>,
+    /// Channel field.
+    pub channel: Option<String>,
+    /// Product field.
+    pub product: Option<String>,
+    /// Payment method field.
+    pub payment: Option<String>,
+    /// Status field.
+    pub status: Option<String>,
+    /// Free-text field.
+    pub text: Option<String>,
+    /// Customer reference by identity record: (identity source, field holding its key).
+    pub customer_key: Option<(String, String)>,
+    /// Types that are complaints (lower case).
+    pub complaint_types: Vec<String>,
+    /// Statuses that close a complaint (lower case).
+    pub closed_statuses: Vec<String>,
+}
+
+/// Parses `"365d"`, `"12w"`, `"48h"`, `"30m"` into milliseconds.
+pub fn parse_duration_ms(v: &str) -> Option<i64> {
+    let v = v.trim();
+    let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = n.parse().ok()?;
+    let ms = match unit.trim() {
+        "d" | "days" => 86_400_000,
+        "w" | "weeks" => 7 * 86_400_000,
+        "h" | "hours" => 3_600_000,
+        "m" | "minutes" => 60_000,
+        _ => return None,
+    };
+    n.checked_mul(ms).filter(|x| *x > 0)
+}
+
+fn activity_spec(
+    key: &str,
+    raw: Option<raw::RawActivity>,
+    source: &Source,
+) -> Result<ActivitySpec, ConfigError> {
+    let a = raw.ok_or_else(|| {
+        invalid(
+            format!("{key}.activity"),
+            "an activity source needs an activity table (at least its time field: at = ...)",
+        )
+    })?;
+    let akey = format!("{key}.activity");
+    let path = |k: &str, v: Option<String>| -> Result<Option<String>, ConfigError> {
+        match v {
+            Some(p) if p.trim().is_empty() => {
+                Err(invalid(format!("{akey}.{k}"), "empty field path"))
+            }
+            v => Ok(v),
+        }
+    };
+    if a.at.trim().is_empty() {
+        return Err(invalid(format!("{akey}.at"), "empty field path"));
+    }
+    let customer_key =
+        match (
+            path("customer_source", a.customer_source)?,
+            path("customer_key", a.customer_key)?,
+        ) {
+            (Some(s), Some(k)) => Some((s, k)),
+            (None, None) => None,
+            (Some(_), None) => return Err(invalid(
+                format!("{akey}.customer_key"),
+                "customer_source needs customer_key (the field holding the customer's record key)",
+            )),
+            (None, Some(_)) => {
+                return Err(invalid(
+                    format!("{akey}.customer_source"),
+                    "customer_key needs customer_source (the identity source it names)",
+                ))
+            }
+        };
+    if customer_key.is_none() && source.fields.is_empty() {
+        return Err(invalid(
+            format!("{key}.fields"),
+            "an activity source references its customer by customer_source + customer_key, or by identifying fields (email, phone, name) mapped under fields",
+        ));
+    }
+    if let Some(c) = &a.default_currency {
+        if !(c.len() == 3 && c.chars().all(|x| x.is_ascii_uppercase())) {
+            return Err(invalid(
+                format!("{akey}.default_currency"),
+                format!("expected an ISO 4217 code like \"USD\", got {c:?}"),
+            ));
+        }
+    }
+    Ok(ActivitySpec {
+        type_name: a.type_name.unwrap_or_else(|| source.name.clone()),
+        type_field: path("type_field", a.type_field)?,
+        at: a.at,
+        at_formats: a.at_formats,
+        amount: path("amount", a.amount)?,
+        currency: path("currency", a.currency)?,
+        default_currency: a.default_currency,
+        channel: path("channel", a.channel)?,
+        product: path("product", a.product)?,
+        payment: path("payment", a.payment)?,
+        status: path("status", a.status)?,
+        text: path("text", a.text)?,
+        customer_key,
+        complaint_types: a
+            .complaint_types
+            .unwrap_or_else(|| vec!["complaint".into()])
+            .into_iter()
+            .map(|t| t.to_lowercase())
+            .collect(),
+        closed_statuses: a
+            .closed_statuses
+            .unwrap_or_else(|| {
+                ["closed", "resolved", "done", "cancelled"]
+                    .map(String::from)
+                    .to_vec()
+            })
+            .into_iter()
+            .map(|t| t.to_lowercase())
+            .collect(),
+    })
 }
 
 impl Config {
@@ -612,8 +769,26 @@ impl Config {
             }
         }
         let mut sources = BTreeMap::new();
-        for (name, s) in raw.sources {
+        let mut activity_sources = BTreeMap::new();
+        for (name, mut s) in raw.sources {
             let key = format!("sources.{name}");
+            let is_activity = match s.kind.as_deref() {
+                None | Some("identity") => false,
+                Some("activity") => true,
+                Some(other) => {
+                    return Err(invalid(
+                        format!("{key}.kind"),
+                        format!("unknown kind {other:?}, expected identity or activity"),
+                    ))
+                }
+            };
+            let raw_activity = s.activity.take();
+            if raw_activity.is_some() && !is_activity {
+                return Err(invalid(
+                    format!("{key}.activity"),
+                    "only a source with kind = \"activity\" has an activity table",
+                ));
+            }
             if name.is_empty() || name.contains(['/', '\0', ' ']) {
                 return Err(invalid(
                     key,
@@ -671,7 +846,7 @@ impl Config {
                     ))
                 }
             };
-            if s.fields.is_empty() {
+            if s.fields.is_empty() && !is_activity {
                 return Err(invalid(
                     format!("{key}.fields"),
                     "map at least one attribute",
@@ -736,23 +911,55 @@ impl Config {
                 .iter()
                 .position(|p| p == &name)
                 .unwrap_or(usize::MAX);
-            sources.insert(
-                name.clone(),
-                Source {
-                    name,
-                    format,
-                    key: s.key,
-                    default_region,
-                    date_formats,
-                    updated_at: s.updated_at,
-                    updated_at_formats,
-                    invalid_values,
-                    fields,
-                    priority,
-                    consent,
-                },
-            );
+            let source = Source {
+                name: name.clone(),
+                format,
+                key: s.key,
+                default_region,
+                date_formats,
+                updated_at: s.updated_at,
+                updated_at_formats,
+                invalid_values,
+                fields,
+                priority,
+                consent,
+            };
+            if is_activity {
+                let spec = activity_spec(&key, raw_activity, &source)?;
+                activity_sources.insert(name, ActivitySource { source, spec });
+            } else {
+                sources.insert(name, source);
+            }
         }
+        if sources.is_empty() {
+            return Err(invalid(
+                "sources",
+                "at least one identity source (kind = \"identity\", the default) is required",
+            ));
+        }
+        for (name, a) in &activity_sources {
+            if let Some((src, _)) = &a.spec.customer_key {
+                if !sources.contains_key(src) {
+                    return Err(invalid(
+                        format!("sources.{name}.activity.customer_source"),
+                        format!("unknown identity source {src:?}"),
+                    ));
+                }
+            }
+        }
+        let stale_after_ms = match raw.upkeep.stale_after.as_deref() {
+            None => DEFAULT_STALE_AFTER_DAYS * 86_400_000,
+            Some(v) => parse_duration_ms(v).ok_or_else(|| {
+                invalid(
+                    "upkeep.stale_after",
+                    format!("expected a duration like \"365d\", \"12w\" or \"48h\", got {v:?}"),
+                )
+            })?,
+        };
+        let classification = match raw.classification {
+            None => None,
+            Some(c) => Some(crate::classify::Rules::from_raw(c).map_err(|(k, r)| invalid(k, r))?),
+        };
 
         // Matching.
         let m = raw.matching;
@@ -959,6 +1166,9 @@ impl Config {
             index_memory_mb: raw.ingest.index_memory_mb,
             attributes,
             sources,
+            activity_sources,
+            classification,
+            stale_after_ms,
             matching: MatchingConfig {
                 link_threshold: m.link_threshold,
                 review_threshold: m.review_threshold,

@@ -32,6 +32,149 @@ pub struct RawConfig {
     pub encryption: RawEncryption,
     #[serde(default)]
     pub consent: RawConsent,
+    /// `[classification]`: rules computing named attributes per entity from its activity.
+    #[serde(default)]
+    pub classification: Option<RawClassification>,
+    /// `[upkeep]`: freshness of the customer file.
+    #[serde(default)]
+    pub upkeep: RawUpkeep,
+}
+
+/// `[upkeep]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpkeep {
+    /// A record not updated for this long needs re-verification (`"365d"`, `"12w"`, `"48h"`).
+    #[serde(default)]
+    pub stale_after: Option<String>,
+}
+
+/// `[sources.<name>.activity]`: how an activity record is read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawActivity {
+    /// Constant activity type (`order`, `ticket`, ...); default: the source name.
+    #[serde(default, rename = "type")]
+    pub type_name: Option<String>,
+    /// Field holding the activity type (wins over `type` when present in a record).
+    #[serde(default)]
+    pub type_field: Option<String>,
+    /// Field holding the activity's time.
+    pub at: String,
+    /// strftime formats of `at` besides RFC 3339 and ISO dates.
+    #[serde(default)]
+    pub at_formats: Vec<String>,
+    #[serde(default)]
+    pub amount: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub default_currency: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub product: Option<String>,
+    #[serde(default)]
+    pub payment: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Identity source the customer reference names (with `customer_key`).
+    #[serde(default)]
+    pub customer_source: Option<String>,
+    /// Field holding the customer's record key in `customer_source`.
+    #[serde(default)]
+    pub customer_key: Option<String>,
+    /// Activity types that are complaints (default `["complaint"]`).
+    #[serde(default)]
+    pub complaint_types: Option<Vec<String>>,
+    /// Statuses that close a complaint (default closed, resolved, done, cancelled).
+    #[serde(default)]
+    pub closed_statuses: Option<Vec<String>>,
+}
+
+/// `[classification]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClassification {
+    /// Currency of `monetary` (default `USD`); amounts in others count through `rates`.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Units of `currency` per unit of another currency.
+    #[serde(default)]
+    pub rates: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub rfm: Option<RawRfm>,
+    #[serde(default)]
+    pub lifecycle: Option<RawLifecycle>,
+    #[serde(default)]
+    pub value_tier: Option<RawTier>,
+    #[serde(default)]
+    pub scorecards: BTreeMap<String, RawScorecard>,
+    /// Segment name -> { result = value, ... } (all must hold).
+    #[serde(default)]
+    pub segments: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// `[classification.rfm]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRfm {
+    pub recency: RawBands,
+    pub frequency: RawBands,
+    pub monetary: RawBands,
+}
+
+/// Fixed band boundaries (four, ascending) or quantile bands over the store's entities.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBands {
+    #[serde(default)]
+    pub bands: Option<Vec<f64>>,
+    #[serde(default)]
+    pub quantiles: bool,
+}
+
+/// `[classification.lifecycle]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLifecycle {
+    pub new_days: f64,
+    pub active_days: f64,
+    pub lapsed_days: f64,
+}
+
+/// `[classification.value_tier]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTier {
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Tier name -> lowest value of the field in it.
+    pub tiers: BTreeMap<String, f64>,
+}
+
+/// `[classification.scorecards.<name>]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScorecard {
+    pub factors: Vec<RawFactor>,
+    /// Grade name -> lowest score in it.
+    #[serde(default)]
+    pub grades: BTreeMap<String, f64>,
+}
+
+/// One factor of a scorecard: `[upper bound, points]` bands, first that holds wins.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFactor {
+    pub field: String,
+    pub bands: Vec<[f64; 2]>,
+    #[serde(default)]
+    pub otherwise: f64,
+    #[serde(default)]
+    pub missing: f64,
 }
 
 /// `[consent]`: the purposes consent is tracked for.
@@ -245,6 +388,12 @@ impl OneOrMany {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
+    /// `identity` (default) or `activity`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// `[sources.<name>.activity]`, for `kind = "activity"`.
+    #[serde(default)]
+    pub activity: Option<RawActivity>,
     pub format: String,
     pub key: String,
     #[serde(default)]
@@ -257,6 +406,7 @@ pub struct RawSource {
     pub updated_at_formats: Option<Vec<String>>,
     #[serde(default)]
     pub invalid_values: Option<String>,
+    #[serde(default)]
     pub fields: BTreeMap<String, RawMapping>,
     /// Purpose -> consent field.
     #[serde(default)]

@@ -479,7 +479,7 @@ fn record_key(raw: &RawRecord, path: &str) -> Result<Option<String>, String> {
 
 /// Reads a scalar field as trimmed text; `Ok(None)` when absent, null or a null token.
 /// Control characters are cleaned by [`collapse_ws`].
-fn scalar(raw: &RawRecord, path: &str) -> Result<Option<String>, String> {
+pub(crate) fn scalar(raw: &RawRecord, path: &str) -> Result<Option<String>, String> {
     match lookup(raw, path) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
@@ -660,7 +660,7 @@ pub fn map_record(
 }
 
 /// Parses RFC 3339, then each format as a date-time, then as a date (midnight UTC).
-fn parse_timestamp(s: &str, formats: &[String]) -> Option<i64> {
+pub(crate) fn parse_timestamp(s: &str, formats: &[String]) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
     }

@@ -365,5 +365,7 @@ pub(crate) fn change_event(
         redacted: false,
         consent,
         consent_was,
+        classification: BTreeMap::new(),
+        classification_was: None,
     }
 }

@@ -623,6 +623,7 @@ fn kind_tag(k: ChangeKind) -> u8 {
         ChangeKind::Split => 5,
         ChangeKind::Deleted => 6,
         ChangeKind::Erased => 7,
+        ChangeKind::Classified => 8,
     }
 }
 
@@ -639,6 +640,7 @@ fn kind_of(tag: u8) -> R<ChangeKind> {
         5 => ChangeKind::Split,
         6 => ChangeKind::Deleted,
         7 => ChangeKind::Erased,
+        8 => ChangeKind::Classified,
         _ => return Err(CodecError("unknown change kind")),
     })
 }
@@ -716,14 +718,33 @@ pub fn encode_page(p: &Page) -> Vec<u8> {
         write_ids(&mut w, &x.member_ids);
         write_overrides(&mut w, &x.overrides);
     }
-    // Consent states per entry, appended after the first layout (absent: none).
-    if p.entries
+    // Consent states per entry, appended after the first layout (absent: none); written
+    // (empty) too when the classification section follows.
+    let classified = p
+        .entries
         .iter()
-        .any(|x| !x.event.consent.is_empty() || !x.event.consent_was.is_empty())
+        .any(|x| !x.event.classification.is_empty() || x.event.classification_was.is_some());
+    if classified
+        || p.entries
+            .iter()
+            .any(|x| !x.event.consent.is_empty() || !x.event.consent_was.is_empty())
     {
         for x in &p.entries {
             write_states(&mut w, &x.event.consent);
             write_states(&mut w, &x.event.consent_was);
+        }
+    }
+    // Classification results per entry, appended after the consent section (absent: none).
+    if classified {
+        for x in &p.entries {
+            w.map(&x.event.classification);
+            match &x.event.classification_was {
+                Some(m) => {
+                    w.buf.push(1);
+                    w.map(m);
+                }
+                None => w.buf.push(0),
+            }
         }
     }
     w.buf
@@ -768,6 +789,8 @@ pub fn decode_page(first: u64, b: &[u8]) -> R<Page> {
                 redacted,
                 consent: BTreeMap::new(),
                 consent_was: BTreeMap::new(),
+                classification: BTreeMap::new(),
+                classification_was: None,
             },
             state: read_state(&mut r)?,
             member_ids: read_ids(&mut r)?,
@@ -778,6 +801,15 @@ pub fn decode_page(first: u64, b: &[u8]) -> R<Page> {
         for x in &mut entries {
             x.event.consent = read_states(&mut r)?;
             x.event.consent_was = read_states(&mut r)?;
+        }
+    }
+    if !r.done() {
+        for x in &mut entries {
+            x.event.classification = r.map()?;
+            x.event.classification_was = match r.byte()? {
+                0 => None,
+                _ => Some(r.map()?),
+            };
         }
     }
     Ok(Page {
@@ -970,6 +1002,8 @@ mod tests {
                 redacted: false,
                 consent,
                 consent_was: was,
+                classification: BTreeMap::new(),
+                classification_was: None,
             },
             state: EntityState::Active,
             member_ids: Vec::new(),

@@ -5,6 +5,7 @@
 //! transaction over every tree it touches, followed by a flush, so a batch is either wholly
 //! durable or absent, and nothing is acknowledged before it is on disk.
 
+pub mod activity;
 pub mod bloom;
 pub mod codec;
 pub mod compact;
@@ -234,6 +235,9 @@ pub enum ChangeKind {
     /// The entity's records were erased (right to be forgotten): the event carries no
     /// personal data, and earlier events of its records are redacted.
     Erased,
+    /// The entity's classification changed (its activity changed, or time moved it to
+    /// another band): `classification` and `classification_was` say how.
+    Classified,
 }
 
 /// A source record named in a change event.
@@ -283,6 +287,13 @@ pub struct ChangeEvent {
     /// by purpose learns from it that an entity it held is no longer granted.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub consent_was: BTreeMap<String, crate::consent::ConsentState>,
+    /// Classification results after the change, when the change altered them
+    /// ([`crate::classify`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub classification: BTreeMap<String, String>,
+    /// The classification results before the change, when it altered them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification_was: Option<BTreeMap<String, String>>,
 }
 
 impl ChangeEvent {
@@ -453,6 +464,12 @@ pub struct WriteSet {
     pub verdicts: Vec<LinkVerdict>,
     /// Decisions taken on queued review pairs, with the matcher's lean.
     pub review_outcomes: Vec<ReviewOutcome>,
+    /// Activity stored, moved between customers or erased.
+    pub activity: Vec<crate::activity::ActivityWrite>,
+    /// Classifications changed (entities reclassified or gone).
+    pub classes: Vec<crate::classify::ClassWrite>,
+    /// The batch's deletes are an erasure: the deleted records' activity goes with them.
+    pub erasing: bool,
 }
 
 /// What an erasure rewrites in the change log ([`Store::redacted_pages`]).
@@ -480,6 +497,11 @@ pub struct Store {
     audit: sled::Tree,
     meta: sled::Tree,
     snapshots: sled::Tree,
+    activity: sled::Tree,
+    activity_by_record: sled::Tree,
+    activity_unresolved: sled::Tree,
+    classes: sled::Tree,
+    segments: sled::Tree,
     /// Ids of stored records (a Bloom filter): most look-ups of new records end here.
     known: std::sync::Arc<bloom::Bloom>,
     /// Seals personal values at rest (`None`: encryption disabled for this store).
@@ -667,6 +689,11 @@ impl Store {
             link_verdicts: tree(trees::LINK_VERDICTS)?,
             review_outcomes: tree(trees::REVIEW_OUTCOMES)?,
             audit: tree(trees::AUDIT)?,
+            activity: tree(trees::ACTIVITY)?,
+            activity_by_record: tree(trees::ACTIVITY_BY_RECORD)?,
+            activity_unresolved: tree(trees::ACTIVITY_UNRESOLVED)?,
+            classes: tree(trees::CLASSES)?,
+            segments: tree(trees::SEGMENTS)?,
             meta,
             snapshots,
             db,
@@ -1079,7 +1106,9 @@ impl Store {
             let (key, sealed) = self.audit_value(*at, entry)?;
             audit.insert(key, sealed);
         }
-        let result: Result<u64, TransactionError<()>> = (
+        let act = self.activity_batches(w);
+        let (has_activity, has_classes) = (!w.activity.is_empty(), !w.classes.is_empty());
+        let all: [&sled::Tree; 16] = [
             &self.records,
             &self.entities,
             &self.review,
@@ -1091,46 +1120,63 @@ impl Store {
             &self.link_verdicts,
             &self.review_outcomes,
             &self.audit,
-        )
-            .transaction(|(tr, te, tv, ti, tc, td, tx, tm, tl, to, ta)| {
-                if !w.audit.is_empty() {
-                    ta.apply_batch(&audit)?;
-                }
-                if has_decisions {
-                    td.apply_batch(&decisions)?;
-                    tx.apply_batch(&decisions_index)?;
-                }
-                if has_verdicts {
-                    tl.apply_batch(&verdicts)?;
-                }
-                if has_outcomes {
-                    to.apply_batch(&outcomes)?;
-                }
-                tr.apply_batch(&records)?;
-                te.apply_batch(&entities)?;
-                if has_review {
-                    tv.apply_batch(&review)?;
-                    ti.apply_batch(&by_record)?;
-                }
-                tc.apply_batch(&changes)?;
-                tm.insert(trees::META_LAST_CHANGE, &last_change.to_be_bytes())?;
-                if w.record_delta != 0 {
-                    let n = read_u64(tm.get(trees::META_RECORDS)?) as i64 + w.record_delta;
-                    tm.insert(trees::META_RECORDS, &(n.max(0) as u64).to_be_bytes())?;
-                }
-                if entity_delta != 0 {
-                    let n = read_u64(tm.get(trees::META_ENTITIES)?) as i64 + entity_delta;
-                    tm.insert(trees::META_ENTITIES, &(n.max(0) as u64).to_be_bytes())?;
-                }
-                let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
-                tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
-                tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
-                tm.insert(
-                    trees::META_NEXT_RECORD_SEQ,
-                    &w.next_record_seq.to_be_bytes(),
-                )?;
-                Ok::<_, ConflictableTransactionError<()>>(seq)
-            });
+            &self.activity,
+            &self.activity_by_record,
+            &self.activity_unresolved,
+            &self.classes,
+            &self.segments,
+        ];
+        let result: Result<u64, TransactionError<()>> = all[..].transaction(|t| {
+            let (tr, te, tv, ti, tc, td, tx, tm, tl, to, ta) = (
+                &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9], &t[10],
+            );
+            if has_activity {
+                t[11].apply_batch(&act.activity)?;
+                t[12].apply_batch(&act.by_record)?;
+                t[13].apply_batch(&act.unresolved)?;
+            }
+            if has_classes {
+                t[14].apply_batch(&act.classes)?;
+                t[15].apply_batch(&act.segments)?;
+            }
+            if !w.audit.is_empty() {
+                ta.apply_batch(&audit)?;
+            }
+            if has_decisions {
+                td.apply_batch(&decisions)?;
+                tx.apply_batch(&decisions_index)?;
+            }
+            if has_verdicts {
+                tl.apply_batch(&verdicts)?;
+            }
+            if has_outcomes {
+                to.apply_batch(&outcomes)?;
+            }
+            tr.apply_batch(&records)?;
+            te.apply_batch(&entities)?;
+            if has_review {
+                tv.apply_batch(&review)?;
+                ti.apply_batch(&by_record)?;
+            }
+            tc.apply_batch(&changes)?;
+            tm.insert(trees::META_LAST_CHANGE, &last_change.to_be_bytes())?;
+            if w.record_delta != 0 {
+                let n = read_u64(tm.get(trees::META_RECORDS)?) as i64 + w.record_delta;
+                tm.insert(trees::META_RECORDS, &(n.max(0) as u64).to_be_bytes())?;
+            }
+            if entity_delta != 0 {
+                let n = read_u64(tm.get(trees::META_ENTITIES)?) as i64 + entity_delta;
+                tm.insert(trees::META_ENTITIES, &(n.max(0) as u64).to_be_bytes())?;
+            }
+            let seq = read_u64(tm.get(trees::META_BATCH_SEQ)?) + 1;
+            tm.insert(trees::META_BATCH_SEQ, &seq.to_be_bytes())?;
+            tm.insert(trees::META_NEXT_ENTITY, &w.next_entity.to_be_bytes())?;
+            tm.insert(
+                trees::META_NEXT_RECORD_SEQ,
+                &w.next_record_seq.to_be_bytes(),
+            )?;
+            Ok::<_, ConflictableTransactionError<()>>(seq)
+        });
         let seq = result.map_err(|e| match e {
             TransactionError::Storage(source) => StoreError::Sled {
                 op: "committing a batch",
@@ -1160,6 +1206,8 @@ impl Store {
             &self.entities,
             &self.review,
             &self.review_by_record,
+            &self.classes,
+            &self.segments,
         ] {
             t.clear().map_err(sled_err("clearing a tree"))?;
         }

@@ -50,6 +50,21 @@ pub const SNAP_BLOOM: &[u8] = b"record_filter";
 /// `meta` keys where stores written before the `snapshots` tree kept the snapshots: removed
 /// at open (a stale snapshot is only a cache; it is rebuilt).
 pub const LEGACY_META_SNAPSHOTS: &[&[u8]] = &[b"term_frequencies", b"record_filter"];
+/// Maps an activity id (16 bytes, [`crate::activity::activity_id`]) to its
+/// [`crate::activity::StoredActivity`] (JSON): the activity and the identity record it is
+/// attached to (none: unresolved).
+pub const ACTIVITY: &str = "activity";
+/// Index of attached activity: identity record id (16 bytes) + activity id (16) -> empty.
+/// Activity hangs on records, so it follows them through merges and splits.
+pub const ACTIVITY_BY_RECORD: &str = "activity_by_record";
+/// Unresolved activity: reference hash (8 bytes, [`super::Store::ref_hash`] of the record id
+/// it names or of a blocking key of its identifying fields) + activity id (16) -> empty, so a
+/// customer that arrives later finds the activity waiting for it.
+pub const ACTIVITY_UNRESOLVED: &str = "activity_unresolved";
+/// Maps an entity id (u64 big-endian) to its [`crate::classify::Classification`] (JSON).
+pub const CLASSES: &str = "classes";
+/// Segment membership: segment name + 0x00 + entity id (u64 big-endian) -> empty.
+pub const SEGMENTS: &str = "segments";
 
 /// `meta` key: next free entity id.
 pub const META_NEXT_ENTITY: &[u8] = b"next_entity";
@@ -77,7 +92,7 @@ pub const META_DATA_KEY: &[u8] = b"data_key";
 
 /// Trees whose values are sealed in an encrypted store ([`crate::crypto`]).
 pub const SEALED: &[&str] = &[
-    RECORDS, ENTITIES, REVIEW, CHANGES, DECISIONS, AUDIT, SNAPSHOTS,
+    RECORDS, ENTITIES, REVIEW, CHANGES, DECISIONS, AUDIT, SNAPSHOTS, ACTIVITY, CLASSES,
 ];
 /// `meta` keys whose values are sealed (the other `meta` values are counters).
 pub const SEALED_META: &[&[u8]] = &[META_MODEL];

@@ -26,6 +26,8 @@ fn allowed_roles(method: &str, template: &str) -> &'static [&'static str] {
         }
         ("post", "/v1/match" | "/v1/lookup") => &["reader", "steward"],
         ("get", "/v1/overview") => &["reader", "steward"],
+        ("get", "/v1/entities/{id}/file" | "/v1/segments/{name}") => &["reader", "steward"],
+        ("get", "/v1/quality/data") => &["steward"],
         (_, "/v1/review" | "/v1/decisions" | "/v1/decisions/{id}") => &["steward"],
         (_, "/v1/entities/{id}/history" | "/v1/entities/{id}/conflicts") => &["steward"],
         (_, "/v1/entities/merge" | "/v1/entities/{id}/split") => &["steward"],

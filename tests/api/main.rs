@@ -9,6 +9,7 @@ mod config;
 mod consent;
 mod crash;
 mod csv_http;
+mod customer_file;
 mod decisions;
 mod encryption;
 mod entities;
