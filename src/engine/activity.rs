@@ -21,7 +21,7 @@ use crate::store::{ChangeEvent, ChangeKind, EntityId, EntityState, SourceKey, Wr
 pub type ActivityResults = Vec<(Position, Result<ActivityOutcome, RecordError>)>;
 
 /// Classified entities above which quantile cut points are refreshed only once a minute.
-const QUANTILES_EAGER: usize = 50_000;
+const QUANTILES_EAGER: usize = 5_000;
 
 impl Engine {
     /// Whether `source` is an activity source.
