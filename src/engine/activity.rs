@@ -21,7 +21,7 @@ use crate::store::{ChangeEvent, ChangeKind, EntityId, EntityState, SourceKey, Wr
 pub type ActivityResults = Vec<(Position, Result<ActivityOutcome, RecordError>)>;
 
 /// Classified entities above which quantile cut points are refreshed only once a minute.
-const QUANTILES_EAGER: usize = 50_000;
+const QUANTILES_EAGER: usize = 5_000;
 
 impl Engine {
     /// Whether `source` is an activity source.
@@ -395,6 +395,7 @@ impl Engine {
             .map(|(i, e)| (e.entity_id, i))
             .collect();
         let mut classified = Vec::new();
+        let index = WsIndex::of(ws);
         for id in touched {
             let entity = match written.get(&id) {
                 Some(i) => Some(ws.entities[*i].clone()),
@@ -414,13 +415,13 @@ impl Engine {
             // Only new activity for an entity whose members stay: its stored metrics plus the
             // new activity's (no read of its other activity); otherwise recomputed from all.
             let added: Option<Vec<&Activity>> = match (&old, written.contains_key(&id)) {
-                (Some(_), false) if extra.is_empty() => inserts_of(ws, &entity.members),
+                (Some(_), false) if extra.is_empty() => inserts_of(ws, &index, &entity.members),
                 _ => None,
             };
             let metrics = match (added, &old) {
                 (Some(new_acts), Some(o)) => o.metrics.merged(&rules.metrics(new_acts)),
                 _ => {
-                    let acts = self.activity_with(ws, &entity.members)?;
+                    let acts = self.activity_with(ws, &index, &entity.members)?;
                     rules.metrics(acts.iter().map(|(_, a)| &a.activity))
                 }
             };
@@ -522,24 +523,22 @@ impl Engine {
     fn activity_with(
         &self,
         ws: &WriteSet,
+        index: &WsIndex,
         members: &[RecordId],
     ) -> Result<Vec<(RecordId, StoredActivity)>, EngineError> {
-        let members: HashSet<RecordId> = members.iter().copied().collect();
-        let overlaid: HashSet<RecordId> = ws.activity.iter().map(|w| w.id).collect();
         let mut out: Vec<(RecordId, StoredActivity)> = Vec::new();
-        for m in &members {
+        for m in members {
             for id in self.store.activity_ids_of(*m)? {
-                if overlaid.contains(&id) {
+                if index.ids.contains(&id) {
                     continue;
                 }
                 if let Some(a) = self.store.activity(id)? {
                     out.push((id, a));
                 }
             }
-        }
-        for w in &ws.activity {
-            if let Some(n) = &w.new {
-                if n.record.is_some_and(|r| members.contains(&r)) {
+            for &i in index.by_record.get(m).into_iter().flatten() {
+                let w = &ws.activity[i];
+                if let Some(n) = w.new.as_ref().filter(|n| n.record == Some(*m)) {
                     out.push((w.id, n.clone()));
                 }
             }
@@ -652,14 +651,24 @@ impl Engine {
 
 /// The activity `ws` adds to `members` when every write touching them is an insert (no
 /// update, move or removal); `None` otherwise.
-fn inserts_of<'w>(ws: &'w WriteSet, members: &[RecordId]) -> Option<Vec<&'w Activity>> {
+fn inserts_of<'w>(
+    ws: &'w WriteSet,
+    index: &WsIndex,
+    members: &[RecordId],
+) -> Option<Vec<&'w Activity>> {
+    let mut writes: Vec<usize> = members
+        .iter()
+        .flat_map(|m| index.by_record.get(m).into_iter().flatten().copied())
+        .collect();
+    writes.sort_unstable();
+    writes.dedup();
     let members: HashSet<RecordId> = members.iter().copied().collect();
     let on = |a: Option<&StoredActivity>| {
         a.and_then(|a| a.record)
             .is_some_and(|r| members.contains(&r))
     };
     let mut out = Vec::new();
-    for w in &ws.activity {
+    for w in writes.into_iter().map(|i| &ws.activity[i]) {
         let (was, is) = (on(w.old.as_ref()), on(w.new.as_ref()));
         match (&w.old, &w.new) {
             _ if !was && !is => {}
@@ -668,4 +677,32 @@ fn inserts_of<'w>(ws: &'w WriteSet, members: &[RecordId]) -> Option<Vec<&'w Acti
         }
     }
     Some(out)
+}
+
+/// A write set's activity writes by identity record (before or after) and by id.
+struct WsIndex {
+    by_record: HashMap<RecordId, Vec<usize>>,
+    ids: HashSet<RecordId>,
+}
+
+impl WsIndex {
+    fn of(ws: &WriteSet) -> Self {
+        let mut by_record: HashMap<RecordId, Vec<usize>> = HashMap::new();
+        for (i, w) in ws.activity.iter().enumerate() {
+            for r in [w.old.as_ref(), w.new.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.record)
+            {
+                let v = by_record.entry(r).or_default();
+                if v.last() != Some(&i) {
+                    v.push(i);
+                }
+            }
+        }
+        Self {
+            by_record,
+            ids: ws.activity.iter().map(|w| w.id).collect(),
+        }
+    }
 }
