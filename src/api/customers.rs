@@ -2,7 +2,6 @@
 //! upkeep report (`/v1/quality/data`).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,7 +14,6 @@ use super::extract::{Path, Query};
 use super::AppState;
 use crate::activity::file;
 use crate::engine::Engine;
-use crate::store::EntityState;
 
 /// Timeline entries per page when `limit` is not given, and the most allowed.
 const DEFAULT_LIMIT: usize = 50;
@@ -86,9 +84,7 @@ async fn customer_file(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let id: u64 = id.parse().map_err(|_| {
-        ApiError::bad_request("invalid_id", format!("entity ids are integers, got {id:?}"))
-    })?;
+    let id = super::entities::parse_entity_id(&id)?;
     let limit = limit_of(q.limit)?;
     let cursor = match q.cursor.as_deref() {
         None | Some("") => None,
@@ -97,29 +93,12 @@ async fn customer_file(
         })?),
     };
     blocking(move || {
-        let e = s
-            .engine
-            .reads()
-            .entity(id)?
-            .ok_or_else(|| ApiError::not_found("entity_not_found", format!("no entity {id}")))?;
-        match e.state {
-            EntityState::Active => {}
-            EntityState::Merged { .. } => {
-                let live = s.engine.reads().resolve(id)?.map_or(0, |e| e.id);
-                return Ok((
-                    StatusCode::PERMANENT_REDIRECT,
-                    [(header::LOCATION, format!("/v1/entities/{live}/file"))],
-                    Json(json!({"code": "entity_merged", "message": format!("entity {id} was merged into {live}"), "id": id, "merged_into": live})),
-                )
-                    .into_response());
-            }
-            EntityState::Deleted => {
-                return Ok((
-                    StatusCode::GONE,
-                    Json(json!({"code": "entity_deleted", "message": format!("entity {id} was deleted"), "id": id})),
-                )
-                    .into_response())
-            }
+        let e =
+            s.engine.reads().entity(id)?.ok_or_else(|| {
+                ApiError::not_found("entity_not_found", format!("no entity {id}"))
+            })?;
+        if let Some(answer) = super::entities::not_live(&s.engine, &e, "/file")? {
+            return Ok(answer);
         }
         let acts = s.engine.activity_of(&e.members)?;
         let identity = super::entities::view(&s.engine, &e)?;

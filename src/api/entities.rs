@@ -197,40 +197,61 @@ async fn get_entity(
         ApiError::bad_request("invalid_id", format!("entity ids are integers, got {id:?}"))
     })?;
     blocking(move || {
-        let e = s
-            .engine.reads()
-            .entity(id)?
-            .ok_or_else(|| ApiError::not_found("entity_not_found", format!("no entity {id}")))?;
-        Ok(match e.state {
-            EntityState::Active => {
-                // The version changes on every change, so id and version make a strong ETag.
-                let tag = etag(&e);
-                if if_none_match.as_deref().is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*")) {
-                    (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response()
-                } else {
-                    entity_response(&s.engine, &e)?
-                }
-            }
-            EntityState::Merged { .. } => {
-                let live = s.engine.reads().resolve(id)?.map_or(0, |e| e.id);
-                (
-                    StatusCode::PERMANENT_REDIRECT,
-                    [(header::LOCATION, format!("/v1/entities/{live}"))],
-                    Json(json!({"code": "entity_merged", "message": format!("entity {id} was merged into {live}"), "id": id, "merged_into": live})),
-                )
-                    .into_response()
-            }
-            EntityState::Deleted => (
-                StatusCode::GONE,
-                Json(json!({"code": "entity_deleted", "message": format!("entity {id} was deleted"), "id": id, "deleted_at": e.updated_at})),
-            )
-                .into_response(),
-        })
+        let e =
+            s.engine.reads().entity(id)?.ok_or_else(|| {
+                ApiError::not_found("entity_not_found", format!("no entity {id}"))
+            })?;
+        if let Some(answer) = not_live(&s.engine, &e, "")? {
+            return Ok(answer);
+        }
+        // The version changes on every change, so id and version make a strong ETag.
+        let tag = etag(&e);
+        Ok(
+            if if_none_match
+                .as_deref()
+                .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+            {
+                (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response()
+            } else {
+                entity_response(&s.engine, &e)?
+            },
+        )
     })
     .await
 }
 
-fn parse_entity_id(id: &str) -> Result<u64, ApiError> {
+/// The answer for an entity that is not active: 308 to the live entity it was merged into
+/// (`Location` is `/v1/entities/{live}{suffix}`) or 410 for a deleted one; `None` when active.
+pub(super) fn not_live(
+    engine: &Engine,
+    e: &Entity,
+    suffix: &str,
+) -> Result<Option<Response>, ApiError> {
+    let id = e.id;
+    Ok(match e.state {
+        EntityState::Active => None,
+        EntityState::Merged { .. } => {
+            let live = engine.reads().resolve(id)?.map_or(0, |e| e.id);
+            Some(
+                (
+                    StatusCode::PERMANENT_REDIRECT,
+                    [(header::LOCATION, format!("/v1/entities/{live}{suffix}"))],
+                    Json(json!({"code": "entity_merged", "message": format!("entity {id} was merged into {live}"), "id": id, "merged_into": live})),
+                )
+                    .into_response(),
+            )
+        }
+        EntityState::Deleted => Some(
+            (
+                StatusCode::GONE,
+                Json(json!({"code": "entity_deleted", "message": format!("entity {id} was deleted"), "id": id, "deleted_at": e.updated_at})),
+            )
+                .into_response(),
+        ),
+    })
+}
+
+pub(super) fn parse_entity_id(id: &str) -> Result<u64, ApiError> {
     id.parse().map_err(|_| {
         ApiError::bad_request("invalid_id", format!("entity ids are integers, got {id:?}"))
     })
