@@ -104,7 +104,10 @@ pub fn cli_when_released(
     let started = Instant::now();
     loop {
         let out = command().output().expect("the goldrec binary runs");
-        let locked = String::from_utf8_lossy(&out.stderr).contains("could not acquire lock");
+        // sled's threads may still hold the lock a moment after the engine is dropped; the
+        // CLI says so in its own words ("is held by another goldrec process").
+        let err = String::from_utf8_lossy(&out.stderr);
+        let locked = err.contains("could not acquire lock") || err.contains("is held by another");
         if !locked || started.elapsed() > RELEASE_TIMEOUT {
             return out;
         }
