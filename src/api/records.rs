@@ -98,14 +98,7 @@ impl BatchResponse {
                     }
                     changes.push(change);
                 }
-                Err(e) => {
-                    self.summary.rejected += 1;
-                    if self.errors.len() < max {
-                        self.errors.push(e);
-                    } else {
-                        self.errors_omitted += 1;
-                    }
-                }
+                Err(e) => self.reject(e, max),
             }
         }
         if changes.is_empty() {
@@ -115,17 +108,16 @@ impl BatchResponse {
         self.chunks += 1;
         self.summary.add(&outcomes);
         for ((position, key), o) in meta.into_iter().zip(outcomes) {
-            if self.records.len() < max {
-                self.records.push(Reported::Identity(Accepted {
+            self.report(
+                Reported::Identity(Accepted {
                     position,
                     key,
                     record_id: o.record,
                     status: o.status,
                     entity_id: o.entity,
-                }));
-            } else {
-                self.records_omitted += 1;
-            }
+                }),
+                max,
+            );
         }
         Ok(())
     }
@@ -152,14 +144,7 @@ impl BatchResponse {
         self.chunks += 1;
         for ((position, r), key) in results.into_iter().zip(keys) {
             match r {
-                Err(e) => {
-                    self.summary.rejected += 1;
-                    if self.errors.len() < max {
-                        self.errors.push(e);
-                    } else {
-                        self.errors_omitted += 1;
-                    }
-                }
+                Err(e) => self.reject(e, max),
                 Ok(outcome) => {
                     match outcome.status {
                         A::Inserted => self.summary.inserted += 1,
@@ -167,19 +152,37 @@ impl BatchResponse {
                         A::Unchanged => self.summary.unchanged += 1,
                         A::Superseded => self.summary.superseded += 1,
                     }
-                    if self.records.len() < max {
-                        self.records.push(Reported::Activity {
+                    self.report(
+                        Reported::Activity {
                             position,
                             key: key.unwrap_or_default(),
                             outcome,
-                        });
-                    } else {
-                        self.records_omitted += 1;
-                    }
+                        },
+                        max,
+                    );
                 }
             }
         }
         Ok(())
+    }
+
+    /// Counts a rejected record; lists it while fewer than `max` are listed.
+    fn reject(&mut self, e: RecordError, max: usize) {
+        self.summary.rejected += 1;
+        if self.errors.len() < max {
+            self.errors.push(e);
+        } else {
+            self.errors_omitted += 1;
+        }
+    }
+
+    /// Lists an accepted record while fewer than `max` are listed, else counts it as omitted.
+    fn report(&mut self, r: Reported, max: usize) {
+        if self.records.len() < max {
+            self.records.push(r);
+        } else {
+            self.records_omitted += 1;
+        }
     }
 
     /// `e` said of a batch that stopped after committing some chunks: what was stored.
