@@ -10,7 +10,7 @@
 pub mod keys;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::schema::{Field, IndexRecordOption, Schema, FAST, INDEXED, STRING};
 use tantivy::{doc, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
@@ -41,6 +41,12 @@ pub enum IndexError {
     /// The index is being dropped.
     #[error("the blocking index is closed")]
     Closed,
+    /// The thread committing the index in the background panicked.
+    #[error("the background commit of the blocking index panicked")]
+    CommitPanicked,
+    /// The thread for a background commit could not be started.
+    #[error("starting the blocking index's commit thread: {0}")]
+    Spawn(std::io::Error),
 }
 
 fn tv(op: &'static str) -> impl FnOnce(tantivy::TantivyError) -> IndexError {
@@ -119,8 +125,12 @@ pub struct BlockingIndex {
     index: Index,
     reader: IndexReader,
     /// `None` only while dropping (see the `Drop` impl).
-    writer: Mutex<Option<IndexWriter>>,
-    pending: std::sync::RwLock<Pending>,
+    writer: Arc<Mutex<Option<IndexWriter>>>,
+    pending: Arc<RwLock<Pending>>,
+    /// Pending records that make [`Self::publish`] commit ([`PENDING_RECORDS`]).
+    pending_limit: usize,
+    /// The tantivy commit [`Self::publish`] started in the background, if any.
+    committing: Mutex<Option<std::thread::JoinHandle<Result<(), IndexError>>>>,
     rid_hi: Field,
     rid_lo: Field,
     key: Field,
@@ -132,13 +142,35 @@ impl Drop for BlockingIndex {
     /// Waits for tantivy's background merges, so no thread writes into the index directory
     /// after the index is gone (a restart, or removing the directory, may follow at once).
     fn drop(&mut self) {
-        let writer = self.writer.get_mut().map_or(None, Option::take);
+        if let Err(e) = self.join() {
+            tracing::warn!("finishing the index commit: {e}");
+        }
+        let writer = self.writer.lock().map_or(None, |mut w| w.take());
         if let Some(w) = writer {
             if let Err(e) = w.wait_merging_threads() {
                 tracing::warn!("waiting for index merges: {e}");
             }
         }
     }
+}
+
+/// Commits the pending writes of a locked writer, then, with searches held off only for that
+/// moment, reloads the reader and empties the pending set. The writer stays locked throughout,
+/// so the pending set holds exactly what was committed.
+fn commit_locked(
+    writer: &mut Option<IndexWriter>,
+    pending: &RwLock<Pending>,
+    reader: &IndexReader,
+    seq: u64,
+) -> Result<(), IndexError> {
+    let w = writer.as_mut().ok_or(IndexError::Closed)?;
+    let mut prepared = w.prepare_commit().map_err(tv("preparing a commit"))?;
+    prepared.set_payload(&seq.to_string());
+    prepared.commit().map_err(tv("committing"))?;
+    let mut p = pending.write().expect("pending lock");
+    reader.reload().map_err(tv("reloading the reader"))?;
+    *p = Pending::default();
+    Ok(())
 }
 
 fn schema() -> Schema {
@@ -199,8 +231,10 @@ impl BlockingIndex {
             terms,
             index,
             reader,
-            writer: Mutex::new(Some(writer)),
+            writer: Arc::new(Mutex::new(Some(writer))),
             pending: Default::default(),
+            pending_limit: PENDING_RECORDS,
+            committing: Mutex::new(None),
         })
     }
 
@@ -287,31 +321,57 @@ impl BlockingIndex {
     /// enough records wait in memory or they waited long enough, else keeps them pending
     /// (searchable all the same). After a crash the index's commit payload lags the store and
     /// the index is rebuilt at open.
+    ///
+    /// The commit runs on a thread of its own (a tantivy commit of 100k records takes from
+    /// one to several seconds): the next batch is matched meanwhile, against the committed
+    /// view plus the pending set, which stay as they were until the commit is done. The next
+    /// write to the index waits for it, and so do [`Self::commit`] and drop; its error, if
+    /// any, is returned by the next `publish` or `commit`.
     pub fn publish(&self, seq: u64) -> Result<(), IndexError> {
         let due = {
             let p = self.pending.read().expect("pending lock");
-            p.keys.len() + p.stale.len() >= PENDING_RECORDS
+            p.keys.len() + p.stale.len() >= self.pending_limit
                 || p.since.is_some_and(|t| t.elapsed() >= PENDING_MAX_AGE)
         };
         if due {
-            self.commit(seq)?;
+            self.join()?;
+            let (writer, pending, reader) = (
+                Arc::clone(&self.writer),
+                Arc::clone(&self.pending),
+                self.reader.clone(),
+            );
+            // The writer is locked before the thread starts, so that no write slips in
+            // between this call and the commit.
+            let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+            let handle = std::thread::Builder::new()
+                .name("index-commit".into())
+                .spawn(move || {
+                    let mut guard = writer.lock().expect("index writer lock");
+                    locked_tx.send(()).ok();
+                    commit_locked(&mut guard, &pending, &reader, seq)
+                })
+                .map_err(IndexError::Spawn)?;
+            locked_rx.recv().ok();
+            *self.committing.lock().expect("commit handle lock") = Some(handle);
         }
         Ok(())
     }
 
-    /// Commits pending changes to tantivy, tagged with the sled batch sequence they reflect,
-    /// and makes them searchable there.
+    /// Commits pending changes to tantivy now, tagged with the sled batch sequence they
+    /// reflect, and makes them searchable there (after any commit running in the background).
     pub fn commit(&self, seq: u64) -> Result<(), IndexError> {
+        self.join()?;
         let mut guard = self.writer.lock().expect("index writer lock");
-        let w = guard.as_mut().ok_or(IndexError::Closed)?;
-        // Searches wait while the committed view and the pending set trade places.
-        let mut p = self.pending.write().expect("pending lock");
-        let mut prepared = w.prepare_commit().map_err(tv("preparing a commit"))?;
-        prepared.set_payload(&seq.to_string());
-        prepared.commit().map_err(tv("committing"))?;
-        self.reader.reload().map_err(tv("reloading the reader"))?;
-        *p = Pending::default();
-        Ok(())
+        commit_locked(&mut guard, &self.pending, &self.reader, seq)
+    }
+
+    /// Waits for the background commit, if one runs; returns its result.
+    pub fn join(&self) -> Result<(), IndexError> {
+        let handle = self.committing.lock().expect("commit handle lock").take();
+        match handle {
+            Some(h) => h.join().unwrap_or(Err(IndexError::CommitPanicked)),
+            None => Ok(()),
+        }
     }
 
     /// Whether records wait in memory for a tantivy commit.
@@ -500,6 +560,44 @@ pub fn rank<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_background_commit_keeps_every_record_searchable_and_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut idx = BlockingIndex::open(dir.path(), 50, None).unwrap();
+        idx.pending_limit = 2;
+        let ids: Vec<RecordId> = (0..4).map(|i| RecordId::of("s", &i.to_string())).collect();
+        let found = |idx: &BlockingIndex| {
+            let mut v = idx.postings(&["k"], 10).unwrap().remove(0).unwrap();
+            v.sort();
+            v
+        };
+        idx.upsert(ids[0], &["k".into()], false).unwrap();
+        idx.publish(1).unwrap();
+        assert_eq!(idx.committed_seq(), 0, "one pending record: not due");
+        idx.upsert(ids[1], &["k".into()], false).unwrap();
+        idx.publish(2).unwrap();
+        // Searched while the commit may still run, and after it: the same two records.
+        let sorted = |mut v: Vec<RecordId>| {
+            v.sort();
+            v
+        };
+        assert_eq!(found(&idx), sorted(vec![ids[0], ids[1]]));
+        // A write waits for the background commit, then is pending on top of it.
+        idx.upsert(ids[2], &["k".into()], false).unwrap();
+        assert_eq!(idx.committed_seq(), 2);
+        assert_eq!(idx.len(), 3);
+        idx.delete(ids[0]);
+        idx.upsert(ids[3], &["k".into()], false).unwrap();
+        idx.publish(3).unwrap();
+        idx.join().unwrap();
+        assert_eq!(found(&idx), sorted(vec![ids[1], ids[2], ids[3]]));
+        assert_eq!(idx.committed_seq(), 3);
+        assert!(!idx.has_pending());
+        drop(idx);
+        let idx = BlockingIndex::open(dir.path(), 50, None).unwrap();
+        assert_eq!(idx.len(), 3, "the background commit is durable");
+    }
 
     #[test]
     fn pending_and_committed_records_are_found_and_deleted() {
