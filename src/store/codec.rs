@@ -20,8 +20,58 @@ use super::{
     StoredRecord,
 };
 
-/// Format byte of every value written by this version.
+/// Format byte of a value written in the plain layout.
 const FORMAT: u8 = 1;
+
+/// Format byte of a compressed value: the length of the plain layout (varint, without its
+/// format byte), then that layout compressed with zstd ([`Writer::finish_compressed`]).
+const FORMAT_ZSTD: u8 = 2;
+
+/// Values shorter than this are stored plain: zstd's frame overhead eats the gain.
+const COMPRESS_FROM: usize = 96;
+
+/// Largest plain layout a compressed value may claim (a change page is well under).
+const MAX_PLAIN_VALUE: usize = 256 << 20;
+
+/// zstd level: the fastest; higher levels gain a few percent on values this small.
+const ZSTD_LEVEL: i32 = 1;
+
+/// The body of a stored value (after its format byte) in the plain layout: compressed values
+/// are decompressed, plain ones borrowed. Each thread keeps one zstd context: making one per
+/// value cost more than the decompression.
+fn plain(b: &[u8]) -> R<std::borrow::Cow<'_, [u8]>> {
+    thread_local! {
+        static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    match b.split_first() {
+        Some((&FORMAT, rest)) => Ok(std::borrow::Cow::Borrowed(rest)),
+        Some((&FORMAT_ZSTD, rest)) => {
+            let mut r = Reader { b: rest };
+            let len = r.u64()? as usize;
+            // A damaged length must not ask for a huge buffer.
+            if len > MAX_PLAIN_VALUE || len > r.b.len().saturating_mul(255) + 4096 {
+                return Err(CodecError("compressed value has an implausible length"));
+            }
+            let body = DCTX.with(|d| {
+                let mut d = d.borrow_mut();
+                if d.is_none() {
+                    *d = zstd::bulk::Decompressor::new().ok();
+                }
+                d.as_mut()?.decompress(r.b, len).ok()
+            });
+            match body {
+                Some(body) if body.len() == len => Ok(std::borrow::Cow::Owned(body)),
+                Some(_) => Err(CodecError("compressed value has the wrong length")),
+                None => Err(CodecError("compressed value does not decompress")),
+            }
+        }
+        Some(_) => Err(CodecError(
+            "unknown value format (written by another version)",
+        )),
+        None => Err(CodecError("empty value")),
+    }
+}
 
 /// A stored value that does not decode.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,6 +91,41 @@ impl Writer {
         let mut buf = Vec::with_capacity(256);
         buf.push(FORMAT);
         Self { buf }
+    }
+
+    /// The value, compressed when that makes it shorter: change pages (~3x: 512 events of the
+    /// same structure, field names and member ids). Records (~1.2x) and entities (~1.5x) are
+    /// not: they are small, many and read by every match, and the gain did not pay for the
+    /// time (300k bulk load +8% for -12% disk).
+    pub fn finish_compressed(self) -> Vec<u8> {
+        if self.buf.len() < COMPRESS_FROM {
+            return self.buf;
+        }
+        thread_local! {
+            static CCTX: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let body = &self.buf[1..];
+        let packed = CCTX.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.is_none() {
+                *c = zstd::bulk::Compressor::new(ZSTD_LEVEL).ok();
+            }
+            c.as_mut()?.compress(body).ok()
+        });
+        let Some(packed) = packed else {
+            return self.buf;
+        };
+        let mut out = Writer {
+            buf: Vec::with_capacity(packed.len() + 6),
+        };
+        out.buf.push(FORMAT_ZSTD);
+        out.u64(body.len() as u64);
+        if out.buf.len() + packed.len() >= self.buf.len() {
+            return self.buf;
+        }
+        out.buf.extend_from_slice(&packed);
+        out.buf
     }
 
     /// Unsigned varint.
@@ -289,6 +374,7 @@ pub fn encode_record(r: &StoredRecord) -> Vec<u8> {
     w.i64(r.ingested_at);
     w.i64(r.changed_at);
     write_profile(&mut w, &r.profile);
+    // Not compressed: records gain ~1.2x, and matching reads ~150k of them per batch.
     w.buf
 }
 
@@ -305,7 +391,8 @@ pub fn decode_record(b: &[u8]) -> R<StoredRecord> {
 }
 
 fn read_record(b: &[u8], whole: bool) -> R<StoredRecord> {
-    let mut r = Reader::new(b)?;
+    let b = plain(b)?;
+    let mut r = Reader { b: &b };
     let source = r.str()?;
     let key = r.str()?;
     let values = if whole {
@@ -498,6 +585,7 @@ pub fn encode_entity(e: &Entity) -> Vec<u8> {
             }
         }
     }
+    // Not compressed: entities gain ~1.5x at ~5 us each, read on every match.
     w.buf
 }
 
@@ -525,7 +613,8 @@ fn read_states(r: &mut Reader) -> R<BTreeMap<String, ConsentState>> {
 
 /// Decodes an entity.
 pub fn decode_entity(b: &[u8]) -> R<Entity> {
-    let mut r = Reader::new(b)?;
+    let b = plain(b)?;
+    let mut r = Reader { b: &b };
     let id = r.u64()?;
     let version = r.u64()?;
     let state = read_state(&mut r)?;
@@ -747,12 +836,13 @@ pub fn encode_page(p: &Page) -> Vec<u8> {
             }
         }
     }
-    w.buf
+    w.finish_compressed()
 }
 
 /// Decodes a change page whose first event has sequence `first`.
 pub fn decode_page(first: u64, b: &[u8]) -> R<Page> {
-    let mut r = Reader::new(b)?;
+    let b = plain(b)?;
+    let mut r = Reader { b: &b };
     let actor = r.str()?;
     let reason = r.str()?;
     let n = r.len()?;
@@ -1035,6 +1125,40 @@ mod tests {
         assert!(!back.entries[0].event.concerns("marketing"));
         let old = decode_page(10, &first_layout).unwrap();
         assert!(old.entries.iter().all(|x| x.event.consent.is_empty()));
+    }
+
+    #[test]
+    fn long_values_are_stored_compressed_and_plain_ones_still_read() {
+        let mut r = record();
+        for i in 0..20 {
+            r.values
+                .insert(format!("field_{i}"), format!("a longer value number {i}"));
+        }
+        let mut w = Writer::new();
+        let full = encode_record(&r);
+        w.buf.extend_from_slice(&full[1..]);
+        let packed = w.finish_compressed();
+        assert_eq!(packed[0], FORMAT_ZSTD);
+        let back = decode_record(&packed).unwrap();
+        assert_eq!(
+            (back.values, back.profile),
+            (r.values.clone(), r.profile.clone())
+        );
+        // The plain layout (what earlier versions wrote) decodes the same.
+        let mut plain_bytes = vec![FORMAT];
+        plain_bytes.extend_from_slice(&plain(&packed).unwrap());
+        assert!(plain_bytes.len() > packed.len());
+        assert_eq!(decode_record(&plain_bytes).unwrap().values, r.values);
+        // A short value stays plain.
+        let mut w = Writer::new();
+        w.str("short");
+        assert_eq!(w.finish_compressed()[0], FORMAT);
+        // A damaged compressed value is an error.
+        let mut bad = packed.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        bad.truncate(last - 3);
+        assert!(decode_record(&bad).is_err());
     }
 
     #[test]
