@@ -8,6 +8,7 @@
 use crate::config::{Method, NamePart};
 use crate::ingest::profile::{NameNorm, Norm, Profile};
 use crate::normalize;
+use std::borrow::Cow;
 
 use super::similarity::{best_jw, dl, jw, name_level, names_swapped, soft_token_overlap};
 
@@ -162,26 +163,29 @@ pub fn level(
     })
 }
 
-fn tokens(n: &Norm) -> Vec<String> {
+/// The tokens of a value; borrowed when it is stored as tokens (no copy per scored pair).
+fn tokens(n: &Norm) -> Cow<'_, [String]> {
     match n {
-        Norm::Tokens(t) => t.clone(),
+        Norm::Tokens(t) => Cow::Borrowed(t),
         // Free text is compared as stemmed words.
-        Norm::Str(s) => crate::normalize::text_tokens(s),
-        Norm::Name(n) => n.given.iter().chain(&n.family).cloned().collect(),
+        Norm::Str(s) => Cow::Owned(crate::normalize::text_tokens(s)),
+        Norm::Name(n) => Cow::Owned(n.given.iter().chain(&n.family).cloned().collect()),
     }
 }
 
-fn text(n: &Norm) -> String {
+/// The text of a value; borrowed when it is stored as a string.
+fn text(n: &Norm) -> Cow<'_, str> {
     match n {
-        Norm::Str(s) => s.clone(),
-        Norm::Tokens(t) => t.join(" "),
-        Norm::Name(n) => n
-            .given
-            .iter()
-            .chain(&n.family)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" "),
+        Norm::Str(s) => Cow::Borrowed(s),
+        Norm::Tokens(t) => Cow::Owned(t.join(" ")),
+        Norm::Name(n) => Cow::Owned(
+            n.given
+                .iter()
+                .chain(&n.family)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
     }
 }
 

@@ -39,6 +39,21 @@ pub(crate) fn build(
     let mut changed_entities: BTreeMap<EntityId, Entity> = BTreeMap::new();
     let mut records_out: HashMap<RecordId, StoredRecord> = HashMap::new();
     let mut rebuilt: Vec<(EntityId, Vec<(RecordId, StoredRecord)>)> = Vec::new();
+    // Committed members not in the working set (records of entities a batch record joins)
+    // are read whole, on every core, before survivorship (they were read one at a time).
+    let to_read: Vec<RecordId> = resolution
+        .entity_members
+        .values()
+        .flatten()
+        .filter_map(|&n| match nodes[n] {
+            Node::Existing(id) if work.member(id).is_none() => Some(id),
+            _ => None,
+        })
+        .collect();
+    let mut read: HashMap<RecordId, StoredRecord> = to_read
+        .into_par_iter()
+        .filter_map(|id| store.record(id).map(|r| r.map(|r| (id, r))).transpose())
+        .collect::<Result<_, _>>()?;
     for (eid, group) in &resolution.entity_members {
         let mut members: Vec<(RecordId, StoredRecord)> = Vec::new();
         for &n in group {
@@ -53,7 +68,7 @@ pub(crate) fn build(
                     // whole from its loaded entity, or from the store.
                     let r = match work.member(id) {
                         Some(r) => Some(r.clone()),
-                        None => store.record(id)?,
+                        None => read.remove(&id),
                     };
                     if let Some(mut r) = r {
                         if r.entity != *eid {
