@@ -9,7 +9,9 @@
 //!
 //! Run: `cargo bench --bench ingest`. Options after `--`: `--csv FILE --truth FILE` to load an
 //! existing feed (mapped by `../shared/datasets/synth/goldrec.toml`, source `synth`),
-//! `--data-dir DIR` to keep the data directory, `--no-encryption` to store values in clear, `--write FILE` to write the built-in feed as CSV.
+//! `--data-dir DIR` to keep the data directory, `--no-encryption` to store values in clear,
+//! `--write FILE` to write the built-in feed as CSV, `--batch N` and `--max-candidates N` to
+//! override `[ingest] batch_size` and `[matching] max_candidates` (to measure their effect).
 
 use std::io::Write;
 use std::time::Instant;
@@ -279,6 +281,14 @@ fn main() -> anyhow::Result<()> {
     // `--no-encryption`: values in clear, to measure what sealing costs.
     config.encryption.enabled = !args.iter().any(|a| a == "--no-encryption");
     let encrypted = config.encryption.enabled;
+    // `--batch N`: records per batch instead of the config's `[ingest] batch_size`.
+    if let Some(b) = arg(&args, "--batch").and_then(|b| b.parse().ok()) {
+        config.batch_size = b;
+    }
+    // `--max-candidates N`: committed candidates scored per record, instead of the config's.
+    if let Some(m) = arg(&args, "--max-candidates").and_then(|m| m.parse().ok()) {
+        config.matching.max_candidates = m;
+    }
     let data_dir = config.data_dir.clone();
     let batch = config.batch_size;
     let engine = Engine::open(config)?;
