@@ -125,7 +125,13 @@ pub struct Rules {
     pub scorecards: Vec<Scorecard>,
     /// Segment name -> result values that must all hold.
     pub segments: BTreeMap<String, BTreeMap<String, String>>,
+    /// How often a running server reclassifies every customer, ms (`None`: never): recency,
+    /// lifecycle and the scores built on them move with time alone.
+    pub refresh_ms: Option<i64>,
 }
+
+/// `[classification] refresh` when not set: once a day.
+pub const DEFAULT_REFRESH_MS: i64 = 86_400_000;
 
 /// What an entity's activity sums to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -385,7 +391,18 @@ impl Rules {
                 grades: descending(s.grades),
             });
         }
+        let refresh_ms = match raw.refresh.as_deref().map(str::trim) {
+            None => Some(DEFAULT_REFRESH_MS),
+            Some("off") => None,
+            Some(v) => Some(crate::config::parse_duration_ms(v).ok_or_else(|| {
+                (
+                    format!("{k}.refresh"),
+                    format!("expected a duration like \"24h\", \"30m\" or \"off\", got {v:?}"),
+                )
+            })?),
+        };
         let mut rules = Self {
+            refresh_ms,
             currency,
             rates: raw.rates,
             rfm,
@@ -590,6 +607,18 @@ mod tests {
     fn rules(text: &str) -> Rules {
         let raw: RawClassification = toml::from_str(text).unwrap();
         Rules::from_raw(raw).unwrap()
+    }
+
+    #[test]
+    fn refresh_defaults_to_a_day_can_be_off_and_rejects_nonsense() {
+        assert_eq!(rules("").refresh_ms, Some(DEFAULT_REFRESH_MS));
+        assert_eq!(rules("refresh = \"off\"").refresh_ms, None);
+        assert_eq!(rules("refresh = \"30m\"").refresh_ms, Some(1_800_000));
+        assert_eq!(rules("refresh = \"5s\"").refresh_ms, Some(5_000));
+        let raw: RawClassification = toml::from_str("refresh = \"soon\"").unwrap();
+        let (key, reason) = Rules::from_raw(raw).unwrap_err();
+        assert_eq!(key, "classification.refresh");
+        assert!(reason.contains("soon"), "{reason}");
     }
 
     fn act(at: i64, amount: Option<f64>) -> Activity {

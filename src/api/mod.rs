@@ -53,6 +53,7 @@ pub fn router(engine: Arc<Engine>) -> Result<Router, crate::auth::AuthError> {
         audit: crate::audit::Auditor::start(engine.clone()),
     };
     let committer = Committer::start(engine.clone());
+    Engine::start_refresh(&engine);
     // Generated once, here, rather than on the first request.
     openapi::json();
     let tracked = engine.clone();

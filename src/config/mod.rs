@@ -531,6 +531,7 @@ pub fn parse_duration_ms(v: &str) -> Option<i64> {
         "w" | "weeks" => 7 * 86_400_000,
         "h" | "hours" => 3_600_000,
         "m" | "minutes" => 60_000,
+        "s" | "seconds" => 1_000,
         _ => return None,
     };
     n.checked_mul(ms).filter(|x| *x > 0)

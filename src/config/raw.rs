@@ -115,6 +115,9 @@ pub struct RawClassification {
     /// Segment name -> { result = value, ... } (all must hold).
     #[serde(default)]
     pub segments: BTreeMap<String, BTreeMap<String, String>>,
+    /// How often a running server reclassifies every customer ("24h" by default, "off").
+    #[serde(default)]
+    pub refresh: Option<String>,
 }
 
 /// `[classification.rfm]`

@@ -576,23 +576,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Reclassifies every live entity (time moves customers between bands: run it daily,
-    /// `goldrec reclassify`); returns how many changed.
+    /// Reclassifies every live entity (time moves customers between bands: a running server
+    /// does it every `[classification] refresh`, the CLI with `goldrec reclassify`); returns
+    /// how many changed. The writer lock is taken per chunk of entities, so writes go on
+    /// between chunks; an entity merged or deleted meanwhile loses its classification there.
     pub fn reclassify_all(&self) -> Result<usize, EngineError> {
         if self.config.classification.is_none() {
             return Ok(0);
         }
-        let _guard = self.write_lock.lock().expect("writer lock");
-        self.load_quantiles()?;
-        let ids: Vec<EntityId> = self
-            .store
-            .entities()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.state == EntityState::Active)
-            .map(|e| e.id)
-            .collect();
+        let ids: Vec<EntityId> = {
+            let _guard = self.write_lock.lock().expect("writer lock");
+            self.load_quantiles()?;
+            self.store
+                .entities()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.state == EntityState::Active)
+                .map(|e| e.id)
+                .collect()
+        };
         let mut changed = 0;
         for chunk in ids.chunks(5_000) {
+            let _guard = self.write_lock.lock().expect("writer lock");
             let mut ws = self.write_set("system", "reclassified".into())?;
             self.reclassify(&mut ws, chunk)?;
             changed += ws.classes.len();
@@ -601,6 +605,43 @@ impl Engine {
             }
         }
         Ok(changed)
+    }
+
+    /// Starts the thread that reclassifies every customer each `[classification] refresh`
+    /// while the engine lives (it holds a weak reference and ends once the engine is dropped).
+    /// Does nothing without classification rules or with `refresh = "off"`.
+    pub fn start_refresh(engine: &std::sync::Arc<Engine>) {
+        let Some(every) = engine
+            .config
+            .classification
+            .as_ref()
+            .and_then(|r| r.refresh_ms)
+        else {
+            return;
+        };
+        let every = std::time::Duration::from_millis(every as u64);
+        let weak = std::sync::Arc::downgrade(engine);
+        let step = every.min(std::time::Duration::from_millis(200));
+        let spawned = std::thread::Builder::new()
+            .name("reclassify".into())
+            .spawn(move || {
+                let mut last = std::time::Instant::now();
+                loop {
+                    std::thread::sleep(step);
+                    let Some(engine) = weak.upgrade() else { return };
+                    if last.elapsed() < every {
+                        continue;
+                    }
+                    last = std::time::Instant::now();
+                    match engine.reclassify_all() {
+                        Ok(n) => tracing::info!(changed = n, "customers reclassified"),
+                        Err(e) => tracing::warn!(error = %e, "reclassifying customers"),
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the reclassify thread");
+        }
     }
 
     /// Wall time of the last commit's reclassification of the customers it touched.

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{client_with_key, fixture_text, spawn_app, TestApp};
+use crate::helpers::{
+    cli_when_released, client_with_key, config_for, fixture_text, goldrec_command, spawn_app,
+    spawn_app_with, TestApp,
+};
 
 /// RFC 3339 time `days` days ago.
 fn days_ago(days: i64) -> String {
@@ -577,4 +580,104 @@ async fn quality_data_reports_completeness_staleness_and_reverification() {
         .await
         .body;
     assert!(page2["reverify"][0]["entity_id"].as_u64().unwrap() > after);
+
+    // The CLI reports the same from the stopped server's data directory.
+    let dir = app.stop().await;
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml");
+    let run = |args: &'static [&'static str]| {
+        let path = dir.path().to_path_buf();
+        cli_when_released(move || {
+            let mut c = goldrec_command();
+            c.args(["-c", config, "--data-dir"]).arg(&path).args(args);
+            c
+        })
+    };
+    let out = run(&["quality-data", "--limit", "100"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&out.stdout).expect("quality-data prints JSON");
+    let crm_cli = cli["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "crm")
+        .unwrap()
+        .clone();
+    assert_eq!(crm_cli["records"], 7, "{crm_cli}");
+    assert_eq!(crm_cli["stale_records"], 6, "{crm_cli}");
+    let cli_listed: Vec<u64> = cli["reverify"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["entity_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(cli_listed, listed);
+    let out = run(&["reclassify"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.contains("reclassified"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_reclassifies_customers_as_time_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path());
+    let rules = config.classification.as_mut().unwrap();
+    // Days are whole in classification: the order is placed 10 s short of a day ago, so John
+    // is `new` (tenure 0 days) at first and `active` (tenure 1 day, last order within 1 day)
+    // once those seconds pass, with no write in between. Reclassified every half second.
+    rules.lifecycle = Some(goldrec::classify::Lifecycle {
+        new_days: 0.0,
+        active_days: 1.0,
+        lapsed_days: 2.0,
+    });
+    rules.refresh_ms = Some(500);
+    let app = spawn_app_with(dir, config).await;
+    app.ingest_fixtures().await;
+    let john = app.entity_of("crm", "C001").await;
+    let at = (chrono::Utc::now() - chrono::Duration::days(1) + chrono::Duration::seconds(10))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let mut o = order("T-1", "C001", 0, 20.0, "web");
+    o["ordered_at"] = json!(at);
+    let r = app.ingest("orders", &json!([o])).await;
+    assert_eq!(r.body["inserted"], 1, "{}", r.body);
+    let stage = |e: &Value| e["classification"]["values"]["lifecycle"].clone();
+    let first = stage(&app.entity(john).await);
+    assert_eq!(first, "new");
+    let latest = app.get(app.url("/v1/changes?after=0&limit=1")).await.body["latest"]
+        .as_u64()
+        .unwrap();
+    // No write from here on: only time passes, and the server moves John along.
+    let started = std::time::Instant::now();
+    loop {
+        let now = stage(&app.entity(john).await);
+        if now == "active" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "still {now} after 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let events = app
+        .get(app.url(&format!("/v1/changes?after={latest}&limit=100")))
+        .await
+        .body["events"]
+        .clone();
+    let last = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["entity_id"] == john && e["kind"] == "classified")
+        .unwrap_or_else(|| panic!("no classified event for {john}: {events}"))
+        .clone();
+    assert_eq!(last["classification"]["lifecycle"], "active", "{last}");
+    assert_eq!(last["classification_was"]["lifecycle"], "new", "{last}");
 }
