@@ -764,7 +764,20 @@ async fn a_write_commits_its_audit_entry_with_the_change() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let audit = app.get(app.url("/v1/audit?limit=10000")).await.body;
+    // A refused write's entry is appended after its answer, by the audit thread: wait for it.
+    let started = std::time::Instant::now();
+    let audit = loop {
+        let audit = app.get(app.url("/v1/audit?limit=10000")).await.body;
+        let refused_seen = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["path"] == "/v1/sources/crm/records/AUD2" && e["outcome"] == "failed");
+        if refused_seen || started.elapsed() > std::time::Duration::from_secs(10) {
+            break audit;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     let entries = audit["entries"].as_array().unwrap();
     let of = |method: &str, route: &str, path: &str| -> Vec<&Value> {
         entries
