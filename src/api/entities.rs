@@ -196,7 +196,10 @@ async fn get_entity(
     let id: u64 = id.parse().map_err(|_| {
         ApiError::bad_request("invalid_id", format!("entity ids are integers, got {id:?}"))
     })?;
-    blocking(move || {
+    // Inline on the runtime: one or two sled reads (the entity, its classification) cost
+    // less than the hand-off to the blocking pool (~18% of the server's time in thread
+    // wake-ups under 32 clients on 2 cores).
+    let answer = move || {
         let e =
             s.engine.reads().entity(id)?.ok_or_else(|| {
                 ApiError::not_found("entity_not_found", format!("no entity {id}"))
@@ -216,8 +219,8 @@ async fn get_entity(
                 entity_response(&s.engine, &e)?
             },
         )
-    })
-    .await
+    };
+    answer()
 }
 
 /// The answer for an entity that is not active: 308 to the live entity it was merged into
