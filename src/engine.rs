@@ -1207,7 +1207,8 @@ impl Engine {
         );
         let mut best: HashMap<EntityId, ProbeMatch> = HashMap::new();
         for id in cands {
-            let Some(r) = self.store.record(id)? else {
+            // Profile, entity, source and key are all a probe needs (no values, no hash).
+            let Some(r) = self.store.record_for_matching(id)? else {
                 continue;
             };
             let explanation = self.model.explain(profile, &r.profile);
