@@ -27,6 +27,18 @@ pub struct NameNorm {
     pub alt: Vec<String>,
 }
 
+impl NameNorm {
+    /// Given then family tokens, space-separated.
+    pub fn full(&self) -> String {
+        self.given
+            .iter()
+            .chain(&self.family)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 impl From<PersonName> for NameNorm {
     fn from(p: PersonName) -> Self {
         Self {

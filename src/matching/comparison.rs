@@ -178,14 +178,7 @@ fn text(n: &Norm) -> Cow<'_, str> {
     match n {
         Norm::Str(s) => Cow::Borrowed(s),
         Norm::Tokens(t) => Cow::Owned(t.join(" ")),
-        Norm::Name(n) => Cow::Owned(
-            n.given
-                .iter()
-                .chain(&n.family)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
+        Norm::Name(n) => Cow::Owned(n.full()),
     }
 }
 
@@ -333,16 +326,7 @@ pub fn exact_value(
             let tokens = match (part, names_swapped(x, y)) {
                 (Some(NamePart::Given), false) | (Some(NamePart::Given), true) => &x.given,
                 (Some(NamePart::Family), _) => &x.family,
-                (None, _) => {
-                    return Some(
-                        x.given
-                            .iter()
-                            .chain(&x.family)
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                    )
-                }
+                (None, _) => return Some(x.full()),
             };
             (!tokens.is_empty()).then(|| tokens.join(" "))
         }

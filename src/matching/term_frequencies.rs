@@ -45,16 +45,7 @@ pub fn value_of(
             let tokens = match part {
                 Some(NamePart::Given) => &n.given,
                 Some(NamePart::Family) => &n.family,
-                None => {
-                    return Some(
-                        n.given
-                            .iter()
-                            .chain(&n.family)
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                    )
-                }
+                None => return Some(n.full()),
             };
             (!tokens.is_empty()).then(|| tokens.join(" "))
         }

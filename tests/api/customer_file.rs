@@ -35,6 +35,44 @@ async fn file(app: &TestApp, entity: u64, query: &str) -> Value {
     r.body
 }
 
+/// The latest `classified` event of `entity` in the feed after `after`.
+async fn last_classified(app: &TestApp, after: u64, entity: u64) -> Value {
+    let events = app
+        .get(app.url(&format!("/v1/changes?after={after}&limit=100")))
+        .await
+        .body["events"]
+        .clone();
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["entity_id"] == entity && e["kind"] == "classified")
+        .unwrap_or_else(|| panic!("no classified event for {entity}: {events}"))
+        .clone()
+}
+
+/// The entry of source `name` in list `list` (`sources`, `activity_sources`) of a data-quality
+/// report.
+fn source_in(report: &Value, list: &str, name: &str) -> Value {
+    report[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == name)
+        .unwrap_or_else(|| panic!("no {list} entry for {name}: {report}"))
+        .clone()
+}
+
+/// The customers a data-quality report lists for re-verification.
+fn reverify_ids(report: &Value) -> Vec<u64> {
+    report["reverify"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["entity_id"].as_u64().unwrap())
+        .collect()
+}
+
 /// Every live entity id, from the export.
 async fn live_entities(app: &TestApp) -> Vec<u64> {
     app.export_text()
@@ -336,13 +374,7 @@ async fn activity_follows_merge_split_revoke_and_delete_never_lost_never_twice()
     assert!(r.status.is_success(), "{}", r.body);
     assert_each_once(&app, &keys, &["M-1", "M-2"]).await;
     let q = app.get(app.url("/v1/quality/data")).await.body;
-    let orders_q = q["activity_sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["source"] == "orders")
-        .unwrap()
-        .clone();
+    let orders_q = source_in(&q, "activity_sources", "orders");
     assert_eq!(orders_q["unresolved"], 2, "{q}");
     let r = app
         .put_record(
@@ -367,13 +399,7 @@ async fn activity_follows_merge_split_revoke_and_delete_never_lost_never_twice()
     let left = assert_each_once(&app, &["MT-1"], &[]).await;
     assert_eq!(left.len(), 1);
     let q = app.get(app.url("/v1/quality/data")).await.body;
-    let orders_q = q["activity_sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["source"] == "orders")
-        .unwrap()
-        .clone();
+    let orders_q = source_in(&q, "activity_sources", "orders");
     assert_eq!(orders_q["records"], 0, "{q}");
 }
 
@@ -472,18 +498,7 @@ async fn classification_segments_export_filter_and_classified_events() {
         .ingest("orders", &json!([order("V-3", "C003", 1, 2000.0, "store")]))
         .await;
     assert_eq!(r.body["inserted"], 1, "{}", r.body);
-    let events = app
-        .get(app.url(&format!("/v1/changes?after={before}&limit=100")))
-        .await
-        .body["events"]
-        .clone();
-    let ev = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["entity_id"] == bob && e["kind"] == "classified")
-        .unwrap_or_else(|| panic!("no classified event for {bob}: {events}"))
-        .clone();
+    let ev = last_classified(&app, before, bob).await;
     assert_eq!(ev["classification"]["value_tier"], "gold");
     assert_eq!(ev["classification_was"]["value_tier"], "bronze");
     assert_eq!(ev["classification"]["lifecycle"], "active");
@@ -542,13 +557,7 @@ async fn quality_data_reports_completeness_staleness_and_reverification() {
     let li_na = app.entity_of("crm", "C005").await;
     let q = app.get(app.url("/v1/quality/data?limit=100")).await;
     assert_eq!(q.status, StatusCode::OK, "{}", q.body);
-    let crm = q.body["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["source"] == "crm")
-        .unwrap()
-        .clone();
+    let crm = source_in(&q.body, "sources", "crm");
     assert_eq!(crm["records"], 7);
     assert_eq!(crm["stale_records"], 6, "{crm}");
     assert_eq!(crm["attributes"]["email"]["completeness"], 1.0);
@@ -564,12 +573,7 @@ async fn quality_data_reports_completeness_staleness_and_reverification() {
             .unwrap()
             < 2.0
     );
-    let listed: Vec<u64> = q.body["reverify"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["entity_id"].as_u64().unwrap())
-        .collect();
+    let listed: Vec<u64> = reverify_ids(&q.body);
     assert!(listed.contains(&li_na), "{listed:?}");
     assert!(!listed.contains(&grace), "{listed:?}");
     let page = app.get(app.url("/v1/quality/data?limit=1")).await.body;
@@ -599,21 +603,10 @@ async fn quality_data_reports_completeness_staleness_and_reverification() {
         String::from_utf8_lossy(&out.stderr)
     );
     let cli: Value = serde_json::from_slice(&out.stdout).expect("quality-data prints JSON");
-    let crm_cli = cli["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["source"] == "crm")
-        .unwrap()
-        .clone();
+    let crm_cli = source_in(&cli, "sources", "crm");
     assert_eq!(crm_cli["records"], 7, "{crm_cli}");
     assert_eq!(crm_cli["stale_records"], 6, "{crm_cli}");
-    let cli_listed: Vec<u64> = cli["reverify"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["entity_id"].as_u64().unwrap())
-        .collect();
+    let cli_listed: Vec<u64> = reverify_ids(&cli);
     assert_eq!(cli_listed, listed);
     let out = run(&["reclassify"]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -666,18 +659,7 @@ async fn a_running_server_reclassifies_customers_as_time_passes() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    let events = app
-        .get(app.url(&format!("/v1/changes?after={latest}&limit=100")))
-        .await
-        .body["events"]
-        .clone();
-    let last = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .rfind(|e| e["entity_id"] == john && e["kind"] == "classified")
-        .unwrap_or_else(|| panic!("no classified event for {john}: {events}"))
-        .clone();
+    let last = last_classified(&app, latest, john).await;
     assert_eq!(last["classification"]["lifecycle"], "active", "{last}");
     assert_eq!(last["classification_was"]["lifecycle"], "new", "{last}");
 }
