@@ -60,7 +60,7 @@ fn entity_response(engine: &Engine, e: &Entity) -> Result<Response, ApiError> {
 pub fn view(engine: &Engine, e: &Entity) -> Result<Value, ApiError> {
     let mut members = Vec::new();
     for id in &e.members {
-        if let Some(r) = engine.reads().record(*id)? {
+        if let Some(r) = engine.reads().record_for_view(*id)? {
             members.push(json!({
                 "record_id": id,
                 "source": r.source,

@@ -382,15 +382,22 @@ pub fn encode_record(r: &StoredRecord) -> Vec<u8> {
 /// skipped (left empty), which saves most of the decoding and freeing of candidates. Never
 /// write such a record back.
 pub fn decode_record_for_matching(b: &[u8]) -> R<StoredRecord> {
-    read_record(b, false)
+    read_record(b, false, true)
+}
+
+/// Decodes a stored record for showing it: the normalized profile (last in the value) is left
+/// empty, which spares most of the allocation of an answer's member records. Never write such
+/// a record back.
+pub fn decode_record_for_view(b: &[u8]) -> R<StoredRecord> {
+    read_record(b, true, false)
 }
 
 /// Decodes a stored record.
 pub fn decode_record(b: &[u8]) -> R<StoredRecord> {
-    read_record(b, true)
+    read_record(b, true, true)
 }
 
-fn read_record(b: &[u8], whole: bool) -> R<StoredRecord> {
+fn read_record(b: &[u8], whole: bool, with_profile: bool) -> R<StoredRecord> {
     let b = plain(b)?;
     let mut r = Reader { b: &b };
     let source = r.str()?;
@@ -428,7 +435,11 @@ fn read_record(b: &[u8], whole: bool) -> R<StoredRecord> {
         seq: r.u64()?,
         ingested_at: r.i64()?,
         changed_at: r.i64()?,
-        profile: read_profile(&mut r)?,
+        profile: if with_profile {
+            read_profile(&mut r)?
+        } else {
+            Profile::default()
+        },
     })
 }
 
@@ -988,6 +999,9 @@ mod tests {
         let r = record();
         let back = decode_record(&encode_record(&r)).unwrap();
         assert_eq!(back.profile, r.profile);
+        let shown = decode_record_for_view(&encode_record(&r)).unwrap();
+        assert_eq!((&shown.values, &shown.hash), (&r.values, &r.hash));
+        assert_eq!(shown.profile, Profile::default());
         assert_eq!(back.hash, r.hash);
         assert_eq!(back.values, r.values);
         assert_eq!((back.updated_at, back.entity, back.seq), (Some(-5), 42, 7));

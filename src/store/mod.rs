@@ -755,6 +755,11 @@ impl Store {
         self.read_record(id, codec::decode_record)
     }
 
+    /// A stored record by id without its normalized profile (left empty), for showing it.
+    pub fn record_for_view(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        self.read_record(id, codec::decode_record_for_view)
+    }
+
     /// The key (time in ms, a unique sequence) and stored value of an audit entry.
     fn audit_value(&self, at: u64, entry: &[u8]) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
         let seq = self
@@ -1641,6 +1646,11 @@ impl<'a> Reads<'a> {
     /// A stored record by id.
     pub fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
         self.0.record(id)
+    }
+
+    /// A stored record by id without its normalized profile (left empty), for showing it.
+    pub fn record_for_view(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        self.0.record_for_view(id)
     }
 
     /// An entity by id, in any state.
