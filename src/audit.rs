@@ -171,7 +171,7 @@ impl Auditor {
             .name("goldrec-audit".into())
             .spawn(move || {
                 let mut pruned: Option<Instant> = None;
-                let mut written = Instant::now() - WRITE_EVERY;
+                let mut written: Option<Instant> = None;
                 loop {
                     if pruned.is_none_or(|t| t.elapsed() > PRUNE_EVERY) {
                         let before = Utc::now() - retention;
@@ -187,10 +187,10 @@ impl Auditor {
                         Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     };
                     // Entries arriving meanwhile go into the same write.
-                    if let Some(wait) = WRITE_EVERY.checked_sub(written.elapsed()) {
+                    if let Some(wait) = written.and_then(|w| WRITE_EVERY.checked_sub(w.elapsed())) {
                         std::thread::sleep(wait);
                     }
-                    written = Instant::now();
+                    written = Some(Instant::now());
                     let entries: Vec<(u64, Vec<u8>)> = std::iter::once(first)
                         .chain(rx.try_iter())
                         .map(|e| {
