@@ -584,6 +584,11 @@ impl Engine {
         if self.config.classification.is_none() {
             return Ok(0);
         }
+        // An identity-only store: nothing to classify and nothing to take back (the daily
+        // refresh must not read every entity and its members' activity for nothing).
+        if self.store.activity_is_empty() && self.store.classes_are_empty() {
+            return Ok(0);
+        }
         let ids: Vec<EntityId> = {
             let _guard = self.write_lock.lock().expect("writer lock");
             self.load_quantiles()?;

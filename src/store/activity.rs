@@ -105,6 +105,11 @@ impl Store {
         self.activity.is_empty()
     }
 
+    /// True when no entity has a stored classification.
+    pub fn classes_are_empty(&self) -> bool {
+        self.classes.is_empty()
+    }
+
     /// Number of stored activity records (a scan).
     pub fn activity_count(&self) -> usize {
         self.activity.len()
