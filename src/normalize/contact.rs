@@ -19,7 +19,9 @@ use std::sync::LazyLock;
 
 /// Trim, NFKC, lowercase and validate an e-mail address.
 ///
-/// Strips a leading `mailto:` and surrounding `<...>`. Requires exactly one
+/// Strips a leading `mailto:` and surrounding `<...>`, and a sub-address tag
+/// (`jane+news@x.com` is `jane@x.com`: the tag names a list, not a mailbox, and
+/// one customer gives a different tag to every shop). Requires exactly one
 /// `@`, a non-empty local part, a domain containing a `.` that neither starts
 /// nor ends with a dot nor contains `..`, and no whitespace or control
 /// characters. Empty input gives [`NormError::Empty`], anything else invalid
@@ -46,7 +48,10 @@ pub fn normalize_email(s: &str) -> Result<String, NormError> {
         && !domain.contains("..")
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
-        Ok(email)
+        Ok(match local.split_once('+') {
+            Some((mailbox, _)) if !mailbox.is_empty() => format!("{mailbox}@{domain}"),
+            _ => email,
+        })
     } else {
         Err(invalid())
     }
@@ -454,7 +459,12 @@ mod tests {
         );
         assert_eq!(normalize_email("mailto:A@B.co").unwrap(), "a@b.co");
         assert_eq!(normalize_email("MAILTO:a@b.co").unwrap(), "a@b.co");
-        assert_eq!(normalize_email("<a+tag@b.co.uk>").unwrap(), "a+tag@b.co.uk");
+        assert_eq!(normalize_email("<a+tag@b.co.uk>").unwrap(), "a@b.co.uk");
+        assert_eq!(
+            normalize_email("Jane.Doe+Orders+2@Shop.com").unwrap(),
+            "jane.doe@shop.com"
+        );
+        assert_eq!(normalize_email("+only@b.com").unwrap(), "+only@b.com");
         assert_eq!(normalize_email("Ａ@ｂ.com").unwrap(), "a@b.com");
         assert_eq!(
             normalize_email("josé@exämple.de").unwrap(),
