@@ -6,7 +6,9 @@
 //! pair must reach the review weight, so a single strong pair cannot chain two unlike groups
 //! (namesakes, family members sharing a phone), and most of the cross pairs that can tell
 //! (both records hold a given name, birth date or identifier) must not conflict personally:
-//! sparse records do not outvote the ones that show two people. Refused links and pairs between the review and
+//! sparse records do not outvote the ones that show two people. A link is also refused when
+//! one of its records resembles another customer about as well: the link and that rival are
+//! exclusive explanations of the record, and the link's odds are divided among them. Refused links and pairs between the review and
 //! link weights that end in different clusters become review items. Sorting the links makes the
 //! result independent of the order records arrived in within the batch.
 
@@ -100,6 +102,11 @@ pub fn cluster(
             .then(x.a.min(x.b).cmp(&y.a.min(y.b)))
             .then(x.a.max(x.b).cmp(&y.a.max(y.b)))
     });
+    let mut neighbours: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    for e in edges {
+        neighbours[e.a].push((e.b, e.weight));
+        neighbours[e.b].push((e.a, e.weight));
+    }
     let mut review = Vec::new();
     for e in links {
         let (ra, rb) = (find(&mut parent, e.a), find(&mut parent, e.b));
@@ -108,6 +115,32 @@ pub fn cluster(
         }
         if forbidden(&mut parent, e.a, e.b) {
             review.push((e, "conflicts_with_decision"));
+            continue;
+        }
+        let margin = e.weight - link_weight;
+        let rivals = |x: usize,
+                      other: usize,
+                      parent: &mut Vec<usize>,
+                      weight: &mut dyn FnMut(usize, usize) -> PairCheck| {
+            rival_weight(
+                x,
+                other,
+                margin,
+                review_weight,
+                &neighbours,
+                parent,
+                &members,
+                weight,
+            )
+        };
+        let rival = rivals(e.a, rb, &mut parent, &mut weight).max(rivals(
+            e.b,
+            ra,
+            &mut parent,
+            &mut weight,
+        ));
+        if e.weight - rival < link_weight {
+            review.push((e, "ambiguous"));
             continue;
         }
         let (ma, mb) = (&members[&ra], &members[&rb]);
@@ -146,6 +179,49 @@ pub fn cluster(
     }
     let root = (0..n).map(|i| find(&mut parent, i)).collect();
     Clusters { root, review }
+}
+
+/// Weight taken off a link of `x` to the group rooted at `other` because `x` also resembles
+/// other groups that are not that customer: the link and its rivals are exclusive explanations
+/// of `x`, so the link's odds become `o / (1 + sum of the rivals' odds)` (one rival per group,
+/// its strongest pair with `x`). A rival is a neighbour of `x` in neither group that no member
+/// of `other` resembles without a personal conflict (it is another person, not a record of the
+/// same one split off). A sparse record that matches two namesakes, or two siblings sharing a
+/// phone, equally well links to neither. Rivals weaker than the link's `margin` over the link
+/// weight by more than 6 bits cannot matter and are not checked.
+#[allow(clippy::too_many_arguments)]
+fn rival_weight(
+    x: usize,
+    other: usize,
+    margin: f64,
+    review_weight: f64,
+    neighbours: &[Vec<(usize, f64)>],
+    parent: &mut Vec<usize>,
+    members: &HashMap<usize, Vec<usize>>,
+    weight: &mut dyn FnMut(usize, usize) -> PairCheck,
+) -> f64 {
+    let own = find(parent, x);
+    let mut best: HashMap<usize, f64> = HashMap::new();
+    for &(y, w) in &neighbours[x] {
+        if w < margin - 6.0 {
+            continue;
+        }
+        let ry = find(parent, y);
+        if ry == own || ry == other || best.get(&ry).is_some_and(|&b| b >= w) {
+            continue;
+        }
+        let same_customer = sample(&members[&other]).into_iter().any(|m| {
+            let c = weight(y, m);
+            !c.conflict && c.weight >= review_weight
+        });
+        if !same_customer {
+            best.insert(ry, w);
+        }
+    }
+    if best.is_empty() {
+        return 0.0;
+    }
+    (1.0 + best.values().map(|w| w.exp2()).sum::<f64>()).log2()
 }
 
 fn sample(m: &[usize]) -> Vec<usize> {
@@ -194,12 +270,13 @@ mod tests {
     #[test]
     fn sparse_records_do_not_outvote_a_personal_conflict() {
         // 0 and 1 are siblings (conflict); 2 is a sparse record (family name and the shared
-        // phone) linked to both. {1, 2} forms first; 0 must not join it through 2.
-        let edges = [edge(1, 2, 25.0), edge(0, 2, 20.0)];
+        // phone) linked to both, to 1 far more strongly (its given name's initial agrees, say).
+        // {1, 2} forms first; 0 must not join it through 2.
+        let edges = [edge(1, 2, 35.0), edge(0, 2, 20.0)];
         let w = |x: usize, y: usize| match (x.min(y), x.max(y)) {
             (0, 1) => pc(20.0, true),
             (p, q) => PairCheck {
-                weight: if (p, q) == (1, 2) { 25.0 } else { 20.0 },
+                weight: if (p, q) == (1, 2) { 35.0 } else { 20.0 },
                 conflict: false,
                 informative: false,
             },
@@ -207,6 +284,51 @@ mod tests {
         let c = cluster(3, &[], &edges, 10.0, 0.0, &Constraints::default(), w);
         assert_eq!(c.root[1], c.root[2]);
         assert_ne!(c.root[0], c.root[2]);
+    }
+
+    #[test]
+    fn a_record_that_fits_two_other_customers_equally_links_to_neither() {
+        // 0 and 1 are namesakes (they disagree on everything else); 2 holds only the name and a
+        // city both live in, so it resembles each of them as much.
+        let edges = [edge(0, 2, 14.0), edge(1, 2, 13.0)];
+        let w = |x: usize, y: usize| match (x.min(y), x.max(y)) {
+            (0, 1) => pc(-20.0, false),
+            (0, 2) => pc(14.0, false),
+            _ => pc(13.0, false),
+        };
+        let c = cluster(3, &[], &edges, 10.0, 0.0, &Constraints::default(), w);
+        assert_ne!(c.root[2], c.root[0]);
+        assert_ne!(c.root[2], c.root[1]);
+        assert!(c.review.iter().any(|(_, why)| *why == "ambiguous"));
+        // A rival far weaker than the link does not stop it.
+        let edges = [edge(0, 2, 30.0), edge(1, 2, 13.0)];
+        let c = cluster(3, &[], &edges, 10.0, 0.0, &Constraints::default(), w);
+        assert_eq!(c.root[2], c.root[0]);
+        assert_ne!(c.root[2], c.root[1]);
+    }
+
+    #[test]
+    fn records_of_one_customer_are_not_each_others_rivals() {
+        // 0, 1 and 2 are one customer, 3 a new record of theirs: all pairs resemble each other,
+        // so the links of 3 to every one of them are not competing explanations.
+        let edges = [
+            edge(0, 1, 25.0),
+            edge(1, 2, 24.0),
+            edge(0, 2, 23.0),
+            edge(3, 0, 15.0),
+            edge(3, 1, 15.0),
+            edge(3, 2, 14.0),
+        ];
+        let c = cluster(
+            4,
+            &[],
+            &edges,
+            10.0,
+            0.0,
+            &Constraints::default(),
+            |_, _| pc(15.0, false),
+        );
+        assert!((1..4).all(|i| c.root[i] == c.root[0]), "{:?}", c.root);
     }
 
     fn edge(a: usize, b: usize, weight: f64) -> Edge {

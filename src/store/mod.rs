@@ -194,7 +194,8 @@ pub struct ReviewItem {
     pub match_probability: f64,
     /// Match weight when queued.
     pub match_weight: f64,
-    /// Why it is queued (`below_link_threshold` or `conflicts_with_entity`).
+    /// Why it is queued (`below_link_threshold`, `conflicts_with_entity`, `ambiguous`: the record
+    /// fits another customer about as well, or `conflicts_with_decision`).
     pub reason: String,
     /// When it was queued, ms since epoch (a skip puts it back at the end).
     pub queued_at: i64,
