@@ -337,6 +337,35 @@ pub fn exact_value(
     }
 }
 
+/// When two names agree with their parts swapped ("Adams Lisa" / "Lisa Adams"), the value of
+/// `part` on `b`'s side ("lisa" for the given name): the same string as [`exact_value`] gives
+/// from `a`'s side plays the other role there, so its frequency must be looked up on both
+/// sides (a family name is rare as a given name). `None` for anything else.
+pub fn swapped_name_value(
+    method: Method,
+    attr: usize,
+    part: Option<NamePart>,
+    a: &Profile,
+    b: &Profile,
+) -> Option<String> {
+    let (Method::Name, Some(part)) = (method, part) else {
+        return None;
+    };
+    let (Norm::Name(x), Norm::Name(y)) =
+        (a.attrs.get(attr)?.as_ref()?, b.attrs.get(attr)?.as_ref()?)
+    else {
+        return None;
+    };
+    if !names_swapped(x, y) {
+        return None;
+    }
+    let tokens = match part {
+        NamePart::Given => &y.given,
+        NamePart::Family => &y.family,
+    };
+    (!tokens.is_empty()).then(|| tokens.join(" "))
+}
+
 /// Mail providers with millions of users, where namesakes end up with the same name-built
 /// address (`mjones@gmail.com`); at a company's own domain such an address is one person's.
 const BIG_PROVIDERS: &[&str] = &[

@@ -527,8 +527,8 @@ impl Model {
         let x = if l != 0 || !c.term_frequency || tf.records() == 0 {
             c.weight(l)
         } else {
-            match comparison::exact_value(c.method, c.attr, c.part, a, b) {
-                Some(v) => (c.levels[0].m / tf.u(i, term_key(&v), c.levels[0].u)).log2(),
+            match self.exact_u(tf, i, a, b) {
+                Some(u) => (c.levels[0].m / u).log2(),
                 None => c.weight(l),
             }
         };
@@ -546,6 +546,21 @@ impl Model {
             }
         }
         x
+    }
+
+    /// u of comparison `i`'s exact level from the agreed value's frequency. Names agreeing with
+    /// their parts swapped take the larger of the two sides' frequencies: "Adams" written as a
+    /// given name is rare, but the agreement is on a common family name.
+    fn exact_u(&self, tf: &TermFrequencies, i: usize, a: &Profile, b: &Profile) -> Option<f64> {
+        let c = &self.comparisons[i];
+        let v = comparison::exact_value(c.method, c.attr, c.part, a, b)?;
+        let u = tf.u(i, term_key(&v), c.levels[0].u);
+        Some(
+            match comparison::swapped_name_value(c.method, c.attr, c.part, a, b) {
+                Some(w) if w != v => u.max(tf.u(i, term_key(&w), c.levels[0].u)),
+                _ => u,
+            },
+        )
     }
 
     /// Whether `a` and `b` agree on both name parts (exact or equivalent) and `a`'s email
@@ -607,12 +622,7 @@ impl Model {
         if count < FULL_NAME_MIN_COUNT {
             return 0.0;
         }
-        let u = |i: usize| -> Option<f64> {
-            let c = &self.comparisons[i];
-            let v = comparison::exact_value(c.method, c.attr, c.part, a, b)?;
-            Some(tf.u(i, term_key(&v), c.levels[0].u))
-        };
-        let (Some(ug), Some(uf)) = (u(g), u(f)) else {
+        let (Some(ug), Some(uf)) = (self.exact_u(tf, g, a, b), self.exact_u(tf, f, a, b)) else {
             return 0.0;
         };
         let full = count as f64 / tf.records().max(1) as f64;
@@ -781,6 +791,56 @@ mod tests {
         let e = model.explain(&mother, &typo);
         assert!(!e.personal_conflict, "{e:?}");
         assert!(e.decision_probability >= model.link_threshold);
+    }
+
+    #[test]
+    fn names_written_swapped_weigh_by_the_common_reading() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
+                .unwrap();
+        let config = Config::parse(&text).unwrap();
+        let model = Model::from_config(&config);
+        // A store where Lisa is a common given name and Adams a common family name.
+        let mut store: Vec<Profile> = (0..400)
+            .map(|i| person(&config, "lisa", &format!("f{i}"), "", &format!("{i}@x.com")))
+            .collect();
+        store.extend((0..400).map(|i| {
+            person(
+                &config,
+                &format!("g{i}"),
+                "adams",
+                "",
+                &format!("{i}@y.com"),
+            )
+        }));
+        store.extend((0..20_000).map(|i| {
+            person(
+                &config,
+                &format!("h{i}"),
+                &format!("k{i}"),
+                "",
+                &format!("{i}@z.com"),
+            )
+        }));
+        model.count_terms(&store, 1);
+        let only_name = |p: Profile| {
+            let mut p = p;
+            for (i, v) in p.attrs.iter_mut().enumerate() {
+                if i != config.attr("name").unwrap() {
+                    *v = None;
+                }
+            }
+            p
+        };
+        let straight = only_name(person(&config, "lisa", "adams", "", ""));
+        let swapped = only_name(person(&config, "adams", "lisa", "", ""));
+        let same = model.weight(&straight, &straight);
+        let crossed = model.weight(&swapped, &straight);
+        assert!(
+            (crossed - same).abs() < 0.5,
+            "\"Adams Lisa\" agrees with \"Lisa Adams\" on common names: {crossed} vs {same}"
+        );
+        assert!((model.weight(&straight, &swapped) - crossed).abs() < 1e-9);
     }
 
     #[test]
