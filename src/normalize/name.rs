@@ -666,7 +666,12 @@ fn is_particle(t: &str) -> bool {
 fn segment_tokens(segment: &str) -> Vec<Tok> {
     let mut texts = Vec::new();
     let mut toks = Vec::new();
-    let words: Vec<&str> = segment.split_whitespace().collect();
+    let mut words: Vec<&str> = segment.split_whitespace().collect();
+    let glued;
+    if let Some(whole) = misplaced_space(&words) {
+        glued = whole;
+        words = vec![glued.as_str()];
+    }
     let single = words.len() == 1;
     for raw in words {
         if let Some(parts) = split_glued_pinyin(raw, single) {
@@ -703,6 +708,24 @@ fn segment_tokens(segment: &str) -> Vec<Tok> {
         toks.pop();
     }
     toks
+}
+
+/// A romanized Chinese name whose space slipped (`XuP eng`, `WangW ei`, `Zh uQiang`): two
+/// words, not both pinyin, that glued together split at their case boundary into a common
+/// surname and a pinyin given name ([`split_glued_pinyin`]). Returns the glued word.
+fn misplaced_space(words: &[&str]) -> Option<String> {
+    let [a, b] = words else {
+        return None;
+    };
+    if is_pinyin_word(&a.to_ascii_lowercase()) && is_pinyin_word(&b.to_ascii_lowercase()) {
+        return None;
+    }
+    let whole = format!("{a}{b}");
+    let has_boundary = whole
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+    (has_boundary && split_glued_pinyin(&whole, false).is_some()).then_some(whole)
 }
 
 /// Merges particles into the following token: [van, der, berg] -> [vanderberg].
@@ -2064,5 +2087,22 @@ mod tests {
         );
         assert_eq!(split(&parse("Lijian Wang")), names(&["lijian"], &["wang"]));
         assert_eq!(split(&parse("Smith")), names(&[], &["smith"]));
+        // A space that slipped inside a glued name.
+        for (written, han) in [
+            ("XuP eng", "徐鹏"),
+            ("WangW ei", "王伟"),
+            ("Zh uQiang", "朱强"),
+        ] {
+            assert_eq!(split(&parse(written)), split(&parse(han)), "{written}");
+        }
+        // Two real words stay as written, pinyin or not.
+        assert_eq!(split(&parse("Xu Peng")), split(&parse("徐鹏")));
+        assert_eq!(split(&parse("Lk Jing")), names(&["lk"], &["jing"]));
+        assert_eq!(split(&parse("Mary Ann")), names(&["mary"], &["ann"]));
+        assert_eq!(
+            split(&parse("DeShawn Li")),
+            names(&["deshawn"], &["li"]),
+            "de + shawnli is no pinyin name"
+        );
     }
 }
