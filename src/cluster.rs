@@ -196,7 +196,7 @@ fn rival_weight(
     margin: f64,
     review_weight: f64,
     neighbours: &[Vec<(usize, f64)>],
-    parent: &mut Vec<usize>,
+    parent: &mut [usize],
     members: &HashMap<usize, Vec<usize>>,
     weight: &mut dyn FnMut(usize, usize) -> PairCheck,
 ) -> f64 {
