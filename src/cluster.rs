@@ -8,8 +8,9 @@
 //! (both records hold a given name, birth date or identifier) must not conflict personally:
 //! sparse records do not outvote the ones that show two people. A link is also refused when
 //! one of its records resembles another customer about as well: the link and that rival are
-//! exclusive explanations of the record, and the link's odds are divided among them. Refused links and pairs between the review and
-//! link weights that end in different clusters become review items. Sorting the links makes the
+//! exclusive explanations of the record, and the link's odds are divided among them. Refused
+//! links and pairs between the review and link weights that end in different clusters become
+//! review items. Sorting the links makes the
 //! result independent of the order records arrived in within the batch.
 
 use std::collections::HashMap;
@@ -118,27 +119,15 @@ pub fn cluster(
             continue;
         }
         let margin = e.weight - link_weight;
-        let rivals = |x: usize,
-                      other: usize,
-                      parent: &mut Vec<usize>,
-                      weight: &mut dyn FnMut(usize, usize) -> PairCheck| {
-            rival_weight(
-                x,
-                other,
-                margin,
-                review_weight,
-                &neighbours,
-                parent,
-                &members,
-                weight,
-            )
+        let rival = Rivals {
+            margin,
+            review_weight,
+            neighbours: &neighbours,
+            members: &members,
         };
-        let rival = rivals(e.a, rb, &mut parent, &mut weight).max(rivals(
-            e.b,
-            ra,
-            &mut parent,
-            &mut weight,
-        ));
+        let rival = rival
+            .weight(e.a, rb, &mut parent, &mut weight)
+            .max(rival.weight(e.b, ra, &mut parent, &mut weight));
         if e.weight - rival < link_weight {
             review.push((e, "ambiguous"));
             continue;
@@ -181,47 +170,56 @@ pub fn cluster(
     Clusters { root, review }
 }
 
-/// Weight taken off a link of `x` to the group rooted at `other` because `x` also resembles
-/// other groups that are not that customer: the link and its rivals are exclusive explanations
-/// of `x`, so the link's odds become `o / (1 + sum of the rivals' odds)` (one rival per group,
-/// its strongest pair with `x`). A rival is a neighbour of `x` in neither group that no member
-/// of `other` resembles without a personal conflict (it is another person, not a record of the
-/// same one split off). A sparse record that matches two namesakes, or two siblings sharing a
-/// phone, equally well links to neither. Rivals weaker than the link's `margin` over the link
-/// weight by more than 6 bits cannot matter and are not checked.
-#[allow(clippy::too_many_arguments)]
-fn rival_weight(
-    x: usize,
-    other: usize,
+/// What a link's rivals are judged by: the link's `margin` over the link weight, the review
+/// weight, every node's scored neighbours and the current groups.
+struct Rivals<'a> {
     margin: f64,
     review_weight: f64,
-    neighbours: &[Vec<(usize, f64)>],
-    parent: &mut [usize],
-    members: &HashMap<usize, Vec<usize>>,
-    weight: &mut dyn FnMut(usize, usize) -> PairCheck,
-) -> f64 {
-    let own = find(parent, x);
-    let mut best: HashMap<usize, f64> = HashMap::new();
-    for &(y, w) in &neighbours[x] {
-        if w < margin - 6.0 {
-            continue;
+    neighbours: &'a [Vec<(usize, f64)>],
+    members: &'a HashMap<usize, Vec<usize>>,
+}
+
+impl Rivals<'_> {
+    /// Weight taken off a link of `x` to the group rooted at `other` because `x` also
+    /// resembles other groups that are not that customer: the link and its rivals are
+    /// exclusive explanations of `x`, so the link's odds become `o / (1 + sum of the rivals'
+    /// odds)` (one rival per group, its strongest pair with `x`). A rival is a neighbour of
+    /// `x` in neither group that no member of `other` resembles without a personal conflict
+    /// (another person, not a record of the same one split off). A sparse record that matches
+    /// two namesakes, or two siblings sharing a phone, equally well links to neither. Rivals
+    /// more than 6 bits below the margin cannot matter and are not checked.
+    fn weight(
+        &self,
+        x: usize,
+        other: usize,
+        parent: &mut [usize],
+        weight: &mut impl FnMut(usize, usize) -> PairCheck,
+    ) -> f64 {
+        let own = find(parent, x);
+        let mut target: Option<Vec<usize>> = None;
+        let mut best: HashMap<usize, f64> = HashMap::new();
+        for &(y, w) in &self.neighbours[x] {
+            if w < self.margin - 6.0 {
+                continue;
+            }
+            let ry = find(parent, y);
+            if ry == own || ry == other || best.get(&ry).is_some_and(|&b| b >= w) {
+                continue;
+            }
+            let target = target.get_or_insert_with(|| sample(&self.members[&other]));
+            let same_customer = target.iter().any(|&m| {
+                let c = weight(y, m);
+                !c.conflict && c.weight >= self.review_weight
+            });
+            if !same_customer {
+                best.insert(ry, w);
+            }
         }
-        let ry = find(parent, y);
-        if ry == own || ry == other || best.get(&ry).is_some_and(|&b| b >= w) {
-            continue;
+        if best.is_empty() {
+            return 0.0;
         }
-        let same_customer = sample(&members[&other]).into_iter().any(|m| {
-            let c = weight(y, m);
-            !c.conflict && c.weight >= review_weight
-        });
-        if !same_customer {
-            best.insert(ry, w);
-        }
+        (1.0 + best.values().map(|w| w.exp2()).sum::<f64>()).log2()
     }
-    if best.is_empty() {
-        return 0.0;
-    }
-    (1.0 + best.values().map(|w| w.exp2()).sum::<f64>()).log2()
 }
 
 fn sample(m: &[usize]) -> Vec<usize> {

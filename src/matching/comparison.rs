@@ -309,61 +309,46 @@ fn western_given(given: &[String]) -> bool {
 }
 
 /// The value two profiles agree on at the exact level, as counted by term frequencies: `a`'s
-/// side of the aligned name part, or `a`'s text.
-pub fn exact_value(
+/// side of the aligned name part, or `a`'s text. When two names agree with their parts swapped
+/// ("Adams Lisa" / "Lisa Adams"), also `b`'s side of the part ("lisa" for the given name): the
+/// string from `a`'s side plays the other role there, so its frequency must be looked up on
+/// both sides (a family name is rare as a given name).
+pub fn exact_values(
     method: Method,
     attr: usize,
     part: Option<NamePart>,
     a: &Profile,
     b: &Profile,
-) -> Option<String> {
+) -> Option<(String, Option<String>)> {
     match (
         method,
         a.attrs.get(attr)?.as_ref()?,
         b.attrs.get(attr)?.as_ref()?,
     ) {
         (Method::Name, Norm::Name(x), Norm::Name(y)) => {
-            let tokens = match (part, names_swapped(x, y)) {
-                (Some(NamePart::Given), false) | (Some(NamePart::Given), true) => &x.given,
-                (Some(NamePart::Family), _) => &x.family,
-                (None, _) => return Some(x.full()),
+            let Some(part) = part else {
+                return Some((x.full(), None));
             };
-            (!tokens.is_empty()).then(|| tokens.join(" "))
+            fn side(n: &NameNorm, part: NamePart) -> &[String] {
+                match part {
+                    NamePart::Given => &n.given,
+                    NamePart::Family => &n.family,
+                }
+            }
+            let tokens = side(x, part);
+            if tokens.is_empty() {
+                return None;
+            }
+            let other = Some(side(y, part))
+                .filter(|t| !t.is_empty() && *t != tokens && names_swapped(x, y))
+                .map(|t| t.join(" "));
+            Some((tokens.join(" "), other))
         }
         (Method::Text | Method::Postcode | Method::Email | Method::Phone, Norm::Str(x), _) => {
-            Some(x.clone())
+            Some((x.clone(), None))
         }
         _ => None,
     }
-}
-
-/// When two names agree with their parts swapped ("Adams Lisa" / "Lisa Adams"), the value of
-/// `part` on `b`'s side ("lisa" for the given name): the same string as [`exact_value`] gives
-/// from `a`'s side plays the other role there, so its frequency must be looked up on both
-/// sides (a family name is rare as a given name). `None` for anything else.
-pub fn swapped_name_value(
-    method: Method,
-    attr: usize,
-    part: Option<NamePart>,
-    a: &Profile,
-    b: &Profile,
-) -> Option<String> {
-    let (Method::Name, Some(part)) = (method, part) else {
-        return None;
-    };
-    let (Norm::Name(x), Norm::Name(y)) =
-        (a.attrs.get(attr)?.as_ref()?, b.attrs.get(attr)?.as_ref()?)
-    else {
-        return None;
-    };
-    if !names_swapped(x, y) {
-        return None;
-    }
-    let tokens = match part {
-        NamePart::Given => &y.given,
-        NamePart::Family => &y.family,
-    };
-    (!tokens.is_empty()).then(|| tokens.join(" "))
 }
 
 /// Mail providers with millions of users, where namesakes end up with the same name-built

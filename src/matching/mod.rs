@@ -553,14 +553,9 @@ impl Model {
     /// given name is rare, but the agreement is on a common family name.
     fn exact_u(&self, tf: &TermFrequencies, i: usize, a: &Profile, b: &Profile) -> Option<f64> {
         let c = &self.comparisons[i];
-        let v = comparison::exact_value(c.method, c.attr, c.part, a, b)?;
-        let u = tf.u(i, term_key(&v), c.levels[0].u);
-        Some(
-            match comparison::swapped_name_value(c.method, c.attr, c.part, a, b) {
-                Some(w) if w != v => u.max(tf.u(i, term_key(&w), c.levels[0].u)),
-                _ => u,
-            },
-        )
+        let (v, swapped) = comparison::exact_values(c.method, c.attr, c.part, a, b)?;
+        let u = |v: &str| tf.u(i, term_key(v), c.levels[0].u);
+        Some(swapped.map_or(u(&v), |w| u(&v).max(u(&w))))
     }
 
     /// Whether `a` and `b` agree on both name parts (exact or equivalent) and `a`'s email
@@ -724,6 +719,13 @@ mod tests {
     use crate::config::Config;
     use crate::ingest::profile::Norm;
 
+    fn bundled_config() -> Config {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
+                .unwrap();
+        Config::parse(&text).unwrap()
+    }
+
     fn person(config: &Config, given: &str, family: &str, dob: &str, email: &str) -> Profile {
         let attr = |n: &str| config.attr(n).unwrap();
         let mut p = Profile {
@@ -753,10 +755,7 @@ mod tests {
         assert!((population_prior(100_000, 100_000, 60_000) - 1e-5).abs() < 1e-12);
         assert!((population_prior(100_000, 100_000, 40_000) - 1.2e-5).abs() < 1e-12);
         // A configured prior wins.
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
-                .unwrap();
-        let mut model = Model::from_config(&Config::parse(&text).unwrap());
+        let mut model = Model::from_config(&bundled_config());
         model.set_population(1_000_000, 600_000);
         assert_eq!(
             model.prior(),
@@ -769,10 +768,7 @@ mod tests {
 
     #[test]
     fn household_members_conflict_but_a_corrupted_duplicate_does_not() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
-                .unwrap();
-        let config = Config::parse(&text).unwrap();
+        let config = bundled_config();
         let model = Model::from_config(&config);
         let mother = person(&config, "na", "li", "1985-05-05", "li.family@example.com");
         let son = person(&config, "ming", "li", "2010-09-09", "li.family@example.com");
@@ -795,10 +791,7 @@ mod tests {
 
     #[test]
     fn names_written_swapped_weigh_by_the_common_reading() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
-                .unwrap();
-        let config = Config::parse(&text).unwrap();
+        let config = bundled_config();
         let model = Model::from_config(&config);
         // A store where Lisa is a common given name and Adams a common family name.
         let mut store: Vec<Profile> = (0..400)
@@ -845,10 +838,7 @@ mod tests {
 
     #[test]
     fn a_move_counts_once() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
-                .unwrap();
-        let config = Config::parse(&text).unwrap();
+        let config = bundled_config();
         let model = Model::from_config(&config);
         let (address, postcode) = (
             config.attr("address").unwrap(),
@@ -875,10 +865,7 @@ mod tests {
 
     #[test]
     fn early_exit_agrees_with_the_full_weight() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
-                .unwrap();
-        let config = Config::parse(&text).unwrap();
+        let config = bundled_config();
         let model = Model::from_config(&config);
         let attr = |n: &str| config.attr(n).unwrap();
         let mut profiles = Vec::new();
