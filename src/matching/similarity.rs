@@ -81,11 +81,18 @@ pub fn names_swapped(a: &NameNorm, b: &NameNorm) -> bool {
     if straight_exact != swapped_exact {
         return swapped_exact;
     }
-    let straight = best_jw(&a.given, &b.given) + family_jw(a, b);
-    let swapped = with_readings(b, |b_family| best_jw(&a.given, b_family))
-        + with_readings(a, |a_family| best_jw(a_family, &b.given));
+    // Unlike names count nothing, however many letters they share: "Virginia Perez" and
+    // "Virginia Williams" line up straight (Virginia with Virginia), though "virginia" /
+    // "williams" and "perez" / "virginia" sum to more than "perez" / "williams".
+    let close = |s: f64| if s >= SWAP_CLOSE { s } else { 0.0 };
+    let straight = close(best_jw(&a.given, &b.given)) + close(family_jw(a, b));
+    let swapped = close(with_readings(b, |b_family| best_jw(&a.given, b_family)))
+        + close(with_readings(a, |a_family| best_jw(a_family, &b.given)));
     swapped > straight + 1e-9
 }
+
+/// Jaro-Winkler below which two name parts count as unlike when deciding a swap.
+const SWAP_CLOSE: f64 = 0.8;
 
 /// Best Jaro-Winkler of two names' family tokens, counting polyphonic readings on both sides.
 fn family_jw(a: &NameNorm, b: &NameNorm) -> f64 {
@@ -247,5 +254,19 @@ mod tests {
             ..Default::default()
         };
         assert!(!names_swapped(&formal, &nick));
+        // Same given name, another family name (a married name): straight, though the
+        // crossed pairs share more letters than the family names do.
+        let maiden = NameNorm {
+            given: toks("virginia"),
+            family: toks("perez"),
+            ..Default::default()
+        };
+        let married = NameNorm {
+            given: toks("virginia"),
+            family: toks("williams"),
+            ..Default::default()
+        };
+        assert!(!names_swapped(&maiden, &married));
+        assert!(!names_swapped(&married, &maiden));
     }
 }
