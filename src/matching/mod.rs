@@ -15,7 +15,9 @@
 //! them. So a pair whose *personal* comparisons (given name, birth date, email, identifiers) sum
 //! to a negative weight, while none of the identifying ones (given name, birth date,
 //! identifiers) agrees, never links: its decision weight is capped just below the link weight,
-//! which sends it to review instead.
+//! which sends it to review instead. Nor does a pair whose given names and emails differ
+//! outright unless an identifier agrees: twins share a birth date besides their household's
+//! address, phone and family name.
 
 pub mod comparison;
 pub mod similarity;
@@ -205,6 +207,12 @@ struct Personal {
     sum: Option<f64>,
     /// Some identifying comparison agreed strongly (see [`rescue_levels`]).
     rescued: bool,
+    /// The given names differ outright (not a nickname, an initial or a typo apart).
+    given_clash: bool,
+    /// An identifier (national id, customer number) agreed exactly or one edit off.
+    identifier_agrees: bool,
+    /// The email addresses differ outright.
+    email_clash: bool,
 }
 
 /// Levels (from the top) at which an identifying comparison shows it is the same person even
@@ -224,17 +232,27 @@ impl Personal {
         if c.identifying {
             *self.sum.get_or_insert(0.0) += weight;
             self.rescued |= weight > 0.0 && level < rescue_levels(c.method);
+            if c.part == Some(NamePart::Given) {
+                self.given_clash |= usize::from(level) + 1 == c.levels.len();
+            }
+            if c.method == Method::Identifier {
+                self.identifier_agrees |= weight > 0.0 && level < rescue_levels(c.method);
+            }
         } else if c.personal {
             // Families share inboxes: an agreeing email is household evidence, a differing
             // one still speaks against the pair.
             *self.sum.get_or_insert(0.0) += weight.min(0.0);
+            self.email_clash |= usize::from(level) + 1 == c.levels.len();
         }
     }
 
     /// The pair disagrees on who the person is: personal evidence is negative overall and no
-    /// identifying comparison agrees.
+    /// identifying comparison agrees; or the given names and the emails differ outright and no
+    /// identifier agrees. A shared birth date does not outweigh another given name and another
+    /// mailbox: twins share it, and their household shares the rest.
     fn conflict(&self) -> bool {
-        matches!(self.sum, Some(p) if p < 0.0) && !self.rescued
+        (matches!(self.sum, Some(p) if p < 0.0) && !self.rescued)
+            || (self.given_clash && self.email_clash && !self.identifier_agrees)
     }
 }
 
@@ -787,6 +805,26 @@ mod tests {
         let e = model.explain(&mother, &typo);
         assert!(!e.personal_conflict, "{e:?}");
         assert!(e.decision_probability >= model.link_threshold);
+    }
+
+    #[test]
+    fn twins_conflict_on_given_name_and_email_though_their_birth_date_agrees() {
+        let config = bundled_config();
+        let model = Model::from_config(&config);
+        // Same family name, birth date, phone, address; another given name and mailbox.
+        let anna = person(&config, "anna", "li", "1990-01-01", "anna.li@example.com");
+        let bo = person(&config, "bo", "li", "1990-01-01", "bo.li@example.org");
+        let e = model.explain(&anna, &bo);
+        assert!(e.match_probability >= model.link_threshold, "{e:?}");
+        assert!(e.personal_conflict, "twins: {e:?}");
+        assert!(e.decision_probability < model.link_threshold);
+        // Without emails to tell them apart, a given name alone does not outweigh the birth
+        // date (a corrupted given name, as in FEBRL).
+        let email = config.attr("email").unwrap();
+        let (mut anna, mut bo) = (anna, bo);
+        anna.attrs[email] = None;
+        bo.attrs[email] = None;
+        assert!(!model.explain(&anna, &bo).personal_conflict);
     }
 
     #[test]
