@@ -15,9 +15,10 @@
 //! them. So a pair whose *personal* comparisons (given name, birth date, email, identifiers) sum
 //! to a negative weight, while none of the identifying ones (given name, birth date,
 //! identifiers) agrees, never links: its decision weight is capped just below the link weight,
-//! which sends it to review instead. Nor does a pair whose given names and emails differ
-//! outright unless an identifier agrees: twins share a birth date besides their household's
-//! address, phone and family name.
+//! which sends it to review instead. Nor does a pair whose emails differ and whose given names
+//! differ outright (twins share a birth date besides their household's address, phone and
+//! family name) or whose birth dates are a generation apart (a father and a son of the same
+//! name), unless an identifier agrees.
 
 pub mod comparison;
 pub mod similarity;
@@ -213,6 +214,8 @@ struct Personal {
     identifier_agrees: bool,
     /// The email addresses differ outright.
     email_clash: bool,
+    /// The birth dates are ten years or more apart (a father and a son of the same name).
+    generations_apart: bool,
 }
 
 /// Levels (from the top) at which an identifying comparison shows it is the same person even
@@ -235,6 +238,9 @@ impl Personal {
             if c.part == Some(NamePart::Given) {
                 self.given_clash |= usize::from(level) + 1 == c.levels.len();
             }
+            if c.method == Method::Date {
+                self.generations_apart |= c.levels[usize::from(level)].name == "years_apart_10";
+            }
             if c.method == Method::Identifier {
                 self.identifier_agrees |= weight > 0.0 && level < rescue_levels(c.method);
             }
@@ -247,12 +253,16 @@ impl Personal {
     }
 
     /// The pair disagrees on who the person is: personal evidence is negative overall and no
-    /// identifying comparison agrees; or the given names and the emails differ outright and no
-    /// identifier agrees. A shared birth date does not outweigh another given name and another
-    /// mailbox: twins share it, and their household shares the rest.
+    /// identifying comparison agrees; or the emails and either the given names or the
+    /// generations (birth dates ten years or more apart) differ outright, and no identifier
+    /// agrees. A shared birth date does not outweigh another given name and another mailbox
+    /// (twins share it, and their household shares the rest), nor a shared given name another
+    /// generation and another mailbox (a father and a son of the same name).
     fn conflict(&self) -> bool {
         (matches!(self.sum, Some(p) if p < 0.0) && !self.rescued)
-            || (self.given_clash && self.email_clash && !self.identifier_agrees)
+            || ((self.given_clash || self.generations_apart)
+                && self.email_clash
+                && !self.identifier_agrees)
     }
 }
 
@@ -808,7 +818,7 @@ mod tests {
     }
 
     #[test]
-    fn twins_conflict_on_given_name_and_email_though_their_birth_date_agrees() {
+    fn twins_and_namesake_generations_with_their_own_emails_conflict() {
         let config = bundled_config();
         let model = Model::from_config(&config);
         // Same family name, birth date, phone, address; another given name and mailbox.
@@ -825,6 +835,10 @@ mod tests {
         anna.attrs[email] = None;
         bo.attrs[email] = None;
         assert!(!model.explain(&anna, &bo).personal_conflict);
+        // A father and a son of the same name: a generation apart, each with his mailbox.
+        let senior = person(&config, "james", "li", "1955-03-04", "jli55@example.com");
+        let junior = person(&config, "james", "li", "1987-07-08", "james.li@example.org");
+        assert!(model.explain(&senior, &junior).personal_conflict);
     }
 
     #[test]
