@@ -116,7 +116,8 @@ fn with_readings(n: &NameNorm, mut f: impl FnMut(&[String]) -> f64) -> f64 {
 /// letters or more ("xu" and "wu" are different names).
 /// `pinyin`: both are Chinese given names in pinyin, whose syllables are short and few, so a
 /// Jaro-Winkler of 0.8 ("jian" / "jun", "xiaoming" / "xiaoping") is another name, not a
-/// variant: only the exact, equivalent, one-edit and initial levels are reached.
+/// variant, and one edit between two valid readings ("xiulan" / "xiuyan") mostly another
+/// name too (level 3).
 pub fn name_level(
     a: &[String],
     b: &[String],
@@ -141,7 +142,11 @@ pub fn name_level(
     }
     let best = best_jw(a, b);
     if best >= 0.92 || (ca.len().min(cb.len()) >= 4 && dl(&ca, &cb) <= 1) {
-        return 2;
+        // Two pinyin given names a letter apart, both read as pinyin, are mostly two names
+        // (xiulan / xiuyan / xiuhan): a weak agreement. A typo that breaks the reading
+        // (xiaomign) is one.
+        let both_read = normalize::is_pinyin_name(&ca) && normalize::is_pinyin_name(&cb);
+        return if pinyin && both_read { 3 } else { 2 };
     }
     if (best >= 0.8 && !pinyin) || initial_agrees(a, b) || initial_agrees(b, a) {
         return 3;
@@ -225,6 +230,7 @@ mod tests {
         );
         assert_eq!(pinyin("xiaoming", "xiaomign"), 2, "a typo still is one");
         assert_eq!(pinyin("xiao ming", "xiaoming"), 1);
+        assert_eq!(pinyin("xiulan", "xiuyan"), 3, "two names a letter apart");
     }
 
     #[test]
