@@ -15,10 +15,10 @@
 //! them. So a pair whose *personal* comparisons (given name, birth date, email, identifiers) sum
 //! to a negative weight, while none of the identifying ones (given name, birth date,
 //! identifiers) agrees, never links: its decision weight is capped just below the link weight,
-//! which sends it to review instead. Nor does a pair whose emails differ and whose given names
-//! differ outright (twins share a birth date besides their household's address, phone and
-//! family name) or whose birth dates are a generation apart (a father and a son of the same
-//! name), unless an identifier agrees.
+//! which sends it to review instead. Nor does a pair whose emails or phones differ and whose
+//! given names differ outright (twins share a birth date besides their household's address
+//! and family name) or whose birth dates are a generation apart (a father and a son of the
+//! same name), unless an identifier agrees.
 
 pub mod comparison;
 pub mod similarity;
@@ -212,8 +212,8 @@ struct Personal {
     given_clash: bool,
     /// An identifier (national id, customer number) agreed exactly or one edit off.
     identifier_agrees: bool,
-    /// The email addresses differ outright.
-    email_clash: bool,
+    /// The email addresses or the phone numbers differ outright.
+    contact_clash: bool,
     /// The birth dates are ten years or more apart (a father and a son of the same name).
     generations_apart: bool,
 }
@@ -232,6 +232,9 @@ fn rescue_levels(method: Method) -> u8 {
 
 impl Personal {
     fn add(&mut self, c: &ComparisonModel, level: u8, weight: f64) {
+        if matches!(c.method, Method::Email | Method::Phone) {
+            self.contact_clash |= usize::from(level) + 1 == c.levels.len();
+        }
         if c.identifying {
             *self.sum.get_or_insert(0.0) += weight;
             self.rescued |= weight > 0.0 && level < rescue_levels(c.method);
@@ -248,20 +251,19 @@ impl Personal {
             // Families share inboxes: an agreeing email is household evidence, a differing
             // one still speaks against the pair.
             *self.sum.get_or_insert(0.0) += weight.min(0.0);
-            self.email_clash |= usize::from(level) + 1 == c.levels.len();
         }
     }
 
     /// The pair disagrees on who the person is: personal evidence is negative overall and no
-    /// identifying comparison agrees; or the emails and either the given names or the
-    /// generations (birth dates ten years or more apart) differ outright, and no identifier
-    /// agrees. A shared birth date does not outweigh another given name and another mailbox
-    /// (twins share it, and their household shares the rest), nor a shared given name another
-    /// generation and another mailbox (a father and a son of the same name).
+    /// identifying comparison agrees; or the emails or phones and either the given names or
+    /// the generations (birth dates ten years or more apart) differ outright, and no
+    /// identifier agrees. A shared birth date does not outweigh another given name and another
+    /// mailbox or mobile (twins share it, and their household shares the rest), nor a shared
+    /// given name another generation and another mailbox (a father and a son of the same name).
     fn conflict(&self) -> bool {
         (matches!(self.sum, Some(p) if p < 0.0) && !self.rescued)
             || ((self.given_clash || self.generations_apart)
-                && self.email_clash
+                && self.contact_clash
                 && !self.identifier_agrees)
     }
 }
@@ -828,13 +830,17 @@ mod tests {
         assert!(e.match_probability >= model.link_threshold, "{e:?}");
         assert!(e.personal_conflict, "twins: {e:?}");
         assert!(e.decision_probability < model.link_threshold);
-        // Without emails to tell them apart, a given name alone does not outweigh the birth
-        // date (a corrupted given name, as in FEBRL).
+        // Without emails or phones to tell them apart, a given name alone does not outweigh
+        // the birth date (a corrupted given name, as in FEBRL).
         let email = config.attr("email").unwrap();
         let (mut anna, mut bo) = (anna, bo);
         anna.attrs[email] = None;
         bo.attrs[email] = None;
         assert!(!model.explain(&anna, &bo).personal_conflict);
+        // Their own mobiles tell them apart as well as their own mailboxes.
+        let phone = config.attr("phone").unwrap();
+        bo.attrs[phone] = Some(Norm::Str("+16465550288".into()));
+        assert!(model.explain(&anna, &bo).personal_conflict);
         // A father and a son of the same name: a generation apart, each with his mailbox.
         let senior = person(&config, "james", "li", "1955-03-04", "jli55@example.com");
         let junior = person(&config, "james", "li", "1987-07-08", "james.li@example.org");
