@@ -85,6 +85,12 @@ pub const SPECIFIC_KEY_RECORDS: usize = 50;
 /// rest of their person (FEBRL3 loses 6% recall so).
 pub const CANDIDATE_SHARE: f64 = 0.5;
 
+/// A stored candidate sharing a key held by at most this many records (the record itself
+/// counted) is kept whatever its share of the best one's evidence: an email or a phone
+/// shared with a second customer is specific evidence (the record may bridge two entities, or
+/// be a household member the match must be explained against), a name and a city are not.
+pub const RARE_KEY_RECORDS: usize = 3;
+
 /// Records written since the last tantivy commit are served from memory until this many
 /// accumulate (or [`PENDING_MAX_AGE`] passes), then committed together: a tantivy commit and
 /// reader reload cost ~100-200 ms and leave a segment to merge, too much for every group
@@ -528,21 +534,25 @@ pub fn rank<'a>(
         shared.push((1.0 / (n as f64).ln_1p(), stored, in_batch));
     }
     shared.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let rare = 1.0 / (RARE_KEY_RECORDS as f64).ln_1p() - 1e-9;
     let min = 1.0 / (SPECIFIC_KEY_RECORDS as f64).ln_1p() - 1e-9;
     // A record first met once the weight still to come is below `min` cannot reach it: the
     // weaker keys then only add to records already met, which spares growing the maps with
     // the long posting lists of common keys (same result, a fraction of the cost at scale).
     let mut rest: f64 = shared.iter().map(|s| s.0).sum();
-    let mut committed: FxHashMap<RecordId, f64> = FxHashMap::default();
+    // Per stored record: evidence, and whether a rare key is among it.
+    let mut committed: FxHashMap<RecordId, (f64, bool)> = FxHashMap::default();
     let mut own: FxHashMap<u32, f64> = FxHashMap::default();
     for (w, stored, in_batch) in shared {
         let open = rest >= min;
         rest -= w;
         for r in stored {
             if open {
-                *committed.entry(*r).or_default() += w;
+                let acc = committed.entry(*r).or_default();
+                acc.0 += w;
+                acc.1 |= w >= rare;
             } else if let Some(acc) = committed.get_mut(r) {
-                *acc += w;
+                acc.0 += w;
             }
         }
         for &j in in_batch.iter().filter(|&&j| j != i) {
@@ -553,14 +563,14 @@ pub fn rank<'a>(
             }
         }
     }
-    let mut c: Vec<(RecordId, f64)> = committed
+    let mut c: Vec<(RecordId, (f64, bool))> = committed
         .into_iter()
-        .filter(|(r, w)| *w >= min && !skip(r))
+        .filter(|(r, (w, _))| *w >= min && !skip(r))
         .collect();
-    c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    c.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(&b.0)));
     c.truncate(limit);
-    if let Some(best) = c.first().map(|x| x.1) {
-        c.retain(|x| x.1 >= best * CANDIDATE_SHARE);
+    if let Some(best) = c.first().map(|x| x.1 .0) {
+        c.retain(|(_, (w, rare))| *rare || *w >= best * CANDIDATE_SHARE);
     }
     let mut o: Vec<(u32, f64)> = own.into_iter().filter(|(_, w)| *w >= min).collect();
     o.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -738,6 +748,20 @@ mod tests {
         let b = BatchIndex::build(&keys);
         let (stored, _) = rank(&keys[0], 0, 50, &look, &b, &|_| false);
         assert_eq!(stored.len(), 19);
+        // A record bridging two customers: the email alone links it to `x`, the phone, the
+        // birth date and the name to `y`; x keeps its place though its evidence is less than
+        // half of y's (a key held by two records is specific).
+        let (x, y) = (RecordId::of("s", "x"), RecordId::of("s", "y"));
+        let mut bridge: FxHashMap<String, Vec<RecordId>> = FxHashMap::default();
+        bridge.insert("e:x".into(), vec![x]);
+        for k in ["p:y", "d:y", "n:y", "g:y"] {
+            bridge.insert(k.into(), vec![y]);
+        }
+        let look = |k: &str| bridge.get(k).map(Vec::as_slice);
+        let keys = vec![["e:x", "p:y", "d:y", "n:y", "g:y"].map(String::from).to_vec()];
+        let b = BatchIndex::build(&keys);
+        let (stored, _) = rank(&keys[0], 0, 50, &look, &b, &|_| false);
+        assert_eq!(stored, vec![y, x]);
         // Batch candidates are not cut: one batch holding the same records keeps all.
         let mut keys = vec![vec!["e:a".to_string(), "p:1".into(), "nn:JN".into()]];
         keys.push(keys[0].clone());
@@ -768,6 +792,7 @@ mod tests {
         batch: &BatchIndex<'_>,
     ) -> (Vec<RecordId>, Vec<u32>) {
         let mut committed: FxHashMap<RecordId, f64> = FxHashMap::default();
+        let mut rare: std::collections::HashSet<RecordId> = Default::default();
         let mut own: FxHashMap<u32, f64> = FxHashMap::default();
         for k in keys {
             let stored = store.get(k).map_or(&[][..], Vec::as_slice);
@@ -780,6 +805,9 @@ mod tests {
             stored
                 .iter()
                 .for_each(|r| *committed.entry(*r).or_default() += w);
+            if n <= RARE_KEY_RECORDS {
+                rare.extend(stored.iter().copied());
+            }
             in_batch
                 .iter()
                 .filter(|&&j| j != i)
@@ -790,7 +818,7 @@ mod tests {
         c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         c.truncate(limit);
         let best = c.first().map_or(0.0, |x| x.1);
-        c.retain(|x| x.1 >= best * CANDIDATE_SHARE);
+        c.retain(|x| rare.contains(&x.0) || x.1 >= best * CANDIDATE_SHARE);
         let mut o: Vec<(u32, f64)> = own.into_iter().filter(|x| x.1 >= min).collect();
         o.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         o.truncate(limit);
