@@ -758,7 +758,9 @@ mod tests {
             bridge.insert(k.into(), vec![y]);
         }
         let look = |k: &str| bridge.get(k).map(Vec::as_slice);
-        let keys = vec![["e:x", "p:y", "d:y", "n:y", "g:y"].map(String::from).to_vec()];
+        let keys = vec![["e:x", "p:y", "d:y", "n:y", "g:y"]
+            .map(String::from)
+            .to_vec()];
         let b = BatchIndex::build(&keys);
         let (stored, _) = rank(&keys[0], 0, 50, &look, &b, &|_| false);
         assert_eq!(stored, vec![y, x]);
