@@ -12,7 +12,12 @@ use std::borrow::Cow;
 
 use super::similarity::{best_jw, dl, jw, name_level, names_swapped, soft_token_overlap};
 
-/// The names of a method's levels, best first; the last is "else".
+/// The date level of birth dates ten years or more apart (`years_apart_10`): another
+/// generation, not a typo.
+pub const DATE_YEARS_APART: u8 = 5;
+
+/// The names of a method's levels, best first; the last is "else" (for dates, "years_apart_10"
+/// follows it).
 pub fn level_names(method: Method) -> &'static [&'static str] {
     match method {
         Method::Name => &[

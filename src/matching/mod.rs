@@ -242,7 +242,7 @@ impl Personal {
                 self.given_clash |= usize::from(level) + 1 == c.levels.len();
             }
             if c.method == Method::Date {
-                self.generations_apart |= c.levels[usize::from(level)].name == "years_apart_10";
+                self.generations_apart |= level == comparison::DATE_YEARS_APART;
             }
             if c.method == Method::Identifier {
                 self.identifier_agrees |= weight > 0.0 && level < rescue_levels(c.method);
@@ -842,6 +842,10 @@ mod tests {
         bo.attrs[phone] = Some(Norm::Str("+16465550288".into()));
         assert!(model.explain(&anna, &bo).personal_conflict);
         // A father and a son of the same name: a generation apart, each with his mailbox.
+        assert_eq!(
+            comparison::level_names(Method::Date)[usize::from(comparison::DATE_YEARS_APART)],
+            "years_apart_10"
+        );
         let senior = person(&config, "james", "li", "1955-03-04", "jli55@example.com");
         let junior = person(&config, "james", "li", "1987-07-08", "james.li@example.org");
         assert!(model.explain(&senior, &junior).personal_conflict);
