@@ -86,8 +86,14 @@ pub fn names_swapped(a: &NameNorm, b: &NameNorm) -> bool {
     // "williams" and "perez" / "virginia" sum to more than "perez" / "williams".
     let close = |s: f64| if s >= SWAP_CLOSE { s } else { 0.0 };
     let straight = close(best_jw(&a.given, &b.given)) + close(family_jw(a, b));
-    let swapped = close(with_readings(b, |b_family| best_jw(&a.given, b_family)))
-        + close(with_readings(a, |a_family| best_jw(a_family, &b.given)));
+    // Crossed, a given name counts by its first token: a family name met among the middle
+    // names ("K. Jenkins" / "Kimberly Jenkins Waller", a maiden name kept as a middle name)
+    // is not a swap.
+    let swapped = close(with_readings(b, |b_family| {
+        best_jw(&a.given[..1], b_family)
+    })) + close(with_readings(a, |a_family| {
+        best_jw(a_family, &b.given[..1])
+    }));
     swapped > straight + 1e-9
 }
 
@@ -274,5 +280,18 @@ mod tests {
         };
         assert!(!names_swapped(&maiden, &married));
         assert!(!names_swapped(&married, &maiden));
+        // A maiden name kept as a middle name is not a swap.
+        let initial = NameNorm {
+            given: toks("k"),
+            family: toks("jenkins"),
+            ..Default::default()
+        };
+        let full = NameNorm {
+            given: toks("kimberly jenkins"),
+            family: toks("waller"),
+            ..Default::default()
+        };
+        assert!(!names_swapped(&initial, &full));
+        assert!(!names_swapped(&full, &initial));
     }
 }
