@@ -241,56 +241,29 @@ mod tests {
 
     #[test]
     fn swapped_names_are_detected() {
-        let a = NameNorm {
-            given: toks("zhang"),
-            family: toks("wei"),
+        let name = |given: &str, family: &str| NameNorm {
+            given: toks(given),
+            family: toks(family),
             ..Default::default()
         };
-        let b = NameNorm {
-            given: toks("wei"),
-            family: toks("zhang"),
-            ..Default::default()
-        };
+        let a = name("zhang", "wei");
+        let b = name("wei", "zhang");
         assert!(names_swapped(&a, &b));
         assert!(!names_swapped(&a, &a));
         // A nickname on one side is not a swap (regression: the family name was compared with
         // itself on the swapped side).
-        let formal = NameNorm {
-            given: toks("anthony"),
-            family: toks("taylor"),
-            ..Default::default()
-        };
-        let nick = NameNorm {
-            given: toks("tony"),
-            family: toks("taylor"),
-            ..Default::default()
-        };
+        let formal = name("anthony", "taylor");
+        let nick = name("tony", "taylor");
         assert!(!names_swapped(&formal, &nick));
         // Same given name, another family name (a married name): straight, though the
         // crossed pairs share more letters than the family names do.
-        let maiden = NameNorm {
-            given: toks("virginia"),
-            family: toks("perez"),
-            ..Default::default()
-        };
-        let married = NameNorm {
-            given: toks("virginia"),
-            family: toks("williams"),
-            ..Default::default()
-        };
+        let maiden = name("virginia", "perez");
+        let married = name("virginia", "williams");
         assert!(!names_swapped(&maiden, &married));
         assert!(!names_swapped(&married, &maiden));
         // A maiden name kept as a middle name is not a swap.
-        let initial = NameNorm {
-            given: toks("k"),
-            family: toks("jenkins"),
-            ..Default::default()
-        };
-        let full = NameNorm {
-            given: toks("kimberly jenkins"),
-            family: toks("waller"),
-            ..Default::default()
-        };
+        let initial = name("k", "jenkins");
+        let full = name("kimberly jenkins", "waller");
         assert!(!names_swapped(&initial, &full));
         assert!(!names_swapped(&full, &initial));
     }
