@@ -512,7 +512,8 @@ pub type StorePostings<'k> = FxHashMap<&'k str, Option<Vec<RecordId>>>;
 /// by the sum over shared keys of `1 / ln(1 + n)`, n the number of records holding the key in
 /// the store and the batch together. Generic keys ([`GENERIC_KEY_RECORDS`]) are left out, and
 /// so are candidates with less evidence than one [`SPECIFIC_KEY_RECORDS`] key, and stored
-/// candidates with less than [`CANDIDATE_SHARE`] of the best stored candidate's.
+/// candidates with less than [`CANDIDATE_SHARE`] of the best stored candidate's unless they
+/// share a [`RARE_KEY_RECORDS`] key.
 pub fn rank<'a>(
     keys: &[String],
     i: u32,

@@ -238,7 +238,9 @@ impl Personal {
         if c.identifying {
             *self.sum.get_or_insert(0.0) += weight;
             self.rescued |= weight > 0.0 && level < rescue_levels(c.method);
-            if c.part == Some(NamePart::Given) {
+            // An identifying name comparison is a given name's (a name's given part, or a
+            // given_name attribute).
+            if c.method == Method::Name {
                 self.given_clash |= usize::from(level) + 1 == c.levels.len();
             }
             if c.method == Method::Date {

@@ -151,8 +151,8 @@ pub fn name_level(
         // Two pinyin given names a letter apart, both read as pinyin, are mostly two names
         // (xiulan / xiuyan / xiuhan): a weak agreement. A typo that breaks the reading
         // (xiaomign) is one.
-        let both_read = normalize::is_pinyin_name(&ca) && normalize::is_pinyin_name(&cb);
-        return if pinyin && both_read { 3 } else { 2 };
+        let both_read = pinyin && normalize::is_pinyin_name(&ca) && normalize::is_pinyin_name(&cb);
+        return if both_read { 3 } else { 2 };
     }
     if (best >= 0.8 && !pinyin) || initial_agrees(a, b) || initial_agrees(b, a) {
         return 3;
