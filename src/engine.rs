@@ -229,6 +229,7 @@ impl Engine {
             &config.data_dir.join("sled"),
             &config.encryption,
             &config.data_dir,
+            config.cache_mb,
         )?;
         let index = BlockingIndex::open(
             &config.data_dir.join("index"),

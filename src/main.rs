@@ -228,6 +228,9 @@ fn run() -> anyhow::Result<()> {
     if let Some(d) = cli.data_dir {
         config.data_dir = d;
     }
+    if !matches!(cli.command, Command::Serve { .. }) {
+        config = config.for_offline();
+    }
     match cli.command {
         Command::Serve { listen } => {
             if let Some(l) = listen {
@@ -380,7 +383,7 @@ fn run() -> anyhow::Result<()> {
                     new_key_file.display()
                 );
             }
-            let store = goldrec::store::Store::open(&dir.join("sled"), enc, dir)
+            let store = goldrec::store::Store::open(&dir.join("sled"), enc, dir, config.ingest_cache_mb)
                 .with_context(|| format!("opening data directory {}", dir.display()))?;
             store.rewrap_data_key(&old, &new)?;
             eprintln!(

@@ -277,6 +277,8 @@ pub struct RawServer {
     pub max_reported: usize,
     #[serde(default = "default_chunk_records")]
     pub chunk_records: usize,
+    #[serde(default = "default_server_cache_mb")]
+    pub cache_mb: usize,
     /// PEM certificate chain: with `tls_key`, the API speaks HTTPS only.
     pub tls_cert: Option<String>,
     /// PEM private key of `tls_cert`.
@@ -292,6 +294,7 @@ impl Default for RawServer {
             max_batch_body_mb: default_max_batch_body_mb(),
             max_reported: default_max_reported(),
             chunk_records: default_chunk_records(),
+            cache_mb: default_server_cache_mb(),
             tls_cert: None,
             tls_key: None,
         }
@@ -332,6 +335,8 @@ pub struct RawIngest {
     pub date_formats: Vec<String>,
     #[serde(default = "default_index_memory_mb")]
     pub index_memory_mb: usize,
+    #[serde(default = "default_ingest_cache_mb")]
+    pub cache_mb: usize,
 }
 
 impl Default for RawIngest {
@@ -340,12 +345,21 @@ impl Default for RawIngest {
             batch_size: default_batch_size(),
             date_formats: default_date_formats(),
             index_memory_mb: default_index_memory_mb(),
+            cache_mb: default_ingest_cache_mb(),
         }
     }
 }
 
 fn default_batch_size() -> usize {
     super::DEFAULT_BATCH_SIZE
+}
+
+fn default_server_cache_mb() -> usize {
+    super::DEFAULT_SERVER_CACHE_MB
+}
+
+fn default_ingest_cache_mb() -> usize {
+    super::DEFAULT_INGEST_CACHE_MB
 }
 
 fn default_index_memory_mb() -> usize {

@@ -101,11 +101,11 @@ pub fn compact(config: &crate::config::Config) -> Result<Compacted, StoreError> 
     let new = data_dir.join(COMPACT);
     {
         // The live store's lock is held from here until the copy is complete.
-        let store = Store::open(&live, &config.encryption, data_dir)?;
+        let store = Store::open(&live, &config.encryption, data_dir, config.ingest_cache_mb)?;
         if new.exists() {
             std::fs::remove_dir_all(&new).map_err(io(&new))?;
         }
-        let target = Store::open(&new, &config.encryption, data_dir)?;
+        let target = Store::open(&new, &config.encryption, data_dir, config.ingest_cache_mb)?;
         store.copy_into(&target)?;
         let done = data_dir.join(DONE);
         std::fs::write(&done, b"sled.compact is complete\n").map_err(io(&done))?;

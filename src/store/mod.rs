@@ -582,18 +582,19 @@ fn read_u64(bytes: Option<sled::IVec>) -> u64 {
 
 impl Store {
     /// Opens (or creates) the database in `dir`, with the data key of `encryption` (the KEK
-    /// read for `data_dir`, see [`crate::crypto`]).
+    /// read for `data_dir`, see [`crate::crypto`]) and a page cache of `cache_mb` MB.
     pub fn open(
         dir: &Path,
         encryption: &EncryptionConfig,
         data_dir: &Path,
+        cache_mb: usize,
     ) -> Result<Self, StoreError> {
         if dir == data_dir.join("sled") {
             compact::recover(data_dir)?;
         }
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(256 * 1024 * 1024)
+            .cache_capacity(cache_mb as u64 * 1024 * 1024)
             // We flush explicitly after every batch; the background flush only adds I/O.
             .flush_every_ms(None)
             .open()
@@ -1765,7 +1766,7 @@ mod tests {
             enabled: false,
             ..EncryptionConfig::default()
         };
-        Store::open(&dir.join("sled"), &plain, dir).expect("open")
+        Store::open(&dir.join("sled"), &plain, dir, 64).expect("open")
     }
 
     #[test]
