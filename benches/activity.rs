@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
     let mut config = Config::load(&root.join("config/goldrec.toml"))?;
     config.data_dir = scratch.path().join("data");
     let batch = config.batch_size;
-    let engine = Engine::open(config)?;
+    let engine = Engine::open(config.for_offline())?;
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
 
     let started = Instant::now();

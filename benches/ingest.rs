@@ -291,7 +291,7 @@ fn main() -> anyhow::Result<()> {
     }
     let data_dir = config.data_dir.clone();
     let batch = config.batch_size;
-    let engine = Engine::open(config)?;
+    let engine = Engine::open(config.for_offline())?;
     let started = Instant::now();
     let mut items = ingest::read_payload(goldrec::config::Format::Csv, std::fs::File::open(&csv)?);
     let mut batch_phases: Vec<Vec<(&'static str, f64)>> = Vec::new();

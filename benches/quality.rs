@@ -122,7 +122,7 @@ fn main() -> anyhow::Result<()> {
     config.data_dir =
         arg(&args, "--data-dir").map_or_else(|| scratch.path().join("data"), PathBuf::from);
     let batch = config.batch_size;
-    let engine = Engine::open(config)?;
+    let engine = Engine::open(config.for_offline())?;
     let started = Instant::now();
     let mut rejected: HashMap<String, usize> = HashMap::new();
     for (source, file) in [

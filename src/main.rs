@@ -383,8 +383,9 @@ fn run() -> anyhow::Result<()> {
                     new_key_file.display()
                 );
             }
-            let store = goldrec::store::Store::open(&dir.join("sled"), enc, dir, config.ingest_cache_mb)
-                .with_context(|| format!("opening data directory {}", dir.display()))?;
+            let store =
+                goldrec::store::Store::open(&dir.join("sled"), enc, dir, config.ingest_cache_mb)
+                    .with_context(|| format!("opening data directory {}", dir.display()))?;
             store.rewrap_data_key(&old, &new)?;
             eprintln!(
                 "the data key of {} is now wrapped by the key in {}: set [encryption] key_file to it (or GOLDREC_DATA_KEY to its content) and destroy the old key",

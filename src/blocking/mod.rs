@@ -91,6 +91,11 @@ pub const CANDIDATE_SHARE: f64 = 0.5;
 /// be a household member the match must be explained against), a name and a city are not.
 pub const RARE_KEY_RECORDS: usize = 3;
 
+/// Suffix of the commit payload naming the term layout ([`crate::crypto::Sealer::term`], 8
+/// hash characters): an index written with another layout reads as reflecting no batch, so
+/// open rebuilds it.
+const TERM_FORMAT: &str = "/t8";
+
 /// Records written since the last tantivy commit are served from memory until this many
 /// accumulate (or [`PENDING_MAX_AGE`] passes), then committed together: a tantivy commit and
 /// reader reload cost ~100-200 ms and leave a segment to merge, too much for every group
@@ -181,7 +186,7 @@ fn commit_locked(
 ) -> Result<(), IndexError> {
     let w = writer.as_mut().ok_or(IndexError::Closed)?;
     let mut prepared = w.prepare_commit().map_err(tv("preparing a commit"))?;
-    prepared.set_payload(&seq.to_string());
+    prepared.set_payload(&format!("{seq}{TERM_FORMAT}"));
     prepared.commit().map_err(tv("committing"))?;
     let mut p = pending.write().expect("pending lock");
     reader.reload().map_err(tv("reloading the reader"))?;
@@ -268,7 +273,7 @@ impl BlockingIndex {
             .load_metas()
             .ok()
             .and_then(|m| m.payload)
-            .and_then(|p| p.parse().ok())
+            .and_then(|p| p.strip_suffix(TERM_FORMAT)?.parse().ok())
             .unwrap_or(0)
     }
 

@@ -34,7 +34,7 @@ const COMPRESS_FROM: usize = 96;
 const MAX_PLAIN_VALUE: usize = 256 << 20;
 
 /// zstd level: the fastest; higher levels gain a few percent on values this small.
-const ZSTD_LEVEL: i32 = 1;
+const ZSTD_LEVEL: i32 = 3;
 
 /// The body of a stored value (after its format byte) in the plain layout: compressed values
 /// are decompressed, plain ones borrowed. Each thread keeps one zstd context: making one per

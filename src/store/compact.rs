@@ -124,7 +124,7 @@ pub fn compact(config: &crate::config::Config) -> Result<Compacted, StoreError> 
 impl Store {
     /// Copies every tree into `target` (a new store with its own data key), values opened
     /// with this store's key and sealed with the target's; flushes.
-    fn copy_into(&self, target: &Store) -> Result<(), StoreError> {
+    pub(super) fn copy_into(&self, target: &Store) -> Result<(), StoreError> {
         self.copy_trees(&target.db, Some(target))
     }
 
@@ -142,6 +142,24 @@ impl Store {
     /// Copies every tree into `to`: re-sealed for `reseal`'s data key (compaction), or as
     /// stored (a backup).
     fn copy_trees(&self, to_db: &sled::Db, reseal: Option<&Store>) -> Result<(), StoreError> {
+        if let Some(target) = reseal {
+            // Fresh dictionaries from the live values only: the old ones hold fragments of
+            // what they were trained on, erased values among them.
+            for tree in [trees::RECORDS, trees::ENTITIES] {
+                let from = self
+                    .db
+                    .open_tree(tree)
+                    .map_err(sled_err("opening a tree"))?;
+                let mut samples = Vec::new();
+                for kv in from.iter().take(super::packing::TRAIN_SAMPLES) {
+                    let (k, v) = kv.map_err(sled_err("reading the store"))?;
+                    samples.push(self.unseal(tree, &k, &v)?.into_owned());
+                }
+                if samples.len() >= super::packing::TRAIN_MIN {
+                    target.install_dict(tree, super::packing::Packing::train(&samples))?;
+                }
+            }
+        }
         for name in self.db.tree_names() {
             let name_str = String::from_utf8_lossy(&name).to_string();
             if name_str.starts_with("__sled__") {
@@ -165,6 +183,8 @@ impl Store {
                         } else if name_str == trees::META {
                             if k.as_ref() == trees::META_DATA_KEY
                                 || k.as_ref() == trees::META_FORMAT
+                                || k.as_ref() == trees::META_DICT_RECORDS
+                                || k.as_ref() == trees::META_DICT_ENTITIES
                             {
                                 continue;
                             }

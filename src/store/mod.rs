@@ -9,6 +9,7 @@ pub mod activity;
 pub mod bloom;
 pub mod codec;
 pub mod compact;
+pub mod packing;
 pub mod trees;
 
 use std::collections::BTreeMap;
@@ -507,6 +508,8 @@ pub struct Store {
     known: std::sync::Arc<bloom::Bloom>,
     /// Seals personal values at rest (`None`: encryption disabled for this store).
     sealer: Option<std::sync::Arc<Sealer>>,
+    /// Dictionaries that pack `records` and `entities` values ([`packing`]).
+    packing: std::sync::Arc<packing::Packing>,
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -518,6 +521,13 @@ fn decode<T: for<'de> Deserialize<'de>>(tree: &'static str, bytes: &[u8]) -> Res
         tree,
         reason: e.to_string(),
     })
+}
+
+fn packed(tree: &'static str) -> impl FnOnce(packing::PackError) -> StoreError {
+    move |e| StoreError::Corrupt {
+        tree,
+        reason: e.0.to_string(),
+    }
 }
 
 fn corrupt(tree: &'static str) -> impl FnOnce(codec::CodecError) -> StoreError {
@@ -629,10 +639,25 @@ impl Store {
         let records = tree(trees::RECORDS)?;
         let entities = tree(trees::ENTITIES)?;
         let sealer = open_sealer(&meta, &records, encryption, data_dir)?;
+        let packing = packing::Packing::default();
+        let open_value =
+            |tree: &'static str, key: &[u8], v: &[u8]| -> Result<Vec<u8>, StoreError> {
+                match &sealer {
+                    Some(s) => Ok(s.open(tree, key, v)?),
+                    None => Ok(v.to_vec()),
+                }
+            };
+        for tree in [trees::RECORDS, trees::ENTITIES] {
+            let key = packing::Packing::meta_key(tree).expect("a packed tree");
+            if let Some(v) = meta.get(key).map_err(sled_err("reading a dictionary"))? {
+                packing.install(tree, open_value(trees::META, key, &v)?);
+            }
+        }
         let unseal = |tree: &'static str, key: &[u8], v: &[u8]| -> Result<Vec<u8>, StoreError> {
-            match &sealer {
-                Some(s) => Ok(s.open(tree, key, v)?),
-                None => Ok(v.to_vec()),
+            let v = open_value(tree, key, v)?;
+            match packing.unpack(tree, &v).map_err(packed(tree))? {
+                Some(plain) => Ok(plain),
+                None => Ok(v),
             }
         };
         if meta
@@ -700,28 +725,71 @@ impl Store {
             snapshots,
             db,
             sealer,
+            packing: std::sync::Arc::new(packing),
         })
     }
 
-    /// `plain` as stored at `key` of `tree`: sealed when the store is encrypted.
+    /// `plain` as stored at `key` of `tree`: packed when the tree has a dictionary
+    /// ([`packing`]), then sealed when the store is encrypted.
     fn seal(&self, tree: &'static str, key: &[u8], plain: Vec<u8>) -> Vec<u8> {
+        let plain = self.packing.pack(tree, plain);
         match &self.sealer {
             Some(s) => s.seal(tree, key, &plain),
             None => plain,
         }
     }
 
-    /// A value read from `key` of `tree`, opened when the store is encrypted.
+    /// A value read from `key` of `tree`: opened when the store is encrypted, unpacked when
+    /// it was packed.
     fn unseal<'v>(
         &self,
         tree: &'static str,
         key: &[u8],
         stored: &'v [u8],
     ) -> Result<std::borrow::Cow<'v, [u8]>, StoreError> {
-        match &self.sealer {
-            Some(s) => Ok(std::borrow::Cow::Owned(s.open(tree, key, stored)?)),
-            None => Ok(std::borrow::Cow::Borrowed(stored)),
+        use std::borrow::Cow;
+        let opened = match &self.sealer {
+            Some(s) => Cow::Owned(s.open(tree, key, stored)?),
+            None => Cow::Borrowed(stored),
+        };
+        match self.packing.unpack(tree, &opened).map_err(packed(tree))? {
+            Some(plain) => Ok(Cow::Owned(plain)),
+            None => Ok(opened),
         }
+    }
+
+    /// Trains and keeps the dictionary of `tree` when it has none and `w` brings enough
+    /// values of it ([`packing::TRAIN_MIN`]); `plain` encodes the i-th of them.
+    fn train_dict(
+        &self,
+        tree: &'static str,
+        count: usize,
+        plain: impl Fn(usize) -> Vec<u8> + Sync + Send,
+    ) -> Result<(), StoreError> {
+        use rayon::prelude::*;
+        if count < packing::TRAIN_MIN || !self.packing.wants_dict(tree) {
+            return Ok(());
+        }
+        let samples: Vec<Vec<u8>> = (0..count.min(packing::TRAIN_SAMPLES))
+            .into_par_iter()
+            .map(plain)
+            .collect();
+        self.install_dict(tree, packing::Packing::train(&samples))
+    }
+
+    /// Keeps `dict` as the dictionary of `tree`, durably before any value packed with it.
+    fn install_dict(&self, tree: &'static str, dict: Option<Vec<u8>>) -> Result<(), StoreError> {
+        let (Some(dict), Some(key)) = (dict, packing::Packing::meta_key(tree)) else {
+            return Ok(());
+        };
+        self.meta
+            .insert(key, self.seal(trees::META, key, dict.clone()))
+            .map_err(sled_err("writing a dictionary"))?;
+        self.meta
+            .flush()
+            .map_err(sled_err("flushing a dictionary"))?;
+        self.packing.install(tree, dict);
+        Ok(())
     }
 
     /// The sealer of an encrypted store (for the index's term hashing).
@@ -969,6 +1037,12 @@ impl Store {
         use rayon::prelude::*;
         let started = std::time::Instant::now();
         let first_change = self.last_change_seq()? + 1;
+        self.train_dict(trees::RECORDS, w.records.len(), |i| {
+            codec::encode_record(&w.records[i].1)
+        })?;
+        self.train_dict(trees::ENTITIES, w.entities.len(), |i| {
+            codec::encode_entity(&w.entities[i])
+        })?;
         // Encoding is the CPU-heavy part of a commit: do it on every core, outside the
         // transaction.
         let encoded_records: Vec<Vec<u8>> = w
@@ -1767,6 +1841,88 @@ mod tests {
             ..EncryptionConfig::default()
         };
         Store::open(&dir.join("sled"), &plain, dir, 64).expect("open")
+    }
+
+    fn packable_record(i: usize) -> (RecordId, StoredRecord) {
+        let r = StoredRecord {
+            source: "crm".into(),
+            key: format!("k{i}"),
+            values: [
+                ("name".to_string(), format!("Customer {i} Zhang")),
+                ("email".to_string(), format!("c{i}@example.com")),
+            ]
+            .into(),
+            updated_at: None,
+            hash: format!("{i:032x}"),
+            entity: i as u64 + 1,
+            seq: i as u64,
+            ingested_at: 1_700_000_000_000,
+            changed_at: 1_700_000_000_000,
+            profile: Profile::default(),
+        };
+        (r.id(), r)
+    }
+
+    fn write_set(range: std::ops::Range<usize>) -> WriteSet {
+        WriteSet {
+            records: range.map(packable_record).collect(),
+            ..WriteSet::default()
+        }
+    }
+
+    #[test]
+    fn a_large_write_set_trains_a_dictionary_and_packed_values_read_back_after_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first_packed = packing::TRAIN_MIN + 10;
+        {
+            let store = open(dir.path());
+            store.commit(&write_set(0..10)).expect("small commit");
+            assert!(
+                store.packing.wants_dict(trees::RECORDS),
+                "10 values train nothing"
+            );
+            store
+                .commit(&write_set(10..first_packed))
+                .expect("large commit");
+            assert!(!store.packing.wants_dict(trees::RECORDS));
+            let stored = |i: usize| {
+                store
+                    .records
+                    .get(packable_record(i).0 .0)
+                    .expect("get")
+                    .expect("present")
+            };
+            assert_eq!(stored(first_packed - 1)[0], packing::PACKED);
+            assert_ne!(
+                stored(3)[0],
+                packing::PACKED,
+                "written before the dictionary"
+            );
+        }
+        let store = open(dir.path());
+        for i in [3, 500, first_packed - 1] {
+            let (id, want) = packable_record(i);
+            let got = store.record(id).expect("read").expect("present");
+            assert_eq!(
+                (got.key, got.values, got.hash),
+                (want.key, want.values, want.hash)
+            );
+        }
+        // A compaction's copy trains its own dictionary and reads every value back.
+        let dir2 = tempfile::tempdir().expect("tempdir");
+        let copy = open(dir2.path());
+        store.copy_into(&copy).expect("copy");
+        assert!(!copy.packing.wants_dict(trees::RECORDS));
+        drop(copy);
+        let copy = open(dir2.path());
+        for i in [3, 1999, first_packed - 1] {
+            let (id, want) = packable_record(i);
+            let got = copy.record(id).expect("read").expect("present");
+            assert_eq!(
+                (got.key, got.values, got.hash),
+                (want.key, want.values, want.hash)
+            );
+        }
     }
 
     #[test]

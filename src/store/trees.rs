@@ -90,9 +90,14 @@ pub const META_ENTITIES: &[u8] = b"entities";
 /// in a store created without encryption.
 pub const META_DATA_KEY: &[u8] = b"data_key";
 
+/// `meta` key: the zstd dictionary of the `records` values ([`super::packing`]), sealed.
+pub const META_DICT_RECORDS: &[u8] = b"dict.records";
+/// `meta` key: the zstd dictionary of the `entities` values ([`super::packing`]), sealed.
+pub const META_DICT_ENTITIES: &[u8] = b"dict.entities";
+
 /// Trees whose values are sealed in an encrypted store ([`crate::crypto`]).
 pub const SEALED: &[&str] = &[
     RECORDS, ENTITIES, REVIEW, CHANGES, DECISIONS, AUDIT, SNAPSHOTS, ACTIVITY, CLASSES,
 ];
 /// `meta` keys whose values are sealed (the other `meta` values are counters).
-pub const SEALED_META: &[&[u8]] = &[META_MODEL];
+pub const SEALED_META: &[&[u8]] = &[META_MODEL, META_DICT_RECORDS, META_DICT_ENTITIES];
