@@ -33,7 +33,8 @@ const COMPRESS_FROM: usize = 96;
 /// Largest plain layout a compressed value may claim (a change page is well under).
 const MAX_PLAIN_VALUE: usize = 256 << 20;
 
-/// zstd level: the fastest; higher levels gain a few percent on values this small.
+/// zstd level of change pages: 3 packs them ~5% smaller than 1 for ~1 s more per million
+/// records written.
 const ZSTD_LEVEL: i32 = 3;
 
 /// The body of a stored value (after its format byte) in the plain layout: compressed values
@@ -374,7 +375,7 @@ pub fn encode_record(r: &StoredRecord) -> Vec<u8> {
     w.i64(r.ingested_at);
     w.i64(r.changed_at);
     write_profile(&mut w, &r.profile);
-    // Not compressed: records gain ~1.2x, and matching reads ~150k of them per batch.
+    // Not compressed here: the store packs it with its tree's dictionary (`packing`).
     w.buf
 }
 
