@@ -289,6 +289,13 @@ impl Engine {
         self.count_terms()
     }
 
+    /// Merges the blocking index's segments into one in the background when a bulk load left
+    /// several (see [`BlockingIndex::merge_in_background`]); `true` when a merge started. A
+    /// server calls it once at start.
+    pub fn optimize_index(&self) -> Result<bool, EngineError> {
+        Ok(self.index.merge_in_background()?)
+    }
+
     /// Commits the records the blocking index holds in memory and saves what the next open
     /// needs to start without a full scan (the term-frequency counts). Call when the engine is done with writes; later writes make the
     /// snapshot stale (the next open then counts again).

@@ -658,6 +658,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
     admin_key(&config)?;
     let data_dir = config.data_dir.clone();
     let engine = Arc::new(open(config)?);
+    if engine.optimize_index()? {
+        tracing::info!("merging the blocking index's segments in the background");
+    }
     let rt = tokio::runtime::Runtime::new()?;
     let tls = engine.config.tls.clone();
     rt.block_on(async move {

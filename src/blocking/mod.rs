@@ -91,6 +91,10 @@ pub const CANDIDATE_SHARE: f64 = 0.5;
 /// be a household member the match must be explained against), a name and a city are not.
 pub const RARE_KEY_RECORDS: usize = 3;
 
+/// Committed segments above which a server merges them into one at start
+/// ([`BlockingIndex::merge_in_background`]).
+pub const MERGE_SEGMENTS_ABOVE: usize = 2;
+
 /// Suffix of the commit payload naming the term layout ([`crate::crypto::Sealer::term`], 8
 /// hash characters): an index written with another layout reads as reflecting no batch, so
 /// open rebuilds it.
@@ -386,6 +390,49 @@ impl BlockingIndex {
         commit_locked(&mut guard, &self.pending, &self.reader, seq)
     }
 
+    /// Starts merging every committed segment into one, in the background, when there are
+    /// more than [`MERGE_SEGMENTS_ABOVE`]; the reader picks the merged segment up when it is
+    /// done. Each look-up reads the term dictionary of every segment: at 1M records the six
+    /// segments a bulk load leaves made term look-ups ~25% of a probe's time (one segment:
+    /// 5.5k -> 7.4k probes/s at 32 clients). The merge takes ~15 s per million records on
+    /// one core; searches and writes go on meanwhile (it changes no document).
+    pub fn merge_in_background(&self) -> Result<bool, IndexError> {
+        let ids = self
+            .index
+            .searchable_segment_ids()
+            .map_err(tv("listing segments"))?;
+        if ids.len() <= MERGE_SEGMENTS_ABOVE {
+            return Ok(false);
+        }
+        let merging = {
+            let mut guard = self.writer.lock().expect("index writer lock");
+            guard.as_mut().ok_or(IndexError::Closed)?.merge(&ids)
+        };
+        let reader = self.reader.clone();
+        let segments = ids.len();
+        std::thread::Builder::new()
+            .name("index-merge".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                match merging.wait() {
+                    Ok(_) => {
+                        if let Err(e) = reader.reload() {
+                            tracing::warn!("reloading the index after a merge: {e}");
+                        }
+                        tracing::info!(
+                            segments,
+                            ms = started.elapsed().as_millis() as u64,
+                            "index segments merged into one"
+                        );
+                    }
+                    // A commit or a shutdown can cancel a merge; the segments stay as they were.
+                    Err(e) => tracing::info!("index merge not done: {e}"),
+                }
+            })
+            .map_err(IndexError::Spawn)?;
+        Ok(true)
+    }
+
     /// Waits for the background commit, if one runs; returns its result.
     pub fn join(&self) -> Result<(), IndexError> {
         let handle = self.committing.lock().expect("commit handle lock").take();
@@ -627,6 +674,42 @@ mod tests {
         drop(idx);
         let idx = BlockingIndex::open(dir.path(), 50, None).unwrap();
         assert_eq!(idx.len(), 3, "the background commit is durable");
+    }
+
+    #[test]
+    fn segments_merge_in_the_background_and_every_record_stays_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = BlockingIndex::open(dir.path(), 50, None).unwrap();
+        let ids: Vec<RecordId> = (0..4).map(|i| RecordId::of("s", &i.to_string())).collect();
+        assert!(
+            !idx.merge_in_background().unwrap(),
+            "an empty index has nothing to merge"
+        );
+        for (seq, id) in ids.iter().enumerate() {
+            idx.upsert(*id, &["k".into()], false).unwrap();
+            idx.commit(seq as u64 + 1).unwrap();
+        }
+        // A deleted record must stay deleted through the merge.
+        idx.delete(ids[3]);
+        idx.commit(5).unwrap();
+        let segments = || idx.index.searchable_segment_ids().unwrap().len();
+        assert!(segments() > MERGE_SEGMENTS_ABOVE);
+        assert!(idx.merge_in_background().unwrap());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while idx.reader.searcher().segment_readers().len() > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the merge did not land"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(segments(), 1);
+        let mut found = idx.postings(&["k"], 10).unwrap().remove(0).unwrap();
+        found.sort();
+        let mut want = ids[..3].to_vec();
+        want.sort();
+        assert_eq!(found, want);
+        assert_eq!(idx.committed_seq(), 5, "the merge keeps the commit payload");
     }
 
     #[test]
