@@ -145,7 +145,7 @@ impl Store {
         if let Some(target) = reseal {
             // Fresh dictionaries from the live values only: the old ones hold fragments of
             // what they were trained on, erased values among them.
-            for tree in [trees::RECORDS, trees::ENTITIES] {
+            for tree in super::packing::Packing::TREES {
                 let from = self
                     .db
                     .open_tree(tree)
@@ -155,7 +155,7 @@ impl Store {
                     let (k, v) = kv.map_err(sled_err("reading the store"))?;
                     samples.push(self.unseal(tree, &k, &v)?.into_owned());
                 }
-                if samples.len() >= super::packing::TRAIN_MIN {
+                if samples.len() >= super::packing::Packing::train_min(tree) {
                     target.install_dict(tree, super::packing::Packing::train(&samples))?;
                 }
             }
@@ -183,8 +183,9 @@ impl Store {
                         } else if name_str == trees::META {
                             if k.as_ref() == trees::META_DATA_KEY
                                 || k.as_ref() == trees::META_FORMAT
-                                || k.as_ref() == trees::META_DICT_RECORDS
-                                || k.as_ref() == trees::META_DICT_ENTITIES
+                                || super::packing::Packing::TREES.iter().any(|t| {
+                                    super::packing::Packing::meta_key(t) == Some(k.as_ref())
+                                })
                             {
                                 continue;
                             }

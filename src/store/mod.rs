@@ -647,7 +647,7 @@ impl Store {
                     None => Ok(v.to_vec()),
                 }
             };
-        for tree in [trees::RECORDS, trees::ENTITIES] {
+        for tree in packing::Packing::TREES {
             let key = packing::Packing::meta_key(tree).expect("a packed tree");
             if let Some(v) = meta.get(key).map_err(sled_err("reading a dictionary"))? {
                 packing.install(tree, open_value(trees::META, key, &v)?);
@@ -759,7 +759,7 @@ impl Store {
     }
 
     /// Trains and keeps the dictionary of `tree` when it has none and `w` brings enough
-    /// values of it ([`packing::TRAIN_MIN`]); `plain` encodes the i-th of them.
+    /// values of it ([`packing::Packing::train_min`]); `plain` encodes the i-th of them.
     fn train_dict(
         &self,
         tree: &'static str,
@@ -767,7 +767,7 @@ impl Store {
         plain: impl Fn(usize) -> Vec<u8> + Sync + Send,
     ) -> Result<(), StoreError> {
         use rayon::prelude::*;
-        if count < packing::TRAIN_MIN || !self.packing.wants_dict(tree) {
+        if count < packing::Packing::train_min(tree) || !self.packing.wants_dict(tree) {
             return Ok(());
         }
         let samples: Vec<Vec<u8>> = (0..count.min(packing::TRAIN_SAMPLES))
@@ -1043,6 +1043,7 @@ impl Store {
         self.train_dict(trees::ENTITIES, w.entities.len(), |i| {
             codec::encode_entity(&w.entities[i])
         })?;
+        self.train_dict(trees::REVIEW, w.review.len(), |i| encode(&w.review[i]))?;
         // Encoding is the CPU-heavy part of a commit: do it on every core, outside the
         // transaction.
         let encoded_records: Vec<Vec<u8>> = w
@@ -1840,7 +1841,15 @@ mod tests {
             enabled: false,
             ..EncryptionConfig::default()
         };
-        Store::open(&dir.join("sled"), &plain, dir, 64).expect("open")
+        // sled's I/O threads can hold a dropped store's file lock a moment longer.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Store::open(&dir.join("sled"), &plain, dir, 64) {
+                Ok(s) => return s,
+                Err(e) if std::time::Instant::now() > deadline => panic!("open: {e}"),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
     }
 
     fn packable_record(i: usize) -> (RecordId, StoredRecord) {

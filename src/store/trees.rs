@@ -94,10 +94,17 @@ pub const META_DATA_KEY: &[u8] = b"data_key";
 pub const META_DICT_RECORDS: &[u8] = b"dict.records";
 /// `meta` key: the zstd dictionary of the `entities` values ([`super::packing`]), sealed.
 pub const META_DICT_ENTITIES: &[u8] = b"dict.entities";
+/// `meta` key: the zstd dictionary of the `review` values ([`super::packing`]), sealed.
+pub const META_DICT_REVIEW: &[u8] = b"dict.review";
 
 /// Trees whose values are sealed in an encrypted store ([`crate::crypto`]).
 pub const SEALED: &[&str] = &[
     RECORDS, ENTITIES, REVIEW, CHANGES, DECISIONS, AUDIT, SNAPSHOTS, ACTIVITY, CLASSES,
 ];
 /// `meta` keys whose values are sealed (the other `meta` values are counters).
-pub const SEALED_META: &[&[u8]] = &[META_MODEL, META_DICT_RECORDS, META_DICT_ENTITIES];
+pub const SEALED_META: &[&[u8]] = &[
+    META_MODEL,
+    META_DICT_RECORDS,
+    META_DICT_ENTITIES,
+    META_DICT_REVIEW,
+];
