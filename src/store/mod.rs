@@ -1275,6 +1275,9 @@ impl Store {
             encode_ms = encoded_at.as_millis() as u64,
             transaction_ms = (committed_at - encoded_at).as_millis() as u64,
             flush_ms = (started.elapsed() - committed_at).as_millis() as u64,
+            encode_us = encoded_at.as_micros() as u64,
+            transaction_us = (committed_at - encoded_at).as_micros() as u64,
+            flush_us = (started.elapsed() - committed_at).as_micros() as u64,
             "batch stored"
         );
         Ok(seq)
