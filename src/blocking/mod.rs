@@ -395,7 +395,8 @@ impl BlockingIndex {
     /// done. Each look-up reads the term dictionary of every segment: at 1M records the six
     /// segments a bulk load leaves made term look-ups ~25% of a probe's time (one segment:
     /// 5.5k -> 7.4k probes/s at 32 clients). The merge takes ~15 s per million records on
-    /// one core; searches and writes go on meanwhile (it changes no document).
+    /// one core; searches and writes go on meanwhile (it changes no document). Dropping the
+    /// index waits for it: a server stopped right after start takes that long to exit.
     pub fn merge_in_background(&self) -> Result<bool, IndexError> {
         let ids = self
             .index
@@ -409,6 +410,8 @@ impl BlockingIndex {
             guard.as_mut().ok_or(IndexError::Closed)?.merge(&ids)
         };
         let reader = self.reader.clone();
+        let writer = self.writer.clone();
+        let pending = self.pending.clone();
         let segments = ids.len();
         std::thread::Builder::new()
             .name("index-merge".into())
@@ -416,6 +419,10 @@ impl BlockingIndex {
                 let started = std::time::Instant::now();
                 match merging.wait() {
                     Ok(_) => {
+                        // Under the writer and pending locks, as a commit reloads: the pending
+                        // set must hold exactly what the loaded reader lacks.
+                        let _writer = writer.lock().expect("index writer lock");
+                        let _pending = pending.write().expect("pending lock");
                         if let Err(e) = reader.reload() {
                             tracing::warn!("reloading the index after a merge: {e}");
                         }
@@ -425,7 +432,8 @@ impl BlockingIndex {
                             "index segments merged into one"
                         );
                     }
-                    // A commit or a shutdown can cancel a merge; the segments stay as they were.
+                    // tantivy gave the merge up (an error, or the writer rolled back); the
+                    // segments stay as they were.
                     Err(e) => tracing::info!("index merge not done: {e}"),
                 }
             })

@@ -34,7 +34,7 @@ impl Store {
     /// prefix of `activity_unresolved`; keyed by the data key in an encrypted store.
     pub fn ref_hash(&self, reference: &str) -> [u8; 8] {
         let h = match &self.sealer {
-            Some(s) => blake3::hash(s.term(reference).as_bytes()),
+            Some(s) => blake3::hash(s.ref_term(reference).as_bytes()),
             None => blake3::hash(reference.as_bytes()),
         };
         h.as_bytes()[..8].try_into().expect("8 bytes")

@@ -508,7 +508,7 @@ pub struct Store {
     known: std::sync::Arc<bloom::Bloom>,
     /// Seals personal values at rest (`None`: encryption disabled for this store).
     sealer: Option<std::sync::Arc<Sealer>>,
-    /// Dictionaries that pack `records` and `entities` values ([`packing`]).
+    /// Dictionaries that pack `records`, `entities` and `review` values ([`packing`]).
     packing: std::sync::Arc<packing::Packing>,
 }
 
@@ -542,6 +542,10 @@ pub const PAGE_EVENTS: usize = 512;
 
 /// Version of the value formats; stores written with JSON values (format 1) are refused.
 const STORE_FORMAT: u64 = 2;
+/// The format of a store holding packed values ([`packing`]), written when its first
+/// dictionary is: a goldrec from before packing refuses to open it (its `compact` would lose
+/// the dictionaries) instead of reading packed values as damage.
+const STORE_FORMAT_PACKED: u64 = 3;
 
 /// The store's sealer: the data key unwrapped with the KEK; made (with a new KEK file when
 /// none is found) for a new store. A store is encrypted or not from its creation on.
@@ -615,7 +619,7 @@ impl Store {
             .get(trees::META_FORMAT)
             .map_err(sled_err("reading the store format"))?
         {
-            Some(v) if key_u64(&v) == STORE_FORMAT => {}
+            Some(v) if [STORE_FORMAT, STORE_FORMAT_PACKED].contains(&key_u64(&v)) => {}
             Some(v) => {
                 return Err(StoreError::Corrupt {
                     tree: trees::META,
@@ -779,16 +783,28 @@ impl Store {
 
     /// Keeps `dict` as the dictionary of `tree`, durably before any value packed with it.
     fn install_dict(&self, tree: &'static str, dict: Option<Vec<u8>>) -> Result<(), StoreError> {
-        let (Some(dict), Some(key)) = (dict, packing::Packing::meta_key(tree)) else {
+        let Some(key) = packing::Packing::meta_key(tree) else {
+            return Ok(());
+        };
+        if !self.packing.wants_dict(tree) {
+            return Ok(());
+        }
+        let Some(dict) = dict else {
+            // zstd could not make one of these values: do not try at every batch.
+            self.packing.give_up(tree);
             return Ok(());
         };
         self.meta
             .insert(key, self.seal(trees::META, key, dict.clone()))
             .map_err(sled_err("writing a dictionary"))?;
         self.meta
+            .insert(trees::META_FORMAT, &STORE_FORMAT_PACKED.to_be_bytes())
+            .map_err(sled_err("writing the store format"))?;
+        self.meta
             .flush()
             .map_err(sled_err("flushing a dictionary"))?;
-        self.packing.install(tree, dict);
+        let installed = self.packing.install(tree, dict);
+        debug_assert!(installed, "one writer installs a tree's dictionary once");
         Ok(())
     }
 

@@ -38,6 +38,12 @@ const LEVEL: i32 = 3;
 /// Largest plain value a packed one may claim (a damaged length must not allocate much).
 const MAX_PLAIN: usize = 64 << 20;
 
+/// Whether a packed value of `frame` bytes may stand for `len` plain bytes: anything else is
+/// damage (a bad length must not allocate much). `pack` keeps values outside it plain.
+fn plausible(len: usize, frame: usize) -> bool {
+    len <= MAX_PLAIN && len <= frame.saturating_mul(255) + 4096
+}
+
 /// A dictionary packing failed in a way that means damage.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -76,7 +82,8 @@ impl Dict {
         let packed = ctx.compress(&plain).ok();
         self.packers.lock().expect("packer pool").push(ctx);
         match packed {
-            Some(frame) if frame.len() + 6 < plain.len() => {
+            // A value that unpacking would take for damage stays plain.
+            Some(frame) if frame.len() + 6 < plain.len() && plausible(plain.len(), frame.len()) => {
                 let mut out = Vec::with_capacity(frame.len() + 6);
                 out.push(PACKED);
                 let mut n = plain.len() as u64;
@@ -108,7 +115,7 @@ impl Dict {
         }
         let len = len as usize;
         let frame = &body[used.min(body.len())..];
-        if len > MAX_PLAIN || len > frame.len().saturating_mul(255) + 4096 {
+        if !plausible(len, frame.len()) {
             return Err(PackError("packed value has an implausible length"));
         }
         let ctx = self.unpackers.lock().expect("unpacker pool").pop();
@@ -133,6 +140,8 @@ pub struct Packing {
     records: OnceLock<Arc<Dict>>,
     entities: OnceLock<Arc<Dict>>,
     review: OnceLock<Arc<Dict>>,
+    /// Trees zstd could not train a dictionary for in this process (not retried).
+    untrainable: Mutex<Vec<&'static str>>,
 }
 
 impl Packing {
@@ -171,16 +180,28 @@ impl Packing {
         self.slot(tree)?.get()
     }
 
-    /// Whether `tree` is packed but has no dictionary yet.
+    /// Whether `tree` is packed but has no dictionary yet (and one may still be trained).
     pub fn wants_dict(&self, tree: &str) -> bool {
         self.slot(tree).is_some_and(|s| s.get().is_none())
+            && !self
+                .untrainable
+                .lock()
+                .expect("untrainable lock")
+                .contains(&tree)
     }
 
-    /// Installs `raw` as the dictionary of `tree` (a no-op when it has one).
-    pub fn install(&self, tree: &str, raw: Vec<u8>) {
-        if let Some(slot) = self.slot(tree) {
-            let _ = slot.set(Arc::new(Dict::new(raw)));
-        }
+    /// Stops trying to train a dictionary for `tree` in this process.
+    pub fn give_up(&self, tree: &'static str) {
+        self.untrainable
+            .lock()
+            .expect("untrainable lock")
+            .push(tree);
+    }
+
+    /// Installs `raw` as the dictionary of `tree`; `false` when it already had one (kept).
+    pub fn install(&self, tree: &str, raw: Vec<u8>) -> bool {
+        self.slot(tree)
+            .is_some_and(|slot| slot.set(Arc::new(Dict::new(raw))).is_ok())
     }
 
     /// A dictionary trained from `samples` (plain values of one tree), or `None` when zstd
@@ -238,9 +259,13 @@ mod tests {
         let samples: Vec<Vec<u8>> = (0..3000).map(sample).collect();
         let p = Packing::default();
         assert!(p.wants_dict(trees::RECORDS));
-        p.install(
+        assert!(p.install(
             trees::RECORDS,
             Packing::train(&samples).expect("a dictionary"),
+        ));
+        assert!(
+            !p.install(trees::RECORDS, vec![1, 2, 3]),
+            "the first one stays"
         );
         assert!(!p.wants_dict(trees::RECORDS));
         let v = sample(123_456);
@@ -257,24 +282,34 @@ mod tests {
         assert_eq!(p.unpack(trees::RECORDS, &v).unwrap(), None);
         assert_eq!(p.pack(trees::REVIEW, v.clone()), v, "no dictionary yet");
         assert_eq!(p.pack(trees::CHANGES, v.clone()), v);
+        // A value packing past what unpacking accepts (long runs) stays plain and reads back.
+        let mut long = sample(9);
+        long.extend(std::iter::repeat_n(b' ', 2_000_000));
+        let stored = p.pack(trees::RECORDS, long.clone());
+        assert_eq!(stored, long);
+        assert_eq!(p.unpack(trees::RECORDS, &stored).unwrap(), None);
     }
 
     #[test]
     fn damaged_or_orphaned_packed_values_are_errors_not_panics() {
         let samples: Vec<Vec<u8>> = (0..3000).map(sample).collect();
         let p = Packing::default();
-        p.install(trees::ENTITIES, Packing::train(&samples).unwrap());
-        let mut packed = p.pack(trees::ENTITIES, sample(7));
-        let last = packed.len() - 1;
-        packed[last] ^= 0xff;
-        packed.truncate(last - 3);
-        assert!(p.unpack(trees::ENTITIES, &packed).is_err());
+        assert!(p.install(trees::ENTITIES, Packing::train(&samples).unwrap()));
+        let packed = p.pack(trees::ENTITIES, sample(7));
+        // A cut frame, a flipped byte in the frame, a length past the frame's bound, a varint
+        // running past 35 bits.
         assert!(p
-            .unpack(
-                trees::ENTITIES,
-                &[PACKED, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
-            )
+            .unpack(trees::ENTITIES, &packed[..packed.len() - 4])
             .is_err());
+        let mut flipped = packed.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0xff;
+        assert!(p.unpack(trees::ENTITIES, &flipped).is_err());
+        assert!(p
+            .unpack(trees::ENTITIES, &[PACKED, 0xff, 0xff, 0xff, 0x7f, 1, 2])
+            .is_err());
+        let long_varint = [PACKED, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
+        assert!(p.unpack(trees::ENTITIES, &long_varint).is_err());
         // A packed value of a tree without its dictionary (a damaged meta) is an error.
         let other = Packing::default();
         let good = p.pack(trees::ENTITIES, sample(8));
