@@ -1927,30 +1927,25 @@ mod tests {
                 "written before the dictionary"
             );
         }
+        let reads_back = |store: &Store, which: [usize; 3]| {
+            for i in which {
+                let (id, want) = packable_record(i);
+                let got = store.record(id).expect("read").expect("present");
+                assert_eq!(
+                    (got.key, got.values, got.hash),
+                    (want.key, want.values, want.hash)
+                );
+            }
+        };
         let store = open(dir.path());
-        for i in [3, 500, first_packed - 1] {
-            let (id, want) = packable_record(i);
-            let got = store.record(id).expect("read").expect("present");
-            assert_eq!(
-                (got.key, got.values, got.hash),
-                (want.key, want.values, want.hash)
-            );
-        }
+        reads_back(&store, [3, 500, first_packed - 1]);
         // A compaction's copy trains its own dictionary and reads every value back.
         let dir2 = tempfile::tempdir().expect("tempdir");
         let copy = open(dir2.path());
         store.copy_into(&copy).expect("copy");
         assert!(!copy.packing.wants_dict(trees::RECORDS));
         drop(copy);
-        let copy = open(dir2.path());
-        for i in [3, 1999, first_packed - 1] {
-            let (id, want) = packable_record(i);
-            let got = copy.record(id).expect("read").expect("present");
-            assert_eq!(
-                (got.key, got.values, got.hash),
-                (want.key, want.values, want.hash)
-            );
-        }
+        reads_back(&open(dir2.path()), [3, 1999, first_packed - 1]);
     }
 
     #[test]
