@@ -203,6 +203,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A reader over bytes with no format byte (a framing built on the codec's varints).
+    pub fn bare(b: &'a [u8]) -> Self {
+        Self { b }
+    }
+
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.b
+    }
+
     /// Unsigned varint.
     pub fn u64(&mut self) -> R<u64> {
         let mut v = 0u64;

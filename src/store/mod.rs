@@ -523,17 +523,11 @@ fn decode<T: for<'de> Deserialize<'de>>(tree: &'static str, bytes: &[u8]) -> Res
     })
 }
 
-fn packed(tree: &'static str) -> impl FnOnce(packing::PackError) -> StoreError {
+/// A value of `tree` that does not decode (or unpack), as a store error naming the tree.
+fn corrupt<E: std::fmt::Display>(tree: &'static str) -> impl FnOnce(E) -> StoreError {
     move |e| StoreError::Corrupt {
         tree,
-        reason: e.0.to_string(),
-    }
-}
-
-fn corrupt(tree: &'static str) -> impl FnOnce(codec::CodecError) -> StoreError {
-    move |e| StoreError::Corrupt {
-        tree,
-        reason: e.0.to_string(),
+        reason: e.to_string(),
     }
 }
 
@@ -659,7 +653,7 @@ impl Store {
         }
         let unseal = |tree: &'static str, key: &[u8], v: &[u8]| -> Result<Vec<u8>, StoreError> {
             let v = open_value(tree, key, v)?;
-            match packing.unpack(tree, &v).map_err(packed(tree))? {
+            match packing.unpack(tree, &v).map_err(corrupt(tree))? {
                 Some(plain) => Ok(plain),
                 None => Ok(v),
             }
@@ -756,7 +750,7 @@ impl Store {
             Some(s) => Cow::Owned(s.open(tree, key, stored)?),
             None => Cow::Borrowed(stored),
         };
-        match self.packing.unpack(tree, &opened).map_err(packed(tree))? {
+        match self.packing.unpack(tree, &opened).map_err(corrupt(tree))? {
             Some(plain) => Ok(Cow::Owned(plain)),
             None => Ok(opened),
         }

@@ -17,6 +17,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::codec::{Reader, Writer};
 use super::trees;
 
 /// First byte of a packed value (the codec's own format bytes are 1 and 2).
@@ -84,16 +85,13 @@ impl Dict {
         match packed {
             // A value that unpacking would take for damage stays plain.
             Some(frame) if frame.len() + 6 < plain.len() && plausible(plain.len(), frame.len()) => {
-                let mut out = Vec::with_capacity(frame.len() + 6);
-                out.push(PACKED);
-                let mut n = plain.len() as u64;
-                while n >= 0x80 {
-                    out.push((n as u8) | 0x80);
-                    n >>= 7;
-                }
-                out.push(n as u8);
-                out.extend_from_slice(&frame);
-                out
+                let mut out = Writer {
+                    buf: Vec::with_capacity(frame.len() + 6),
+                };
+                out.buf.push(PACKED);
+                out.u64(plain.len() as u64);
+                out.buf.extend_from_slice(&frame);
+                out.buf
             }
             _ => plain,
         }
@@ -101,20 +99,12 @@ impl Dict {
 
     /// The plain value of a packed one (`body` follows the [`PACKED`] byte).
     fn unpack(&self, body: &[u8]) -> Result<Vec<u8>, PackError> {
-        let (mut len, mut shift, mut used) = (0u64, 0u32, 0usize);
-        for &b in body {
-            used += 1;
-            if shift > 35 {
-                return Err(PackError("packed value has a damaged length"));
-            }
-            len |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-        }
-        let len = len as usize;
-        let frame = &body[used.min(body.len())..];
+        let mut r = Reader::bare(body);
+        let len = r
+            .u64()
+            .map_err(|_| PackError("packed value has a damaged length"))?;
+        let frame = r.rest();
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
         if !plausible(len, frame.len()) {
             return Err(PackError("packed value has an implausible length"));
         }
@@ -296,8 +286,8 @@ mod tests {
         let p = Packing::default();
         assert!(p.install(trees::ENTITIES, Packing::train(&samples).unwrap()));
         let packed = p.pack(trees::ENTITIES, sample(7));
-        // A cut frame, a flipped byte in the frame, a length past the frame's bound, a varint
-        // running past 35 bits.
+        // A cut frame, a flipped byte in the frame, a length past the frame's bound (short and
+        // long varints), a varint cut short.
         assert!(p
             .unpack(trees::ENTITIES, &packed[..packed.len() - 4])
             .is_err());
@@ -310,6 +300,7 @@ mod tests {
             .is_err());
         let long_varint = [PACKED, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
         assert!(p.unpack(trees::ENTITIES, &long_varint).is_err());
+        assert!(p.unpack(trees::ENTITIES, &[PACKED, 0x80]).is_err());
         // A packed value of a tree without its dictionary (a damaged meta) is an error.
         let other = Packing::default();
         let good = p.pack(trees::ENTITIES, sample(8));
