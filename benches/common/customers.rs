@@ -2663,6 +2663,55 @@ fn relations(feed: &Feed, a: u32, b: u32, shared_tags: u32) -> Vec<&'static str>
     out
 }
 
+/// The recall no clustering can beat with the model's evidence: per person, records joined
+/// wherever a pair of them reaches `floor` (decision weight, transitively; no false merge
+/// possible), as a share of all true pairs. Records without a profile (rejected) stay alone.
+pub fn recall_ceiling(
+    feed: &Feed,
+    profiles: &HashMap<String, goldrec::ingest::profile::Profile>,
+    model: &goldrec::matching::Model,
+    floor: f64,
+) -> f64 {
+    let mut per_person: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, r) in feed.records.iter().enumerate() {
+        per_person.entry(r.person).or_default().push(i);
+    }
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let (mut joined, mut all) = (0u64, 0u64);
+    for members in per_person.values() {
+        let n = members.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        for x in 0..n {
+            for y in x + 1..n {
+                let (a, b) = (&feed.records[members[x]].key, &feed.records[members[y]].key);
+                if let (Some(a), Some(b)) = (profiles.get(a), profiles.get(b)) {
+                    if model.weight(a, b) >= floor {
+                        let (rx, ry) = (root(&mut parent, x), root(&mut parent, y));
+                        parent[rx] = ry;
+                    }
+                }
+            }
+        }
+        let mut sizes: HashMap<usize, u64> = HashMap::new();
+        for x in 0..n {
+            *sizes.entry(root(&mut parent, x)).or_default() += 1;
+        }
+        joined += sizes.values().map(|s| s * (s - 1) / 2).sum::<u64>();
+        all += (n * n.saturating_sub(1) / 2) as u64;
+    }
+    if all == 0 {
+        1.0
+    } else {
+        joined as f64 / all as f64
+    }
+}
+
 /// Scores `entity_of` (the entity of each record, `None` when rejected) against the people.
 /// The entity each feed record ended in after loading into `engine` (`None`: not stored).
 pub fn entities_in(

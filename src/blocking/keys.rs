@@ -167,7 +167,7 @@ fn fragments(kind: AttrKind, attr: usize, part: Option<NamePart>, value: &Norm) 
                 }
                 v
             }
-            AttrKind::Postcode => vec![format!("z:{s}")],
+            AttrKind::Postcode => vec![format!("z:{}", normalize::postcode_area(s))],
             AttrKind::Identifier => vec![format!("i{attr}:{s}")],
             _ => vec![format!("t{attr}:{s}")],
         },

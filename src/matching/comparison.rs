@@ -141,6 +141,11 @@ pub fn level(
                 .unwrap_or(cuts.len()) as u8
         }
         (Method::Postcode | Method::Identifier, Norm::Str(x), Norm::Str(y)) => {
+            let (x, y) = if method == Method::Postcode {
+                (normalize::postcode_area(x), normalize::postcode_area(y))
+            } else {
+                (x.as_str(), y.as_str())
+            };
             if x == y {
                 0
             } else if dl(x, y) <= 1 {
@@ -349,9 +354,10 @@ pub fn exact_values(
                 .map(|t| t.join(" "));
             Some((tokens.join(" "), other))
         }
-        (Method::Text | Method::Postcode | Method::Email | Method::Phone, Norm::Str(x), _) => {
-            Some((x.clone(), None))
+        (Method::Postcode, Norm::Str(x), _) => {
+            Some((normalize::postcode_area(x).to_string(), None))
         }
+        (Method::Text | Method::Email | Method::Phone, Norm::Str(x), _) => Some((x.clone(), None)),
         _ => None,
     }
 }
@@ -815,6 +821,16 @@ mod expected_comparisons {
             lvl("postcode", Method::Postcode, None, "94105", "94106"),
             Some(1),
             "one-digit slip"
+        );
+        assert_eq!(
+            lvl("postcode", Method::Postcode, None, "94105-1351", "94105"),
+            Some(0),
+            "ZIP+4 agrees with its ZIP"
+        );
+        assert_eq!(
+            lvl("postcode", Method::Postcode, None, "94105-1351", "94106"),
+            Some(1),
+            "and a slip in the ZIP is a slip"
         );
         assert_eq!(
             lvl(

@@ -49,9 +49,8 @@ pub fn value_of(
             };
             (!tokens.is_empty()).then(|| tokens.join(" "))
         }
-        (Method::Text | Method::Postcode | Method::Email | Method::Phone, Norm::Str(s)) => {
-            Some(s.clone())
-        }
+        (Method::Postcode, Norm::Str(s)) => Some(crate::normalize::postcode_area(s).to_string()),
+        (Method::Text | Method::Email | Method::Phone, Norm::Str(s)) => Some(s.clone()),
         _ => None,
     }
 }

@@ -20,8 +20,8 @@ pub use name::{
     name_tokens, nickname_roots, parse_person_name, person_name_from_parts, PersonName, NICKNAMES,
 };
 pub use text::{
-    address_tokens, company_tokens, normalize_identifier, normalize_postcode, text_tokens,
-    text_value,
+    address_tokens, company_tokens, normalize_identifier, normalize_postcode, postcode_area,
+    text_tokens, text_value,
 };
 
 use std::borrow::Cow;

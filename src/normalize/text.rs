@@ -161,6 +161,17 @@ fn push_address_token(t: &str, out: &mut Vec<String>) {
     out.push(address_abbrev(t).map_or_else(|| t.to_string(), str::to_string));
 }
 
+/// The part of a normalized postcode that places it: a US ZIP+4 (nine digits) is its five-digit
+/// ZIP, so `94043-1351` agrees with `94043` in comparison, blocking and value frequencies; any
+/// other postcode is itself.
+pub fn postcode_area(s: &str) -> &str {
+    if s.len() == 9 && s.bytes().all(|b| b.is_ascii_digit()) {
+        &s[..5]
+    } else {
+        s
+    }
+}
+
 /// Postcode: NFKC, uppercase, spaces and dashes removed.
 pub fn normalize_postcode(s: &str) -> String {
     if s.is_ascii() {
@@ -525,6 +536,10 @@ mod tests {
         assert_eq!(normalize_postcode("ｓｗ１Ａ　１ＡＡ"), "SW1A1AA");
         assert_eq!(normalize_postcode("100–020"), "100020");
         assert_eq!(normalize_postcode(""), "");
+        assert_eq!(postcode_area("940431351"), "94043");
+        assert_eq!(postcode_area("94043"), "94043");
+        assert_eq!(postcode_area("SW1A1AA"), "SW1A1AA");
+        assert_eq!(postcode_area("100020"), "100020");
     }
 
     #[test]
