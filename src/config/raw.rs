@@ -337,6 +337,8 @@ pub struct RawIngest {
     pub index_memory_mb: usize,
     #[serde(default = "default_ingest_cache_mb")]
     pub cache_mb: usize,
+    #[serde(default = "default_repack_after")]
+    pub repack_after: u64,
 }
 
 impl Default for RawIngest {
@@ -346,8 +348,13 @@ impl Default for RawIngest {
             date_formats: default_date_formats(),
             index_memory_mb: default_index_memory_mb(),
             cache_mb: default_ingest_cache_mb(),
+            repack_after: default_repack_after(),
         }
     }
+}
+
+fn default_repack_after() -> u64 {
+    super::DEFAULT_REPACK_AFTER
 }
 
 fn default_batch_size() -> usize {

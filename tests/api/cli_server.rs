@@ -209,3 +209,74 @@ async fn the_cli_loads_through_a_running_server() {
     assert!(status.success(), "{status}");
     assert!(!server_file.exists(), "server.json is removed at shutdown");
 }
+
+/// The CLI on `dir` with `config`.
+fn cli_with(config: &Path, dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_goldrec"));
+    c.arg("-c")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("GOLDREC_KEY")
+        .env_remove("GOLDREC_ADMIN_KEY");
+    c
+}
+
+/// A load that wrote `ingest.repack_after` records or more (and at least as many as the store
+/// held) ends with a repack: the store is copied into a fresh database with the same key, the
+/// index is kept (no rebuild on the next open), and nothing is lost; a smaller load, or one
+/// into a larger store, does not repack.
+#[test]
+fn a_bulk_load_repacks_the_store_and_keeps_its_contents_and_index() {
+    let conf = tempfile::tempdir().unwrap();
+    let text_of = |n: u64| {
+        let t = crate::helpers::bundled_config_text()
+            .replace("repack_after = 100000", &format!("repack_after = {n}"));
+        assert!(t.contains(&format!("repack_after = {n}")));
+        let path = conf.path().join(format!("repack{n}.toml"));
+        std::fs::write(&path, t).unwrap();
+        path
+    };
+    let (repacking, never) = (text_of(5), text_of(0));
+    let load = |config: &Path, dir: &Path, source: &str, file: &str| {
+        let out = cli_with(config, dir)
+            .args(["ingest", "--quiet", "--source", source])
+            .arg(fixture_path(file))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let export = |config: &Path, dir: &Path| {
+        let out = cli_with(config, dir)
+            .args(["export", "--format", "ndjson"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let err = load(&repacking, a.path(), "crm", "crm.csv");
+    assert!(err.contains("repacked the store after the load"), "{err}");
+    assert!(!a.path().join("sled.compact").exists());
+    assert!(!a.path().join("repack.done").exists());
+    let err = load(&never, b.path(), "crm", "crm.csv");
+    assert!(!err.contains("repacked"), "{err}");
+    // 5 support records into a store of 6: fewer than the store held, no repack.
+    let err = load(&repacking, a.path(), "support", "support.csv");
+    assert!(!err.contains("repacked"), "{err}");
+    load(&never, b.path(), "support", "support.csv");
+    let ((ea, err_a), (eb, _)) = (export(&repacking, a.path()), export(&never, b.path()));
+    assert!(!err_a.contains("rebuilding"), "index rebuilt: {err_a}");
+    let lines = |s: &str| {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert!(!ea.is_empty());
+    assert_eq!(
+        lines(&ea),
+        lines(&eb),
+        "the repacked store exports the same"
+    );
+}
