@@ -1081,6 +1081,18 @@ pub fn person_name_from_parts(given: Option<&str>, family: Option<&str>) -> Opti
     if !han.is_empty() {
         name.han = Some(han);
     }
+    // Parts entered the other way round ("Deng" / "Minglin"): a common Chinese surname in the
+    // given field and, in the family field, a pinyin name that is no surname. When both read
+    // as surnames ("Wei" / "Zhang") the fields are taken as labelled.
+    if name.han.is_none()
+        && name.given.len() == 1
+        && name.family.len() == 1
+        && is_chinese_surname(&name.given[0])
+        && !is_chinese_surname(&name.family[0])
+        && is_pinyin_word(&name.family[0])
+    {
+        std::mem::swap(&mut name.given, &mut name.family);
+    }
     join_pinyin_given(&mut name);
     (!name.is_empty()).then_some(name)
 }
@@ -1961,6 +1973,18 @@ mod tests {
         assert_eq!(person_name_from_parts(Some(""), Some("  ")), None);
         assert_eq!(person_name_from_parts(Some("💥"), Some("\u{200b}")), None);
         assert_eq!(person_name_from_parts(Some("Mr"), None), None);
+        // Parts the other way round: a surname as given name, a non-surname pinyin as family.
+        let n = person_name_from_parts(Some("Deng"), Some("Minglin")).unwrap();
+        assert_eq!(split(&n), names(&["minglin"], &["deng"]));
+        let n = person_name_from_parts(Some("WANG"), Some("Jie")).unwrap();
+        assert_eq!(split(&n), names(&["jie"], &["wang"]));
+        // Both read as surnames, or the family is not pinyin: as labelled.
+        let n = person_name_from_parts(Some("Wei"), Some("Zhang")).unwrap();
+        assert_eq!(split(&n), names(&["wei"], &["zhang"]));
+        let n = person_name_from_parts(Some("Lee"), Some("Smith")).unwrap();
+        assert_eq!(split(&n), names(&["lee"], &["smith"]));
+        let n = person_name_from_parts(Some("Minglin"), Some("Deng")).unwrap();
+        assert_eq!(split(&n), names(&["minglin"], &["deng"]));
     }
 
     #[test]
