@@ -334,7 +334,9 @@ fn main() -> anyhow::Result<()> {
     let entities = engine.reads().entities().count();
     // As `goldrec ingest` ends: the index committed, the snapshot saved, a bulk load repacked.
     let closing = Instant::now();
-    let repacked = engine.close_after_load((summary.inserted + summary.updated) as u64)?;
+    let repacked = engine
+        .close_after_load(summary.inserted as u64, summary.updated as u64)?
+        .transpose()?;
     let close_secs = closing.elapsed().as_secs_f64();
     let secs = load_secs + close_secs;
     let rss = peak_rss_mb();

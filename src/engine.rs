@@ -312,26 +312,24 @@ impl Engine {
         Ok(())
     }
 
-    /// Closes the engine after a load that wrote `written` records; when the load was bulk
-    /// (at least `ingest.repack_after` records, and at least as many as the store held before
-    /// it), the store is then repacked into a fresh database
+    /// Closes the engine after a load that inserted `inserted` and updated `updated` records;
+    /// when the load was bulk (it wrote at least `ingest.repack_after` records, and at least as
+    /// many as the store held before it), the store is then repacked into a fresh database
     /// ([`crate::store::compact::repack`]: sled keeps ~1.8x the live bytes after a bulk load).
-    /// Returns the sizes before and after when it repacked.
+    /// An error closing is the outer error. `None`: no repack was due; else the repack's
+    /// outcome (the load is committed either way).
     pub fn close_after_load(
         self,
-        written: u64,
-    ) -> Result<Option<crate::store::compact::Compacted>, EngineError> {
+        inserted: u64,
+        updated: u64,
+    ) -> Result<Option<Result<crate::store::compact::Compacted, StoreError>>, EngineError> {
         self.close()?;
-        let stored = self.store.record_count()?;
+        let before = self.store.record_count()?.saturating_sub(inserted);
         let config = Arc::clone(&self.config);
         drop(self);
-        let bulk = config.repack_after > 0
-            && written >= config.repack_after
-            && written.saturating_mul(2) >= stored;
-        if !bulk {
-            return Ok(None);
-        }
-        Ok(Some(crate::store::compact::repack(&config)?))
+        let written = inserted + updated;
+        let bulk = config.repack_after > 0 && written >= config.repack_after && written >= before;
+        Ok(bulk.then(|| crate::store::compact::repack(&config)))
     }
 
     /// Counts every stored record into the model's term frequencies.

@@ -888,14 +888,19 @@ fn ingest_files(
     // Commit what the blocking index holds in memory and save the start-up snapshot, so the
     // next open neither rebuilds the index nor rescans the records; a bulk load then repacks
     // the store.
-    let repacking = Instant::now();
-    if let Some(c) = engine.close_after_load((summary.inserted + summary.updated) as u64)? {
-        eprintln!(
-            "repacked the store after the load: {:.1} MB -> {:.1} MB in {:.1}s",
+    let closing = Instant::now();
+    match engine.close_after_load(summary.inserted as u64, summary.updated as u64)? {
+        Some(Ok(c)) => eprintln!(
+            "repacked the store after the load: {:.1} MB -> {:.1} MB (closed and repacked in {:.1}s)",
             c.before as f64 / 1e6,
             c.after as f64 / 1e6,
-            repacking.elapsed().as_secs_f64()
-        );
+            closing.elapsed().as_secs_f64()
+        ),
+        // The load is committed: a repack that failed (a full disk?) only leaves it larger.
+        Some(Err(e)) => eprintln!(
+            "warning: the load is committed, but repacking the store after it failed: {e} (the store stays as loaded; `ingest.repack_after = 0` turns the repack off)"
+        ),
+        None => {}
     }
     print_summary(&summary, started);
     Ok(())

@@ -1082,14 +1082,17 @@ pub fn person_name_from_parts(given: Option<&str>, family: Option<&str>) -> Opti
         name.han = Some(han);
     }
     // Parts entered the other way round ("Deng" / "Minglin"): a common Chinese surname in the
-    // given field and, in the family field, a pinyin name that is no surname. When both read
-    // as surnames ("Wei" / "Zhang") the fields are taken as labelled.
+    // given field and, in the family field, a two-syllable pinyin given name that is no
+    // surname and no Western given name. When both could be surnames ("Wei" / "Zhang"), or the
+    // family is one syllable ("Lan" / "Le" may be Vietnamese), the fields are taken as
+    // labelled.
     if name.han.is_none()
         && name.given.len() == 1
         && name.family.len() == 1
         && is_chinese_surname(&name.given[0])
         && !is_chinese_surname(&name.family[0])
-        && is_pinyin_word(&name.family[0])
+        && pinyin_syllables(&name.family[0]) == Some(2)
+        && nickname_roots(&name.family[0]).is_empty()
     {
         std::mem::swap(&mut name.given, &mut name.family);
     }
@@ -1976,13 +1979,20 @@ mod tests {
         // Parts the other way round: a surname as given name, a non-surname pinyin as family.
         let n = person_name_from_parts(Some("Deng"), Some("Minglin")).unwrap();
         assert_eq!(split(&n), names(&["minglin"], &["deng"]));
-        let n = person_name_from_parts(Some("WANG"), Some("Jie")).unwrap();
-        assert_eq!(split(&n), names(&["jie"], &["wang"]));
-        // Both read as surnames, or the family is not pinyin: as labelled.
+        let n = person_name_from_parts(Some("WANG"), Some("Xiuying")).unwrap();
+        assert_eq!(split(&n), names(&["xiuying"], &["wang"]));
+        // Both read as surnames, the family is one syllable (Vietnamese "Hong" / "Le" reads
+        // so too), a Western given name, or not pinyin: as labelled.
         let n = person_name_from_parts(Some("Wei"), Some("Zhang")).unwrap();
         assert_eq!(split(&n), names(&["wei"], &["zhang"]));
-        let n = person_name_from_parts(Some("Lee"), Some("Smith")).unwrap();
-        assert_eq!(split(&n), names(&["lee"], &["smith"]));
+        let n = person_name_from_parts(Some("Wang"), Some("Jie")).unwrap();
+        assert_eq!(split(&n), names(&["wang"], &["jie"]));
+        let n = person_name_from_parts(Some("Hong"), Some("Le")).unwrap();
+        assert_eq!(split(&n), names(&["hong"], &["le"]));
+        let n = person_name_from_parts(Some("Lin"), Some("Susan")).unwrap();
+        assert_eq!(split(&n), names(&["lin"], &["susan"]));
+        let n = person_name_from_parts(Some("Li"), Some("Smith")).unwrap();
+        assert_eq!(split(&n), names(&["li"], &["smith"]));
         let n = person_name_from_parts(Some("Minglin"), Some("Deng")).unwrap();
         assert_eq!(split(&n), names(&["minglin"], &["deng"]));
     }

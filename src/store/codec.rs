@@ -939,9 +939,11 @@ pub fn decode_page(first: u64, b: &[u8]) -> R<Page> {
     })
 }
 
-/// Marks the hashed-key layout of [`encode_terms`] (a layout with value texts started with
-/// the record count, which is never this).
-const TERMS_HASHED: u64 = u64::MAX;
+/// Marks the hashed-key layout of [`encode_terms`] with postcodes counted by their area
+/// ([`crate::normalize::postcode_area`]). `u64::MAX` marked the layout before (a US ZIP+4
+/// counted in full), a layout with value texts started with the record count: both are
+/// refused, so the counts are taken again from the records.
+const TERMS_HASHED: u64 = u64::MAX - 1;
 
 /// Encodes the term-frequency counts: record count, then per column its (value hash, count)
 /// pairs.

@@ -20,10 +20,12 @@
 //! [`repack`] is the same copy without a new key: the values are copied as stored, so the
 //! blocking index stays valid and is kept. sled keeps superseded pages until a segment is at
 //! most half live, so a store built by a bulk load holds about 1.8x its live bytes; a copy
-//! into a fresh database holds them once (1M records: 1,305 -> 736 MB in ~20 s). `goldrec
-//! ingest` repacks after a load that wrote `ingest.repack_after` records or more and at least
-//! as many as the store held before (see [`crate::engine::Engine::close_after_load`]). Its
-//! marker is `repack.done`; [`recover`] finishes either kind.
+//! into a fresh database holds them once (1M synth records: sled 1,367 -> 760 MB, ~15 s).
+//! `goldrec ingest` repacks after a load that wrote `ingest.repack_after` records or more and
+//! at least as many as the store held before (see
+//! [`crate::engine::Engine::close_after_load`]). Its marker is `repack.done`; [`recover`]
+//! finishes either kind. A failed copy is removed; the copy needs free space about the size
+//! of the live store.
 
 use std::path::Path;
 
@@ -42,6 +44,24 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// Syncs every file under `dir` and the directories themselves.
+fn sync_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => sync_tree(&e.path()),
+                Ok(_) => {
+                    if let Ok(f) = std::fs::File::open(e.path()) {
+                        let _ = f.sync_all();
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    sync_dir(dir);
 }
 
 /// Sizes before and after a compaction, in bytes.
@@ -155,12 +175,20 @@ fn rewrite(config: &crate::config::Config, new_key: bool) -> Result<Compacted, S
         if new.exists() {
             std::fs::remove_dir_all(&new).map_err(io(&new))?;
         }
-        if new_key {
-            let target = Store::open(&new, &config.encryption, data_dir, config.ingest_cache_mb)?;
-            store.copy_into(&target)?;
+        let copied = if new_key {
+            Store::open(&new, &config.encryption, data_dir, config.ingest_cache_mb)
+                .and_then(|target| store.copy_into(&target))
         } else {
-            store.copy_raw_to(&new)?;
+            store.copy_raw_to(&new)
+        };
+        if let Err(e) = copied {
+            // A copy that failed (a full disk, most likely) leaves no half copy behind.
+            let _ = std::fs::remove_dir_all(&new);
+            return Err(e);
         }
+        // Every file of the copy (sled does not sync its `conf`) and its directory entries are
+        // durable before the marker says it is complete.
+        sync_tree(&new);
         let done = data_dir.join(if new_key { DONE } else { REPACK_DONE });
         std::fs::write(&done, b"sled.compact is complete\n").map_err(io(&done))?;
         std::fs::File::open(&done)
@@ -223,7 +251,14 @@ impl Store {
             .into_iter()
             .filter(|n| !n.starts_with(b"__sled__"))
             .collect();
-        // Trees are copied on two threads (records and entities are most of a store).
+        // Trees are copied on two threads; records and entities, most of a store, are taken
+        // first (the queue pops from its end), one by each thread.
+        let mut names = names;
+        names.sort_by_key(|n| {
+            [trees::RECORDS, trees::ENTITIES]
+                .iter()
+                .position(|t| t.as_bytes() == n.as_ref())
+        });
         let queue = std::sync::Mutex::new(names);
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..2)
