@@ -245,7 +245,7 @@ impl Store {
                 }
             }
         }
-        let names: Vec<sled::IVec> = self
+        let mut names: Vec<sled::IVec> = self
             .db
             .tree_names()
             .into_iter()
@@ -253,7 +253,6 @@ impl Store {
             .collect();
         // Trees are copied on two threads; records and entities, most of a store, are taken
         // first (the queue pops from its end), one by each thread.
-        let mut names = names;
         names.sort_by_key(|n| {
             [trees::RECORDS, trees::ENTITIES]
                 .iter()
@@ -288,56 +287,54 @@ impl Store {
         to_db: &sled::Db,
         reseal: Option<&Store>,
     ) -> Result<(), StoreError> {
-        {
-            let name_str = String::from_utf8_lossy(name).to_string();
-            let sealed_tree = trees::SEALED.iter().find(|t| **t == name_str).copied();
-            let from = self
-                .db
-                .open_tree(name)
-                .map_err(sled_err("opening a tree"))?;
-            let to = to_db.open_tree(name).map_err(sled_err("opening a tree"))?;
-            let mut batch = sled::Batch::default();
-            let mut n = 0;
-            for kv in from.iter() {
-                let (k, v) = kv.map_err(sled_err("copying the store"))?;
-                let value = match reseal {
-                    None => v.to_vec(),
-                    Some(target) => {
-                        if let Some(tree) = sealed_tree {
-                            target.seal(tree, &k, self.unseal(tree, &k, &v)?.into_owned())
-                        } else if name_str == trees::META {
-                            if k.as_ref() == trees::META_DATA_KEY
-                                || k.as_ref() == trees::META_FORMAT
-                                || super::packing::Packing::TREES.iter().any(|t| {
-                                    super::packing::Packing::meta_key(t) == Some(k.as_ref())
-                                })
-                            {
-                                continue;
-                            }
-                            if trees::SEALED_META.contains(&k.as_ref()) {
-                                target.seal(
-                                    trees::META,
-                                    &k,
-                                    self.unseal(trees::META, &k, &v)?.into_owned(),
-                                )
-                            } else {
-                                v.to_vec()
-                            }
+        let name_str = String::from_utf8_lossy(name).to_string();
+        let sealed_tree = trees::SEALED.iter().find(|t| **t == name_str).copied();
+        let from = self
+            .db
+            .open_tree(name)
+            .map_err(sled_err("opening a tree"))?;
+        let to = to_db.open_tree(name).map_err(sled_err("opening a tree"))?;
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in from.iter() {
+            let (k, v) = kv.map_err(sled_err("copying the store"))?;
+            let value = match reseal {
+                None => v.to_vec(),
+                Some(target) => {
+                    if let Some(tree) = sealed_tree {
+                        target.seal(tree, &k, self.unseal(tree, &k, &v)?.into_owned())
+                    } else if name_str == trees::META {
+                        if k.as_ref() == trees::META_DATA_KEY
+                            || k.as_ref() == trees::META_FORMAT
+                            || super::packing::Packing::TREES
+                                .iter()
+                                .any(|t| super::packing::Packing::meta_key(t) == Some(k.as_ref()))
+                        {
+                            continue;
+                        }
+                        if trees::SEALED_META.contains(&k.as_ref()) {
+                            target.seal(
+                                trees::META,
+                                &k,
+                                self.unseal(trees::META, &k, &v)?.into_owned(),
+                            )
                         } else {
                             v.to_vec()
                         }
+                    } else {
+                        v.to_vec()
                     }
-                };
-                batch.insert(k, value);
-                n += 1;
-                if n % 10_000 == 0 {
-                    to.apply_batch(std::mem::take(&mut batch))
-                        .map_err(sled_err("copying the store"))?;
                 }
+            };
+            batch.insert(k, value);
+            n += 1;
+            if n % 10_000 == 0 {
+                to.apply_batch(std::mem::take(&mut batch))
+                    .map_err(sled_err("copying the store"))?;
             }
-            to.apply_batch(batch)
-                .map_err(sled_err("copying the store"))?;
         }
+        to.apply_batch(batch)
+            .map_err(sled_err("copying the store"))?;
         Ok(())
     }
 }
