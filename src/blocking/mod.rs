@@ -7,6 +7,7 @@
 //! [`BatchIndex`] built in memory for the batch. The index is derived state: it can always be
 //! rebuilt from sled, and its commit payload names the sled batch it reflects.
 
+mod filter;
 pub mod keys;
 
 use std::path::Path;
@@ -161,6 +162,8 @@ pub struct BlockingIndex {
     key: Field,
     /// Hashes key values into index terms (an encrypted store), see [`crate::crypto::Sealer::term`].
     terms: Option<std::sync::Arc<crate::crypto::Sealer>>,
+    /// Term filters of the committed segments ([`filter`]).
+    filters: filter::Filters,
 }
 
 impl Drop for BlockingIndex {
@@ -187,14 +190,18 @@ fn commit_locked(
     pending: &RwLock<Pending>,
     reader: &IndexReader,
     seq: u64,
+    filters: (Field, &filter::Filters),
 ) -> Result<(), IndexError> {
     let w = writer.as_mut().ok_or(IndexError::Closed)?;
     let mut prepared = w.prepare_commit().map_err(tv("preparing a commit"))?;
     prepared.set_payload(&format!("{seq}{TERM_FORMAT}"));
     prepared.commit().map_err(tv("committing"))?;
-    let mut p = pending.write().expect("pending lock");
-    reader.reload().map_err(tv("reloading the reader"))?;
-    *p = Pending::default();
+    {
+        let mut p = pending.write().expect("pending lock");
+        reader.reload().map_err(tv("reloading the reader"))?;
+        *p = Pending::default();
+    }
+    filter::refresh(reader, filters.0, filters.1);
     Ok(())
 }
 
@@ -237,12 +244,12 @@ impl BlockingIndex {
         };
         let s = index.schema();
         let get = |name| s.get_field(name).expect("field of our schema");
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(4);
-        let per_thread = (memory_mb / threads).max(15);
+        // One indexing thread: each thread writes a segment of its own at every commit, and
+        // every look-up reads every segment's dictionary; indexing a million records' keys
+        // takes a few seconds on one thread. (Two threads: six segments at 300k records and a
+        // candidates phase 30% slower.)
         let writer = index
-            .writer_with_num_threads(threads, per_thread * threads * 1024 * 1024)
+            .writer_with_num_threads(1, memory_mb.max(15) * 1024 * 1024)
             .map_err(tv("opening the index writer"))?;
         let reader = index
             .reader_builder()
@@ -260,7 +267,22 @@ impl BlockingIndex {
             pending: Default::default(),
             pending_limit: PENDING_RECORDS,
             committing: Mutex::new(None),
-        })
+            filters: Default::default(),
+        }
+        .with_filters())
+    }
+
+    /// Builds the term filters of the segments opened, in the background (a million records'
+    /// segments take about a second; look-ups walk the dictionaries until then).
+    fn with_filters(self) -> Self {
+        let (reader, key, filters) = (self.reader.clone(), self.key, self.filters.clone());
+        let started = std::thread::Builder::new()
+            .name("index-filters".into())
+            .spawn(move || filter::refresh(&reader, key, &filters));
+        if let Err(e) = started {
+            tracing::warn!("starting the index filter thread: {e}");
+        }
+        self
     }
 
     /// The indexed term of blocking key `k`.
@@ -360,10 +382,12 @@ impl BlockingIndex {
         };
         if due {
             self.join()?;
-            let (writer, pending, reader) = (
+            let (writer, pending, reader, key, filters) = (
                 Arc::clone(&self.writer),
                 Arc::clone(&self.pending),
                 self.reader.clone(),
+                self.key,
+                self.filters.clone(),
             );
             // The writer is locked before the thread starts, so that no write slips in
             // between this call and the commit.
@@ -373,7 +397,7 @@ impl BlockingIndex {
                 .spawn(move || {
                     let mut guard = writer.lock().expect("index writer lock");
                     locked_tx.send(()).ok();
-                    commit_locked(&mut guard, &pending, &reader, seq)
+                    commit_locked(&mut guard, &pending, &reader, seq, (key, &filters))
                 })
                 .map_err(IndexError::Spawn)?;
             locked_rx.recv().ok();
@@ -387,7 +411,13 @@ impl BlockingIndex {
     pub fn commit(&self, seq: u64) -> Result<(), IndexError> {
         self.join()?;
         let mut guard = self.writer.lock().expect("index writer lock");
-        commit_locked(&mut guard, &self.pending, &self.reader, seq)
+        commit_locked(
+            &mut guard,
+            &self.pending,
+            &self.reader,
+            seq,
+            (self.key, &self.filters),
+        )
     }
 
     /// Starts merging every committed segment into one, in the background, when there are
@@ -412,6 +442,7 @@ impl BlockingIndex {
         let reader = self.reader.clone();
         let writer = self.writer.clone();
         let pending = self.pending.clone();
+        let (key, filters) = (self.key, self.filters.clone());
         let segments = ids.len();
         std::thread::Builder::new()
             .name("index-merge".into())
@@ -421,11 +452,14 @@ impl BlockingIndex {
                     Ok(_) => {
                         // Under the writer and pending locks, as a commit reloads: the pending
                         // set must hold exactly what the loaded reader lacks.
-                        let _writer = writer.lock().expect("index writer lock");
-                        let _pending = pending.write().expect("pending lock");
-                        if let Err(e) = reader.reload() {
-                            tracing::warn!("reloading the index after a merge: {e}");
+                        {
+                            let _writer = writer.lock().expect("index writer lock");
+                            let _pending = pending.write().expect("pending lock");
+                            if let Err(e) = reader.reload() {
+                                tracing::warn!("reloading the index after a merge: {e}");
+                            }
                         }
+                        filter::refresh(&reader, key, &filters);
                         tracing::info!(
                             segments,
                             ms = started.elapsed().as_millis() as u64,
@@ -474,11 +508,14 @@ impl BlockingIndex {
             reader: &'a tantivy::SegmentReader,
             hi: tantivy::columnar::Column<u64>,
             lo: tantivy::columnar::Column<u64>,
+            filter: Option<Arc<filter::TermFilter>>,
         }
+        let filters = self.filters.read().expect("filters lock");
         let mut segs = Vec::new();
         for reader in searcher.segment_readers() {
             let ff = reader.fast_fields();
             segs.push(Seg {
+                filter: filters.get(&reader.segment_id()).cloned(),
                 inv: reader
                     .inverted_index(self.key)
                     .map_err(tv("reading postings"))?,
@@ -487,10 +524,12 @@ impl BlockingIndex {
                 lo: ff.u64(field::RID_LO).map_err(tv("reading record ids"))?,
             });
         }
+        drop(filters);
         let mut out = Vec::with_capacity(keys.len());
         let mut infos = Vec::with_capacity(segs.len());
         for k in keys {
-            let term = Term::from_field_text(self.key, &self.term(k));
+            let text = self.term(k);
+            let term = Term::from_field_text(self.key, &text);
             infos.clear();
             let extra = pending
                 .buckets
@@ -498,6 +537,13 @@ impl BlockingIndex {
                 .map_or(&[][..], Vec::as_slice);
             let mut total = extra.len();
             for (si, seg) in segs.iter().enumerate() {
+                if seg
+                    .filter
+                    .as_ref()
+                    .is_some_and(|f| !f.may_contain(text.as_bytes()))
+                {
+                    continue;
+                }
                 if let Some(info) = seg.inv.get_term_info(&term).map_err(io)? {
                     total += info.doc_freq as usize;
                     infos.push((si, info));
