@@ -201,13 +201,10 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
         }
     }
     let swapped = names_swapped(a, b);
-    let (x, y, alt_x, alt_y) = match (part, swapped) {
-        (Some(NamePart::Given), false) => (&a.given, &b.given, &[][..], &[][..]),
-        (Some(NamePart::Family), false) => (&a.family, &b.family, &a.alt[..], &b.alt[..]),
-        (Some(NamePart::Given), true) => (&a.given, &b.family, &[][..], &b.alt[..]),
-        (Some(NamePart::Family), true) => (&a.family, &b.given, &a.alt[..], &[][..]),
+    let (x, y, alt_x, alt_y) = match part {
+        Some(part) => lined_up(a, b, swapped, part),
         // A given_name or family_name attribute keeps its tokens in one of the two lists.
-        (None, _) => {
+        None => {
             let ta: Vec<String> = a.given.iter().chain(&a.family).cloned().collect();
             let tb: Vec<String> = b.given.iter().chain(&b.family).cloned().collect();
             if ta.is_empty() || tb.is_empty() {
@@ -268,11 +265,7 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
             }
         }
         // The family names the given names stand beside, lined up like them.
-        let (fx, fy, alt_fx, alt_fy) = if swapped {
-            (&a.family, &b.given, &a.alt[..], &[][..])
-        } else {
-            (&a.family, &b.family, &a.alt[..], &b.alt[..])
-        };
+        let (fx, fy, alt_fx, alt_fy) = lined_up(a, b, swapped, NamePart::Family);
         if chinese_surname(fx, alt_fx)
             && chinese_surname(fy, alt_fy)
             && name_level(fx, fy, alt_fx, alt_fy, true, false) <= 1
@@ -288,6 +281,48 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
         part == Some(NamePart::Family),
         pinyin,
     ))
+}
+
+/// Tokens of one part of two names, lined up, with the family readings that go with them:
+/// `(a's tokens, b's tokens, a's readings, b's readings)`. Names written in opposite orders
+/// (`swapped`) line up crossed, and then it matters which one is reversed: "Reeves David"
+/// against "Amy Reeves" is David Reeves (given names David / Amy differ, a household) and
+/// not Reeves Amy. The reversed side is the one whose given slot reads more like a family
+/// name and whose family slot more like a given name; with nothing to tell, a fixed order of
+/// the two names decides, so a pair scores the same whichever record comes first.
+fn lined_up<'n>(
+    a: &'n NameNorm,
+    b: &'n NameNorm,
+    swapped: bool,
+    part: NamePart,
+) -> (&'n [String], &'n [String], &'n [String], &'n [String]) {
+    let none: &[String] = &[];
+    match (part, swapped, swapped && a_reversed(a, b)) {
+        (NamePart::Given, false, _) => (&a.given, &b.given, none, none),
+        (NamePart::Family, false, _) => (&a.family, &b.family, &a.alt, &b.alt),
+        // `b` written family first: its family slot holds the given name.
+        (NamePart::Given, true, false) => (&a.given, &b.family, none, &b.alt),
+        (NamePart::Family, true, false) => (&a.family, &b.given, &a.alt, none),
+        // `a` written family first.
+        (NamePart::Given, true, true) => (&a.family, &b.given, &a.alt, none),
+        (NamePart::Family, true, true) => (&a.given, &b.family, none, &b.alt),
+    }
+}
+
+/// Of two names written in opposite orders, whether `a` is the one written family first.
+fn a_reversed(a: &NameNorm, b: &NameNorm) -> bool {
+    // How much a slot reads as a given name: a known given name or nickname counts for, a
+    // common Chinese surname against.
+    let given_like = |t: &[String]| match t {
+        [g] if !normalize::nickname_roots(g).is_empty() => 1,
+        [f] if normalize::is_chinese_surname(f) => -1,
+        _ => 0,
+    };
+    let reversed = |n: &NameNorm| given_like(&n.family) - given_like(&n.given);
+    match reversed(a).cmp(&reversed(b)) {
+        std::cmp::Ordering::Equal => (&a.given, &a.family) > (&b.given, &b.family),
+        o => o.is_gt(),
+    }
 }
 
 /// The family tokens (or one of their readings) are a common Chinese surname.

@@ -822,6 +822,38 @@ mod tests {
     }
 
     #[test]
+    fn a_name_written_family_first_scores_the_same_from_either_side() {
+        let config = bundled_config();
+        let model = Model::from_config(&config);
+        // "Reeves David" (family first) and his wife Amy Reeves: one address, own mailboxes.
+        let david = person(&config, "reeves", "david", "1974-10-25", "dreeves@example.com");
+        let amy = person(&config, "amy", "reeves", "1969-02-19", "amy.r@example.org");
+        for (a, b) in [(&david, &amy), (&amy, &david)] {
+            let e = model.explain(a, b);
+            let level = |c: &str| {
+                e.comparisons
+                    .iter()
+                    .find(|x| x.comparison == c)
+                    .and_then(|x| x.level.clone())
+            };
+            assert_eq!(level("name.family").as_deref(), Some("exact"), "{e:?}");
+            assert_ne!(level("name.given").as_deref(), Some("exact"), "{e:?}");
+            assert!(e.personal_conflict, "David and Amy: {e:?}");
+        }
+        assert_eq!(
+            model.weight(&david, &amy),
+            model.weight(&amy, &david),
+            "the same pair either way round"
+        );
+        // Nothing tells which is reversed ("Kowalski Zbigniew" / "Zbigniew Kowalski"):
+        // still one weight either way round.
+        let x = person(&config, "kowalski", "zbigniew", "1980-01-01", "zk@example.com");
+        let y = person(&config, "zbigniew", "kowalski", "1980-01-01", "zk@example.com");
+        assert_eq!(model.weight(&x, &y), model.weight(&y, &x));
+        assert!(!model.explain(&x, &y).personal_conflict);
+    }
+
+    #[test]
     fn twins_and_namesake_generations_with_their_own_emails_conflict() {
         let config = bundled_config();
         let model = Model::from_config(&config);
