@@ -590,19 +590,22 @@ impl Model {
         Some(swapped.map_or(u(&v), |w| u(&v).max(u(&w))))
     }
 
-    /// Whether `a` and `b` agree on both name parts (exact or equivalent) and `a`'s email
-    /// (the one they share) is built from the name ([`comparison::name_built_email`]).
+    /// Whether `a` and `b` agree on both name parts (exact or equivalent) and either one's
+    /// email (the one they share) is built from its name ([`comparison::name_built_email`]).
     fn namesakes_on_name_built_email(&self, email_attr: usize, a: &Profile, b: &Profile) -> bool {
         use crate::ingest::profile::Norm;
         let Some(n) = self.name_attr else {
             return false;
         };
-        let (Some(Some(Norm::Str(email))), Some(Some(Norm::Name(name)))) =
-            (a.attrs.get(email_attr), a.attrs.get(n))
-        else {
-            return false;
+        // Either record's address built from its own name: asked of one side only, a pair
+        // scored differently depending on which record came first.
+        let built = |p: &Profile| match (p.attrs.get(email_attr), p.attrs.get(n)) {
+            (Some(Some(Norm::Str(email))), Some(Some(Norm::Name(name)))) => {
+                comparison::name_built_email(email, name)
+            }
+            _ => false,
         };
-        comparison::name_built_email(email, name)
+        (built(a) || built(b))
             && [NamePart::Given, NamePart::Family].into_iter().all(|part| {
                 comparison::level(Method::Name, n, Some(part), a, b).is_some_and(|l| l <= 1)
             })
@@ -851,6 +854,11 @@ mod tests {
         let y = person(&config, "zbigniew", "kowalski", "1980-01-01", "zk@example.com");
         assert_eq!(model.weight(&x, &y), model.weight(&y, &x));
         assert!(!model.explain(&x, &y).personal_conflict);
+        // A shared address built from one record's name only ("wsmith" from William Smith,
+        // not from Bill Smith): the namesake cap applies either way round.
+        let william = person(&config, "william", "smith", "1980-01-01", "wsmith@gmail.com");
+        let bill = person(&config, "bill", "smith", "1980-01-01", "wsmith@gmail.com");
+        assert_eq!(model.weight(&william, &bill), model.weight(&bill, &william));
     }
 
     #[test]
