@@ -214,6 +214,12 @@ struct Personal {
     identifier_agrees: bool,
     /// The email addresses or the phone numbers differ outright.
     contact_clash: bool,
+    /// The email addresses differ outright.
+    email_clash: bool,
+    /// The phone numbers differ outright.
+    phone_clash: bool,
+    /// The birth dates differ beyond a typo, a day-month swap or a shared year.
+    birth_clash: bool,
     /// The birth dates are ten years or more apart (a father and a son of the same name).
     generations_apart: bool,
 }
@@ -233,7 +239,12 @@ fn rescue_levels(method: Method) -> u8 {
 impl Personal {
     fn add(&mut self, c: &ComparisonModel, level: u8, weight: f64) {
         if matches!(c.method, Method::Email | Method::Phone) {
-            self.contact_clash |= usize::from(level) + 1 == c.levels.len();
+            let clash = usize::from(level) + 1 == c.levels.len();
+            self.contact_clash |= clash;
+            match c.method {
+                Method::Email => self.email_clash |= clash,
+                _ => self.phone_clash |= clash,
+            }
         }
         if c.identifying {
             *self.sum.get_or_insert(0.0) += weight;
@@ -245,6 +256,7 @@ impl Personal {
             }
             if c.method == Method::Date {
                 self.generations_apart |= level == comparison::DATE_YEARS_APART;
+                self.birth_clash |= level >= comparison::DATE_YEARS_APART - 1;
             }
             if c.method == Method::Identifier {
                 self.identifier_agrees |= weight > 0.0 && level < rescue_levels(c.method);
@@ -259,13 +271,21 @@ impl Personal {
     /// The pair disagrees on who the person is: personal evidence is negative overall and no
     /// identifying comparison agrees; or the emails or phones and either the given names or
     /// the generations (birth dates ten years or more apart) differ outright, and no
-    /// identifier agrees. A shared birth date does not outweigh another given name and another
-    /// mailbox or mobile (twins share it, and their household shares the rest), nor a shared
-    /// given name another generation and another mailbox (a father and a son of the same name).
+    /// identifier agrees; or the birth dates, the emails and the phones all differ outright
+    /// and no identifier agrees. A shared birth date does not outweigh another given name and
+    /// another mailbox or mobile (twins share it, and their household shares the rest), nor a
+    /// shared given name another generation and another mailbox (a father and a son of the
+    /// same name), nor a shared name another birth date, mailbox and phone (a namesake at the
+    /// same address: the same person with a new mailbox and a new phone does not also change
+    /// birth date).
     fn conflict(&self) -> bool {
         (matches!(self.sum, Some(p) if p < 0.0) && !self.rescued)
             || ((self.given_clash || self.generations_apart)
                 && self.contact_clash
+                && !self.identifier_agrees)
+            || (self.birth_clash
+                && self.email_clash
+                && self.phone_clash
                 && !self.identifier_agrees)
     }
 }
@@ -891,6 +911,14 @@ mod tests {
         let senior = person(&config, "james", "li", "1955-03-04", "jli55@example.com");
         let junior = person(&config, "james", "li", "1987-07-08", "james.li@example.org");
         assert!(model.explain(&senior, &junior).personal_conflict);
+        // Namesakes at one address, under ten years apart: another birth date, mailbox and
+        // phone each. With the phone shared, the same pair is one person whose birth date is
+        // mistyped and who has a new mailbox.
+        let first = person(&config, "patricia", "li", "1986-12-05", "pli190@example.com");
+        let mut second = person(&config, "patricia", "li", "1979-09-21", "patli@example.org");
+        assert!(!model.explain(&first, &second).personal_conflict);
+        second.attrs[phone] = Some(Norm::Str("+12127472313".into()));
+        assert!(model.explain(&first, &second).personal_conflict);
     }
 
     #[test]
