@@ -107,6 +107,7 @@ pub struct FieldError {
 /// Normalizes every attribute of a record.
 pub fn build(config: &Config, source: &Source, rec: &SourceRecord) -> Result<Profile, FieldError> {
     let mut attrs = vec![None; config.attributes.len()];
+    let mut hint = None;
     for (attr, mapping) in &source.fields {
         let a = &config.attributes[*attr];
         let field = match mapping {
@@ -126,7 +127,15 @@ pub fn build(config: &Config, source: &Source, rec: &SourceRecord) -> Result<Pro
         } else {
             (None, None)
         };
-        let normalized = normalize_value(a.kind, value, given, family, source);
+        let normalized = if a.kind == AttrKind::Phone && source.default_region.len() > 1 {
+            let hint = *hint.get_or_insert_with(|| region_hint(config, rec));
+            let regions = phone_regions(&source.default_region, value, hint);
+            normalize::normalize_phone_in(value, &regions)
+                .map(|s| (!s.is_empty()).then_some(Norm::Str(s)))
+                .map_err(|e| e.to_string())
+        } else {
+            normalize_value(a.kind, value, given, family, source)
+        };
         attrs[*attr] = match normalized {
             Ok(v) => v,
             Err(reason) => match source.invalid_values {
@@ -140,6 +149,56 @@ pub fn build(config: &Config, source: &Source, rec: &SourceRecord) -> Result<Pro
         };
     }
     Ok(Profile { attrs })
+}
+
+/// The country a record's other values point to, for reading its national phone numbers in a
+/// source with customers in several countries (`default_region = ["US", "CN"]`): Hanzi in any
+/// value, or a six-digit postcode, point to China; a five-digit ZIP (or ZIP+4) to the US.
+/// `15105104454` is valid in both (`+1 510 510 4454`, `+86 151 0510 4454`): read the same way
+/// for all of a customer's records, it agrees exactly; read one way here and the other there,
+/// only the national digits agree.
+fn region_hint(config: &Config, rec: &SourceRecord) -> Option<&'static str> {
+    let values = |kinds: &'static [AttrKind]| {
+        config
+            .attributes
+            .iter()
+            .filter(move |a| kinds.contains(&a.kind))
+            .filter_map(|a| rec.values.get(&a.name))
+    };
+    let han = |v: &String| v.chars().any(normalize::is_han_char);
+    // Where the customer lives says more than the script of the name (a Chinese name on a
+    // US address has a US phone): the postcode first, then Hanzi in the address or city,
+    // then anywhere.
+    values(&[AttrKind::Postcode])
+        .find_map(|v| {
+            let v = v.trim();
+            let digits = v.bytes().filter(u8::is_ascii_digit).count();
+            let only = v.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b' ');
+            match (only, digits, v.len()) {
+                (true, 6, 6) => Some("CN"),
+                (true, 5, 5) | (true, 9, 10) => Some("US"),
+                _ => None,
+            }
+        })
+        .or_else(|| {
+            values(&[AttrKind::Address, AttrKind::Text])
+                .any(han)
+                .then_some("CN")
+        })
+        .or_else(|| rec.values.values().any(han).then_some("CN"))
+}
+
+/// A source's regions in the order to try for one phone value: the region its own digit
+/// grouping points to first ([`normalize::phone_grouping_region`]), else the record's
+/// ([`region_hint`]), then the configured order.
+fn phone_regions<'r>(configured: &'r [String], value: &str, hint: Option<&str>) -> Vec<&'r str> {
+    let first = normalize::phone_grouping_region(value).or(hint);
+    let mut out: Vec<&str> = configured.iter().map(String::as_str).collect();
+    if let Some(i) = first.and_then(|f| out.iter().position(|r| r.eq_ignore_ascii_case(f))) {
+        let r = out.remove(i);
+        out.insert(0, r);
+    }
+    out
 }
 
 /// The value of `<name><suffix>` (a name part kept by `map_record`), if any.
@@ -193,4 +252,64 @@ pub fn normalize_value(
         AttrKind::Text => non_empty_str(normalize::text_value(value)),
         AttrKind::Identifier => non_empty_str(normalize::normalize_identifier(value)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(values: &[(&str, &str)]) -> SourceRecord {
+        SourceRecord {
+            source: "crm".into(),
+            key: "k".into(),
+            values: values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn a_national_number_valid_in_two_regions_reads_by_the_record() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/goldrec.toml"))
+                .unwrap();
+        let config = Config::parse(&text).unwrap();
+        let source = &config.sources["crm"];
+        let phone = config.attr("phone").unwrap();
+        let phone_of = |values: &[(&str, &str)]| {
+            build(&config, source, &record(values)).unwrap().attrs[phone].clone()
+        };
+        let e164 = |s: &str| Some(Norm::Str(s.into()));
+        // Digits in one run, valid in the US and in China: the configured order (US first)
+        // unless the record points elsewhere.
+        assert_eq!(phone_of(&[("phone", "15105104454")]), e164("+15105104454"));
+        assert_eq!(
+            phone_of(&[("phone", "15105104454"), ("postcode", "94568")]),
+            e164("+15105104454")
+        );
+        assert_eq!(
+            phone_of(&[("phone", "15105104454"), ("postcode", "300900")]),
+            e164("+8615105104454")
+        );
+        assert_eq!(
+            phone_of(&[("phone", "13273713208"), ("city", "天津")]),
+            e164("+8613273713208")
+        );
+        // A Chinese name on a US address: the address decides.
+        assert_eq!(
+            phone_of(&[("name", "王伟"), ("phone", "2129671804"), ("postcode", "10032")]),
+            e164("+12129671804")
+        );
+        // The number's own grouping first: 3-4-4 is a Chinese mobile, 3-3-4 a US number.
+        assert_eq!(
+            phone_of(&[("phone", "132-7371-3208")]),
+            e164("+8613273713208")
+        );
+        assert_eq!(
+            phone_of(&[("phone", "(212) 967-1804"), ("city", "上海")]),
+            e164("+12129671804")
+        );
+    }
 }

@@ -88,6 +88,24 @@ pub fn normalize_phone_in<S: AsRef<str>>(s: &str, regions: &[S]) -> Result<Strin
     phone(s, &regions, true)
 }
 
+/// The country a national number's own grouping points to, for a source with customers in
+/// several countries: Chinese mobiles are written in groups of 3, 4 and 4 digits
+/// (`156-1293-6785`, `+86 156 1293 6785`), North American numbers in 3, 3 and 4, with or
+/// without the leading 1 (`510-510-4454`, `1 (510) 510-4454`). `None` for digits written in
+/// one run (`15105104454` is either) or any other grouping.
+pub fn phone_grouping_region(s: &str) -> Option<&'static str> {
+    let groups: Vec<usize> = s
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .map(str::len)
+        .collect();
+    match groups.as_slice() {
+        [3, 4, 4] | [2, 3, 4, 4] | [4, 3, 4, 4] => Some("CN"),
+        [3, 3, 4] | [1, 3, 3, 4] => Some("US"),
+        _ => None,
+    }
+}
+
 /// [`normalize_phone`] without the NANPA fast path: every number goes through
 /// `phonenumber`. Kept as the reference the fast path is checked against.
 #[doc(hidden)]
@@ -520,6 +538,19 @@ mod tests {
             assert!(both(cn).starts_with("+861"), "{cn}: {}", both(cn));
         }
         assert_eq!(both("8613970198500"), "+8613970198500");
+    }
+
+    #[test]
+    fn a_numbers_grouping_points_to_its_country() {
+        for cn in ["156-1293-6785", "+86 156 1293 6785", "(+86) 156 1293 6785"] {
+            assert_eq!(phone_grouping_region(cn), Some("CN"), "{cn}");
+        }
+        for us in ["510-510-4454", "(510) 510-4454", "1 510 510 4454", "+1-510-510-4454"] {
+            assert_eq!(phone_grouping_region(us), Some("US"), "{us}");
+        }
+        for neither in ["15105104454", "0086 15612936785", "(0731) 7939252", "+44 20 7946 0958"] {
+            assert_eq!(phone_grouping_region(neither), None, "{neither}");
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub mod contact;
 pub mod name;
 pub mod text;
 
-pub use contact::{normalize_date, normalize_email, normalize_phone, normalize_phone_in};
+pub use contact::{
+    normalize_date, normalize_email, normalize_phone, normalize_phone_in, phone_grouping_region,
+};
 pub use name::{
     han_readings, has_han, is_chinese_surname, is_pinyin_name, metaphone, metaphone_alt,
     name_tokens, nickname_roots, parse_person_name, person_name_from_parts, PersonName, NICKNAMES,
@@ -160,7 +162,7 @@ fn is_invisible(c: char) -> bool {
 
 /// True for CJK unified ideographs (BMP, extension A and the supplementary
 /// ideographic planes) and CJK compatibility ideographs.
-pub(crate) fn is_han_char(c: char) -> bool {
+pub fn is_han_char(c: char) -> bool {
     matches!(c as u32,
         0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x323AF)
 }
