@@ -11,8 +11,8 @@ use std::hash::Hasher;
 use std::sync::{Arc, RwLock};
 
 use rustc_hash::{FxHashMap, FxHasher};
-use tantivy::schema::Field;
 use tantivy::index::SegmentId;
+use tantivy::schema::Field;
 use tantivy::IndexReader;
 
 /// Probes per term.

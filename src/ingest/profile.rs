@@ -173,7 +173,9 @@ fn region_hint(config: &Config, rec: &SourceRecord) -> Option<&'static str> {
         .find_map(|v| {
             let v = v.trim();
             let digits = v.bytes().filter(u8::is_ascii_digit).count();
-            let only = v.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b' ');
+            let only = v
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b' ');
             match (only, digits, v.len()) {
                 (true, 6, 6) => Some("CN"),
                 (true, 5, 5) | (true, 9, 10) => Some("US"),
@@ -299,7 +301,11 @@ mod tests {
         );
         // A Chinese name on a US address: the address decides.
         assert_eq!(
-            phone_of(&[("name", "王伟"), ("phone", "2129671804"), ("postcode", "10032")]),
+            phone_of(&[
+                ("name", "王伟"),
+                ("phone", "2129671804"),
+                ("postcode", "10032")
+            ]),
             e164("+12129671804")
         );
         // The number's own grouping first: 3-4-4 is a Chinese mobile, 3-3-4 a US number.

@@ -283,10 +283,7 @@ impl Personal {
             || ((self.given_clash || self.generations_apart)
                 && self.contact_clash
                 && !self.identifier_agrees)
-            || (self.birth_clash
-                && self.email_clash
-                && self.phone_clash
-                && !self.identifier_agrees)
+            || (self.birth_clash && self.email_clash && self.phone_clash && !self.identifier_agrees)
     }
 }
 
@@ -849,7 +846,13 @@ mod tests {
         let config = bundled_config();
         let model = Model::from_config(&config);
         // "Reeves David" (family first) and his wife Amy Reeves: one address, own mailboxes.
-        let david = person(&config, "reeves", "david", "1974-10-25", "dreeves@example.com");
+        let david = person(
+            &config,
+            "reeves",
+            "david",
+            "1974-10-25",
+            "dreeves@example.com",
+        );
         let amy = person(&config, "amy", "reeves", "1969-02-19", "amy.r@example.org");
         for (a, b) in [(&david, &amy), (&amy, &david)] {
             let e = model.explain(a, b);
@@ -870,13 +873,31 @@ mod tests {
         );
         // Nothing tells which is reversed ("Kowalski Zbigniew" / "Zbigniew Kowalski"):
         // still one weight either way round.
-        let x = person(&config, "kowalski", "zbigniew", "1980-01-01", "zk@example.com");
-        let y = person(&config, "zbigniew", "kowalski", "1980-01-01", "zk@example.com");
+        let x = person(
+            &config,
+            "kowalski",
+            "zbigniew",
+            "1980-01-01",
+            "zk@example.com",
+        );
+        let y = person(
+            &config,
+            "zbigniew",
+            "kowalski",
+            "1980-01-01",
+            "zk@example.com",
+        );
         assert_eq!(model.weight(&x, &y), model.weight(&y, &x));
         assert!(!model.explain(&x, &y).personal_conflict);
         // A shared address built from one record's name only ("wsmith" from William Smith,
         // not from Bill Smith): the namesake cap applies either way round.
-        let william = person(&config, "william", "smith", "1980-01-01", "wsmith@gmail.com");
+        let william = person(
+            &config,
+            "william",
+            "smith",
+            "1980-01-01",
+            "wsmith@gmail.com",
+        );
         let bill = person(&config, "bill", "smith", "1980-01-01", "wsmith@gmail.com");
         assert_eq!(model.weight(&william, &bill), model.weight(&bill, &william));
     }
@@ -914,7 +935,13 @@ mod tests {
         // Namesakes at one address, under ten years apart: another birth date, mailbox and
         // phone each. With the phone shared, the same pair is one person whose birth date is
         // mistyped and who has a new mailbox.
-        let first = person(&config, "patricia", "li", "1986-12-05", "pli190@example.com");
+        let first = person(
+            &config,
+            "patricia",
+            "li",
+            "1986-12-05",
+            "pli190@example.com",
+        );
         let mut second = person(&config, "patricia", "li", "1979-09-21", "patli@example.org");
         assert!(!model.explain(&first, &second).personal_conflict);
         second.attrs[phone] = Some(Norm::Str("+12127472313".into()));
