@@ -80,11 +80,6 @@ pub(crate) type Filters = Arc<RwLock<FxHashMap<SegmentId, Arc<TermFilter>>>>;
 pub(crate) fn refresh(reader: &IndexReader, key: Field, filters: &Filters) {
     let started = std::time::Instant::now();
     let searcher = reader.searcher();
-    let live: Vec<SegmentId> = searcher
-        .segment_readers()
-        .iter()
-        .map(|s| s.segment_id())
-        .collect();
     let missing: Vec<&tantivy::SegmentReader> = {
         let have = filters.read().expect("filters lock");
         searcher
@@ -101,10 +96,20 @@ pub(crate) fn refresh(reader: &IndexReader, key: Field, filters: &Filters) {
             Err(e) => tracing::warn!("building a segment's key filter: {e}"),
         }
     }
+    // Another refresh may have run meanwhile from a newer view (a commit's beside a merge's):
+    // keep what the reader serves now, so an older view neither drops a new segment's filter
+    // nor brings back a merged-away one.
+    let live: Vec<SegmentId> = reader
+        .searcher()
+        .segment_readers()
+        .iter()
+        .map(|s| s.segment_id())
+        .collect();
     let mut have = filters.write().expect("filters lock");
     have.retain(|id, _| live.contains(id));
-    let added = built.len();
-    have.extend(built);
+    let before = have.len();
+    have.extend(built.into_iter().filter(|(id, _)| live.contains(id)));
+    let added = have.len() - before;
     if added > 0 {
         tracing::debug!(
             segments = added,

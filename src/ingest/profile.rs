@@ -190,12 +190,19 @@ fn region_hint(config: &Config, rec: &SourceRecord) -> Option<&'static str> {
         .or_else(|| rec.values.values().any(han).then_some("CN"))
 }
 
-/// A source's regions in the order to try for one phone value: the region its own digit
-/// grouping points to first ([`normalize::phone_grouping_region`]), else the record's
-/// ([`region_hint`]), then the configured order.
+/// A source's regions in the order to try for one phone value: in a source listing both the
+/// US and China, the region its own digit grouping points to first
+/// ([`normalize::phone_grouping_region`]), else the record's ([`region_hint`]), then the
+/// configured order.
 fn phone_regions<'r>(configured: &'r [String], value: &str, hint: Option<&str>) -> Vec<&'r str> {
-    let first = normalize::phone_grouping_region(value).or(hint);
     let mut out: Vec<&str> = configured.iter().map(String::as_str).collect();
+    // The hints tell a US number from a Chinese one and nothing else (a London 020 number
+    // groups 3-4-4 too; India's postcodes have six digits): other lists keep their order.
+    let has = |r: &str| out.iter().any(|c| c.eq_ignore_ascii_case(r));
+    if !(has("US") && has("CN")) {
+        return out;
+    }
+    let first = normalize::phone_grouping_region(value).or(hint);
     if let Some(i) = first.and_then(|f| out.iter().position(|r| r.eq_ignore_ascii_case(f))) {
         let r = out.remove(i);
         out.insert(0, r);
@@ -316,6 +323,12 @@ mod tests {
         assert_eq!(
             phone_of(&[("phone", "(212) 967-1804"), ("city", "上海")]),
             e164("+12129671804")
+        );
+        // Other lists keep their order: a London number groups 3-4-4 like a Chinese mobile.
+        let configured = ["GB".to_string(), "CN".to_string()];
+        assert_eq!(
+            phone_regions(&configured, "020 7946 0958", Some("CN")),
+            ["GB", "CN"]
         );
     }
 }
