@@ -184,8 +184,9 @@ impl Rivals<'_> {
     /// resembles other groups that are not that customer: the link and its rivals are
     /// exclusive explanations of `x`, so the link's odds become `o / (1 + sum of the rivals'
     /// odds)` (one rival per group, its strongest pair with `x`). A rival is a neighbour of
-    /// `x` in neither group that no member of `other` resembles without a personal conflict
-    /// (another person, not a record of the same one split off). A sparse record that matches
+    /// `x` in neither group that no member of `other` resembles without a personal conflict,
+    /// or that some member conflicts with (another person, not a record of the same one split
+    /// off: a namesake can resemble a sparse member). A sparse record that matches
     /// two namesakes, or two siblings sharing a phone, equally well links to neither. Rivals
     /// more than 6 bits below the margin cannot matter and are not checked.
     fn weight(
@@ -207,10 +208,17 @@ impl Rivals<'_> {
                 continue;
             }
             let target = target.get_or_insert_with(|| sample(&self.members[&other]));
-            let same_customer = target.iter().any(|&m| {
+            // A record split off the customer resembles some member and conflicts with none;
+            // a namesake may resemble a sparse member (a name and a city) but conflicts with
+            // the members that tell (another birth date, phone, mailbox).
+            let mut resembles = false;
+            let mut conflicts = false;
+            for &m in target.iter() {
                 let c = weight(y, m);
-                !c.conflict && c.weight >= self.review_weight
-            });
+                resembles |= !c.conflict && c.weight >= self.review_weight;
+                conflicts |= c.conflict;
+            }
+            let same_customer = resembles && !conflicts;
             if !same_customer {
                 best.insert(ry, w);
             }
@@ -327,6 +335,39 @@ mod tests {
             |_, _| pc(15.0, false),
         );
         assert!((1..4).all(|i| c.root[i] == c.root[0]), "{:?}", c.root);
+    }
+
+    #[test]
+    fn a_namesake_resembling_a_sparse_member_is_still_a_rival() {
+        // Lucy Ortega #1: 0 (full record) and 1 (support record with her phone); Lucy #2: 2
+        // (another birth date and phone). 3 holds only "Lucy Ortega, San Diego". 2 resembles
+        // the sparse 1 (name and city, below the link weight) but conflicts with 0: it is
+        // another customer, so 3 matches two customers about equally and links to neither.
+        let edges = [
+            edge(0, 1, 50.0),
+            edge(3, 0, 14.0),
+            edge(3, 1, 14.0),
+            edge(3, 2, 14.0),
+            edge(1, 2, 8.0),
+        ];
+        let check = |x: usize, y: usize| match (x.min(y), x.max(y)) {
+            (0, 2) => pc(-5.0, true),
+            (1, 2) => pc(8.0, false),
+            (0, 1) => pc(50.0, false),
+            _ => pc(14.0, false),
+        };
+        let c = cluster(
+            4,
+            &[vec![0, 1], vec![2]],
+            &edges,
+            10.0,
+            0.0,
+            &Constraints::default(),
+            check,
+        );
+        assert_ne!(c.root[3], c.root[0], "{:?}", c.root);
+        assert_ne!(c.root[3], c.root[2], "{:?}", c.root);
+        assert_ne!(c.root[0], c.root[2], "{:?}", c.root);
     }
 
     fn edge(a: usize, b: usize, weight: f64) -> Edge {
