@@ -545,6 +545,24 @@ fn date_level(a: &str, b: &str) -> u8 {
     }
 }
 
+/// Whether two profiles' dates of attribute `attr` are one year apart on the same day and
+/// month (`1979-12-05` / `1980-12-05`: a slipped year, two edits apart).
+pub fn year_slip(attr: usize, a: &Profile, b: &Profile) -> bool {
+    let (Some(Some(Norm::Str(x))), Some(Some(Norm::Str(y)))) =
+        (a.attrs.get(attr), b.attrs.get(attr))
+    else {
+        return false;
+    };
+    match (split_date(x), split_date(y)) {
+        (Some((ya, ma, da)), Some((yb, mb, db))) => {
+            ma == mb
+                && da == db
+                && matches!((ya.parse::<i32>(), yb.parse::<i32>()), (Ok(p), Ok(q)) if p.abs_diff(q) == 1)
+        }
+        _ => false,
+    }
+}
+
 fn split_date(s: &str) -> Option<(&str, &str, &str)> {
     let mut it = s.split('-');
     Some((it.next()?, it.next()?, it.next()?))

@@ -237,7 +237,7 @@ fn rescue_levels(method: Method) -> u8 {
 }
 
 impl Personal {
-    fn add(&mut self, c: &ComparisonModel, level: u8, weight: f64) {
+    fn add(&mut self, c: &ComparisonModel, level: u8, weight: f64, pair: (&Profile, &Profile)) {
         if matches!(c.method, Method::Email | Method::Phone) {
             let clash = usize::from(level) + 1 == c.levels.len();
             self.contact_clash |= clash;
@@ -256,7 +256,10 @@ impl Personal {
             }
             if c.method == Method::Date {
                 self.generations_apart |= level == comparison::DATE_YEARS_APART;
-                self.birth_clash |= level >= comparison::DATE_YEARS_APART - 1;
+                // A year one off with the same day and month is a slip, not another birth date.
+                self.birth_clash |= level == comparison::DATE_YEARS_APART
+                    || (level == comparison::DATE_YEARS_APART - 1
+                        && !comparison::year_slip(c.attr, pair.0, pair.1));
             }
             if c.method == Method::Identifier {
                 self.identifier_agrees |= weight > 0.0 && level < rescue_levels(c.method);
@@ -536,7 +539,7 @@ impl Model {
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
                 let x = self.level_weight(&tf, i, l, a, b);
                 w.add(c, x);
-                personal.add(c, l, x);
+                personal.add(c, l, x, (a, b));
                 informative |= c.identifying;
             }
         }
@@ -562,7 +565,7 @@ impl Model {
             if let Some(l) = comparison::level(c.method, c.attr, c.part, a, b) {
                 let x = self.level_weight(&tf, i, l, a, b);
                 w.add(c, x);
-                personal.add(c, l, x);
+                personal.add(c, l, x, (a, b));
             }
         }
         let w = self.cap(w.w, personal);
@@ -738,7 +741,7 @@ impl Model {
                 let weight = level.map_or(0.0, |l| self.level_weight(&tf, i, l, a, b));
                 total.add(c, weight);
                 if let Some(l) = level {
-                    personal.add(c, l, weight);
+                    personal.add(c, l, weight, (a, b));
                 }
                 ComparisonExplanation {
                     comparison: c.label.clone(),
@@ -945,6 +948,15 @@ mod tests {
         let mut second = person(&config, "patricia", "li", "1979-09-21", "patli@example.org");
         assert!(!model.explain(&first, &second).personal_conflict);
         second.attrs[phone] = Some(Norm::Str("+12127472313".into()));
+        assert!(model.explain(&first, &second).personal_conflict);
+        // A birth year one off on the same day and month (two edits: 1979 / 1980) is a slip,
+        // not another birth date.
+        let birth = config.attr("birth_date").unwrap();
+        let mut first = first;
+        first.attrs[birth] = Some(Norm::Str("1979-12-05".into()));
+        second.attrs[birth] = Some(Norm::Str("1980-12-05".into()));
+        assert!(!model.explain(&first, &second).personal_conflict);
+        second.attrs[birth] = Some(Norm::Str("1980-11-05".into()));
         assert!(model.explain(&first, &second).personal_conflict);
     }
 
