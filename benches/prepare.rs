@@ -169,7 +169,7 @@ fn per_attribute(config: &Config, src: &Source, mapped: &[&SourceRecord]) {
             let t0 = Instant::now();
             for &(v, g, f) in &inputs {
                 drop(std::hint::black_box(profile::normalize_value(
-                    a.kind, v, g, f, src,
+                    a.kind, v, g, f, src, None,
                 )));
             }
             t0.elapsed().as_secs_f64() * 1e6 / inputs.len().max(1) as f64

@@ -699,9 +699,9 @@ impl Engine {
                 .values()
                 .next()
                 .expect("config has a source");
-            profile::normalize_value(kind, &o.value, None, None, probe).map_err(|reason| {
-                EngineError::InvalidValue(format!("attribute {attr:?}: {reason}"))
-            })?;
+            profile::normalize_value(kind, &o.value, None, None, probe, None).map_err(
+                |reason| EngineError::InvalidValue(format!("attribute {attr:?}: {reason}")),
+            )?;
         }
         let _guard = self.write_lock.lock().expect("writer lock");
         let prev = self.live_entity(id, expected_version)?;

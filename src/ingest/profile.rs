@@ -127,15 +127,13 @@ pub fn build(config: &Config, source: &Source, rec: &SourceRecord) -> Result<Pro
         } else {
             (None, None)
         };
-        let normalized = if a.kind == AttrKind::Phone && source.default_region.len() > 1 {
-            let hint = *hint.get_or_insert_with(|| region_hint(config, rec));
-            let regions = phone_regions(&source.default_region, value, hint);
-            normalize::normalize_phone_in(value, &regions)
-                .map(|s| (!s.is_empty()).then_some(Norm::Str(s)))
-                .map_err(|e| e.to_string())
+        // The record's country, worked out once and only for phones of a multi-region source.
+        let region = if a.kind == AttrKind::Phone && source.default_region.len() > 1 {
+            *hint.get_or_insert_with(|| region_hint(config, rec))
         } else {
-            normalize_value(a.kind, value, given, family, source)
+            None
         };
+        let normalized = normalize_value(a.kind, value, given, family, source, region);
         attrs[*attr] = match normalized {
             Ok(v) => v,
             Err(reason) => match source.invalid_values {
@@ -152,8 +150,9 @@ pub fn build(config: &Config, source: &Source, rec: &SourceRecord) -> Result<Pro
 }
 
 /// The country a record's other values point to, for reading its national phone numbers in a
-/// source with customers in several countries (`default_region = ["US", "CN"]`): Hanzi in any
-/// value, or a six-digit postcode, point to China; a five-digit ZIP (or ZIP+4) to the US.
+/// source with customers in several countries (`default_region = ["US", "CN"]`): a six-digit
+/// postcode points to China, a five-digit ZIP (or ZIP+4) to the US; without a postcode, Hanzi in
+/// the address or city, else in any value, point to China.
 /// `15105104454` is valid in both (`+1 510 510 4454`, `+86 151 0510 4454`): read the same way
 /// for all of a customer's records, it agrees exactly; read one way here and the other there,
 /// only the national digits agree.
@@ -219,12 +218,15 @@ fn part<'a>(rec: &'a SourceRecord, name: &str, suffix: &str) -> Option<&'a str> 
 }
 
 /// Normalizes one value of the given kind; `Ok(None)` when nothing comparable is left.
+/// `region` is the country the record's other values point to (`region_hint`), used to read
+/// a national phone number valid in several of the source's regions (`phone_regions`).
 pub fn normalize_value(
     kind: AttrKind,
     value: &str,
     given: Option<&str>,
     family: Option<&str>,
     source: &Source,
+    region: Option<&str>,
 ) -> Result<Option<Norm>, String> {
     let non_empty_str = |s: String| (!s.is_empty()).then_some(Norm::Str(s));
     let non_empty_tokens = |t: Vec<String>| (!t.is_empty()).then_some(Norm::Tokens(t));
@@ -249,8 +251,11 @@ pub fn normalize_value(
             non_empty_str(normalize::normalize_email(value).map_err(|e| e.to_string())?)
         }
         AttrKind::Phone => non_empty_str(
-            normalize::normalize_phone_in(value, &source.default_region)
-                .map_err(|e| e.to_string())?,
+            normalize::normalize_phone_in(
+                value,
+                &phone_regions(&source.default_region, value, region),
+            )
+            .map_err(|e| e.to_string())?,
         ),
         AttrKind::Date => non_empty_str(
             normalize::normalize_date(value, &source.date_formats).map_err(|e| e.to_string())?,

@@ -232,7 +232,7 @@ fn records_and_normalizers_survive_arbitrary_values() {
             AttrKind::Phone,
             AttrKind::Date,
         ] {
-            let _ = profile::normalize_value(kind, &s, None, None, source);
+            let _ = profile::normalize_value(kind, &s, None, None, source, None);
         }
     }
     assert!(accepted > 0, "some generated records are accepted");
