@@ -212,8 +212,6 @@ struct Personal {
     given_clash: bool,
     /// An identifier (national id, customer number) agreed exactly or one edit off.
     identifier_agrees: bool,
-    /// The email addresses or the phone numbers differ outright.
-    contact_clash: bool,
     /// The email addresses differ outright.
     email_clash: bool,
     /// The phone numbers differ outright.
@@ -240,7 +238,6 @@ impl Personal {
     fn add(&mut self, c: &ComparisonModel, level: u8, weight: f64, pair: (&Profile, &Profile)) {
         if matches!(c.method, Method::Email | Method::Phone) {
             let clash = usize::from(level) + 1 == c.levels.len();
-            self.contact_clash |= clash;
             match c.method {
                 Method::Email => self.email_clash |= clash,
                 _ => self.phone_clash |= clash,
@@ -284,7 +281,7 @@ impl Personal {
     fn conflict(&self) -> bool {
         (matches!(self.sum, Some(p) if p < 0.0) && !self.rescued)
             || ((self.given_clash || self.generations_apart)
-                && self.contact_clash
+                && (self.email_clash || self.phone_clash)
                 && !self.identifier_agrees)
             || (self.birth_clash && self.email_clash && self.phone_clash && !self.identifier_agrees)
     }
