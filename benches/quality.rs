@@ -101,6 +101,119 @@ fn load(
     })
 }
 
+/// Prints `n` sampled missed pairs (one person, two entities) and `n` sampled false-merge pairs
+/// (two people, one entity), each with both records' fields and the model's explanation.
+fn show_pairs(
+    o: &mut impl Write,
+    feed: &customers::Feed,
+    engine: &Engine,
+    profiles: &HashMap<String, Profile>,
+    n: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let entity_of = customers::entities_in(feed, engine)?;
+    let mut missed = Vec::new();
+    let mut merged = Vec::new();
+    let mut by_person: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut by_entity: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, r) in feed.records.iter().enumerate() {
+        by_person.entry(r.person).or_default().push(i);
+        if let Some(e) = entity_of[i] {
+            by_entity.entry(e).or_default().push(i);
+        }
+    }
+    for m in by_person.values() {
+        for (x, &i) in m.iter().enumerate() {
+            for &j in &m[x + 1..] {
+                if entity_of[i].is_some() && entity_of[i] != entity_of[j] {
+                    missed.push((i, j));
+                }
+            }
+        }
+    }
+    for m in by_entity.values() {
+        for (x, &i) in m.iter().enumerate() {
+            for &j in &m[x + 1..] {
+                if feed.records[i].person != feed.records[j].person {
+                    merged.push((i, j));
+                }
+            }
+        }
+    }
+    missed.sort_unstable();
+    merged.sort_unstable();
+    // Split by whether the pair's own decision weight reaches the link weight: a missed pair
+    // that does was lost by blocking or clustering, not by its evidence; a false-merge pair
+    // that does not was joined through other records.
+    let link = weight_of(engine.model.link_threshold);
+    let strong = |&(i, j): &(usize, usize)| {
+        let (a, b) = (&feed.records[i].key, &feed.records[j].key);
+        matches!((profiles.get(a), profiles.get(b)), (Some(a), Some(b)) if engine.model.weight(a, b) >= link)
+    };
+    let (missed_strong, missed_weak): (Vec<(usize, usize)>, Vec<(usize, usize)>) =
+        missed.iter().partition(|p| strong(p));
+    let (merged_direct, merged_through): (Vec<(usize, usize)>, Vec<(usize, usize)>) =
+        merged.iter().partition(|p| strong(p));
+    writeln!(
+        o,
+        "missed pairs: {} at or above the link weight, {} below; false-merge pairs: {} at or above, {} below (joined through others)",
+        missed_strong.len(),
+        missed_weak.len(),
+        merged_direct.len(),
+        merged_through.len()
+    )?;
+    let missed = missed_strong;
+    let mut state = seed | 1;
+    let mut pick = |len: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % len.max(1) as u64) as usize
+    };
+    for (title, pairs) in [
+        ("missed at the link weight", &missed),
+        ("false merge", &merged),
+    ] {
+        for _ in 0..n.min(pairs.len()) {
+            let (i, j) = pairs[pick(pairs.len())];
+            let (a, b) = (&feed.records[i], &feed.records[j]);
+            writeln!(o, "--- {title}: person {} / {}", a.person, b.person)?;
+            for r in [a, b] {
+                let fields: Vec<String> =
+                    r.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                writeln!(
+                    o,
+                    "  {} [{}] {}",
+                    r.key,
+                    customers::SOURCES[r.source],
+                    fields.join(" | ")
+                )?;
+            }
+            if let (Some(pa), Some(pb)) = (profiles.get(&a.key), profiles.get(&b.key)) {
+                let e = engine.model.explain(pa, pb);
+                let parts: Vec<String> = e
+                    .comparisons
+                    .iter()
+                    .filter_map(|c| {
+                        c.level
+                            .as_ref()
+                            .map(|l| format!("{}={l}({:+.1})", c.comparison, c.weight))
+                    })
+                    .collect();
+                writeln!(
+                    o,
+                    "  weight {:.1} decision {:.1} (prior {:.1}) {}",
+                    e.match_weight,
+                    e.decision_weight,
+                    e.prior_weight,
+                    parts.join(" ")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--list") {
@@ -173,6 +286,12 @@ fn main() -> anyhow::Result<()> {
         customers::recall_ceiling(&feed, &profiles, &engine.model, link),
         customers::recall_ceiling(&feed, &profiles, &engine.model, review),
     )?;
+    if let Some(n) = arg(&args, "--show")
+        .map(|v| v.parse::<usize>())
+        .transpose()?
+    {
+        show_pairs(&mut o, &feed, &engine, &profiles, n, seed)?;
+    }
     if !rejected.is_empty() {
         let mut r: Vec<_> = rejected.into_iter().collect();
         r.sort_by_key(|b| std::cmp::Reverse(b.1));

@@ -8,7 +8,9 @@
 //!
 //! Location evidence is not independent either: a move changes the address, the city and the
 //! postcode at once. Comparisons in the *location group* (addresses and postcodes by default)
-//! add their agreements, but of their disagreements only the strongest counts.
+//! add their agreements, but of their disagreements only the strongest counts; and a coarse
+//! place's agreement (a city, a text comparison in the group) counts only when no address or
+//! postcode agrees, as those already say which city it is.
 //!
 //! Household evidence is not independent evidence: family members share a family name, an
 //! address and often a phone (and sometimes an email), and adding those weights would link
@@ -174,11 +176,17 @@ pub struct PairCheck {
 }
 
 /// Running match weight of a pair: the location group's disagreements count once (the most
-/// negative one).
+/// negative one), and a coarse place's agreement (a city: a text comparison in the group)
+/// counts only when no finer one (an address, a postcode) agrees, as a postcode or an address
+/// shared already says the city is.
 #[derive(Debug, Clone, Copy)]
 struct Sum {
     w: f64,
     location_min: f64,
+    /// Agreement weight of coarse places, not yet counted.
+    coarse: f64,
+    /// A finer place agreed.
+    fine: bool,
 }
 
 impl Sum {
@@ -186,6 +194,8 @@ impl Sum {
         Self {
             w: prior,
             location_min: 0.0,
+            coarse: 0.0,
+            fine: false,
         }
     }
 
@@ -195,8 +205,29 @@ impl Sum {
                 self.w += x - self.location_min;
                 self.location_min = x;
             }
+        } else if c.location && x > 0.0 {
+            if Self::coarse(c) {
+                self.coarse += x;
+            } else {
+                self.w += x;
+                self.fine = true;
+            }
         } else {
             self.w += x;
+        }
+    }
+
+    /// A coarse place: a location comparison that is not an address or a postcode (a city).
+    fn coarse(c: &ComparisonModel) -> bool {
+        !matches!(c.method, Method::Address | Method::Postcode)
+    }
+
+    /// The weight so far: coarse agreement counted only while no finer place agrees.
+    fn total(&self) -> f64 {
+        if self.fine {
+            self.w
+        } else {
+            self.w + self.coarse
         }
     }
 }
@@ -541,7 +572,7 @@ impl Model {
             }
         }
         PairCheck {
-            weight: self.cap(w.w, personal),
+            weight: self.cap(w.total(), personal),
             conflict: personal.conflict(),
             informative,
         }
@@ -555,7 +586,7 @@ impl Model {
         let mut personal = Personal::default();
         let boost = tf.max_boost().log2();
         for (k, &i) in self.order.iter().enumerate() {
-            if w.w + self.headroom[k] + self.boosted[k] as f64 * boost < floor {
+            if w.w + w.coarse + self.headroom[k] + self.boosted[k] as f64 * boost < floor {
                 return None;
             }
             let c = &self.comparisons[i];
@@ -565,7 +596,7 @@ impl Model {
                 personal.add(c, l, x, (a, b));
             }
         }
-        let w = self.cap(w.w, personal);
+        let w = self.cap(w.total(), personal);
         (w >= floor).then_some(w)
     }
 
@@ -729,7 +760,7 @@ impl Model {
         let prior_weight = weight_of(self.prior_of(&tf));
         let mut total = Sum::new(prior_weight);
         let mut personal = Personal::default();
-        let comparisons = self
+        let mut comparisons: Vec<ComparisonExplanation> = self
             .comparisons
             .iter()
             .enumerate()
@@ -747,7 +778,15 @@ impl Model {
                 }
             })
             .collect();
-        let total = total.w;
+        if total.fine {
+            // A city's agreement said nothing a postcode or an address had not said already.
+            for (c, e) in self.comparisons.iter().zip(&mut comparisons) {
+                if c.location && Sum::coarse(c) && e.weight > 0.0 {
+                    e.weight = 0.0;
+                }
+            }
+        }
+        let total = total.total();
         let decision_weight = self.cap(total, personal);
         Explanation {
             match_weight: round3(total),
@@ -816,6 +855,30 @@ mod tests {
         );
         model.prior = Some(0.001);
         assert_eq!(model.prior(), 0.001);
+    }
+
+    #[test]
+    fn a_city_agreement_adds_nothing_once_the_postcode_agrees() {
+        let config = bundled_config();
+        let model = Model::from_config(&config);
+        let city = config.attr("city").unwrap();
+        let postcode = config.attr("postcode").unwrap();
+        let a = person(&config, "na", "li", "1985-05-05", "na.li@example.com");
+        let mut b = person(&config, "wei", "wang", "1960-01-01", "wei@example.org");
+        b.attrs[config.attr("address").unwrap()] = None;
+        let set = |p: &mut Profile, attr: usize, v: Option<&str>| {
+            p.attrs[attr] = v.map(|v| Norm::Str(v.into()));
+        };
+        let (mut a_city, mut b_city) = (a.clone(), b.clone());
+        set(&mut a_city, city, Some("boston"));
+        set(&mut b_city, city, Some("boston"));
+        // Postcode shared: the city's agreement changes nothing.
+        assert_eq!(model.weight(&a, &b), model.weight(&a_city, &b_city));
+        // No postcode on one side: the city is the only place evidence and counts.
+        set(&mut a_city, postcode, None);
+        let (mut a_none, b_none) = (a.clone(), b.clone());
+        set(&mut a_none, postcode, None);
+        assert!(model.weight(&a_city, &b_city) > model.weight(&a_none, &b_none) + 1.0);
     }
 
     #[test]
