@@ -101,6 +101,9 @@ fn load(
     })
 }
 
+/// Two feed records by index.
+type Pair = (usize, usize);
+
 /// Prints `n` sampled missed pairs (one person, two entities) and `n` sampled false-merge pairs
 /// (two people, one entity), each with both records' fields and the model's explanation.
 fn show_pairs(
@@ -150,9 +153,9 @@ fn show_pairs(
         let (a, b) = (&feed.records[i].key, &feed.records[j].key);
         matches!((profiles.get(a), profiles.get(b)), (Some(a), Some(b)) if engine.model.weight(a, b) >= link)
     };
-    let (missed_strong, missed_weak): (Vec<(usize, usize)>, Vec<(usize, usize)>) =
+    let (missed_strong, missed_weak): (Vec<Pair>, Vec<Pair>) =
         missed.iter().partition(|p| strong(p));
-    let (merged_direct, merged_through): (Vec<(usize, usize)>, Vec<(usize, usize)>) =
+    let (merged_direct, merged_through): (Vec<Pair>, Vec<Pair>) =
         merged.iter().partition(|p| strong(p));
     writeln!(
         o,
