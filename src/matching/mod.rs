@@ -243,10 +243,14 @@ struct Personal {
     given_clash: bool,
     /// An identifier (national id, customer number) agreed exactly or one edit off.
     identifier_agrees: bool,
-    /// The email addresses differ outright.
+    /// Some email comparison differs outright.
     email_clash: bool,
-    /// The phone numbers differ outright.
+    /// Some email comparison agrees at some level.
+    email_agrees: bool,
+    /// Some phone comparison differs outright.
     phone_clash: bool,
+    /// Some phone comparison agrees at some level.
+    phone_agrees: bool,
     /// The birth dates differ beyond a typo, a day-month swap or a shared year.
     birth_clash: bool,
     /// The birth dates are ten years or more apart (a father and a son of the same name).
@@ -269,10 +273,12 @@ impl Personal {
     fn add(&mut self, c: &ComparisonModel, level: u8, weight: f64, pair: (&Profile, &Profile)) {
         if matches!(c.method, Method::Email | Method::Phone) {
             let clash = usize::from(level) + 1 == c.levels.len();
-            match c.method {
-                Method::Email => self.email_clash |= clash,
-                _ => self.phone_clash |= clash,
-            }
+            let (clashes, agrees) = match c.method {
+                Method::Email => (&mut self.email_clash, &mut self.email_agrees),
+                _ => (&mut self.phone_clash, &mut self.phone_agrees),
+            };
+            *clashes |= clash;
+            *agrees |= !clash;
         }
         if c.identifying {
             *self.sum.get_or_insert(0.0) += weight;
@@ -309,12 +315,17 @@ impl Personal {
     /// same name), nor a shared name another birth date, mailbox and phone (a namesake at the
     /// same address: the same person with a new mailbox and a new phone does not also change
     /// birth date).
+    /// With several email (or phone) attributes, the mailboxes (numbers) differ only when one
+    /// comparison differs outright and none agrees: a new work address beside a shared
+    /// personal one is not another person.
     fn conflict(&self) -> bool {
+        let email_clash = self.email_clash && !self.email_agrees;
+        let phone_clash = self.phone_clash && !self.phone_agrees;
         (matches!(self.sum, Some(p) if p < 0.0) && !self.rescued)
             || ((self.given_clash || self.generations_apart)
-                && (self.email_clash || self.phone_clash)
+                && (email_clash || phone_clash)
                 && !self.identifier_agrees)
-            || (self.birth_clash && self.email_clash && self.phone_clash && !self.identifier_agrees)
+            || (self.birth_clash && email_clash && phone_clash && !self.identifier_agrees)
     }
 }
 
@@ -855,6 +866,64 @@ mod tests {
         );
         model.prior = Some(0.001);
         assert_eq!(model.prior(), 0.001);
+    }
+
+    #[test]
+    fn another_work_address_beside_a_shared_personal_one_is_no_clash() {
+        let config = Config::parse(
+            r#"
+            [attributes]
+            name = { kind = "person_name" }
+            dob = { kind = "date" }
+            email = { kind = "email" }
+            work_email = { kind = "email" }
+            phone = { kind = "phone" }
+            [sources.s]
+            format = "json"
+            key = "id"
+            fields = { name = "name", dob = "dob", email = "email", work_email = "work", phone = "phone" }
+            "#,
+        )
+        .unwrap();
+        let model = Model::from_config(&config);
+        let attr = |n: &str| config.attr(n).unwrap();
+        let profile = |dob: &str, email: &str, work: &str, phone: &str| {
+            let mut p = Profile {
+                attrs: vec![None; config.attributes.len()],
+            };
+            p.attrs[attr("name")] = Some(Norm::Name(crate::ingest::profile::NameNorm {
+                given: vec!["na".into()],
+                family: vec!["li".into()],
+                ..Default::default()
+            }));
+            p.attrs[attr("dob")] = Some(Norm::Str(dob.into()));
+            p.attrs[attr("email")] = Some(Norm::Str(email.into()));
+            p.attrs[attr("work_email")] = Some(Norm::Str(work.into()));
+            p.attrs[attr("phone")] = Some(Norm::Str(phone.into()));
+            p
+        };
+        // One name, another birth date and another phone: namesakes when the mailboxes differ
+        // too, but not while the personal one is shared (only the work address changed).
+        let a = profile(
+            "1980-03-04",
+            "na.li@example.com",
+            "nli@acme.com",
+            "+8613812345678",
+        );
+        let b = profile(
+            "1985-07-09",
+            "na.li@example.com",
+            "na@other.cn",
+            "+8613987654321",
+        );
+        assert!(!model.weight_and_conflict(&a, &b).conflict);
+        let c = profile(
+            "1985-07-09",
+            "lina@example.org",
+            "na@other.cn",
+            "+8613987654321",
+        );
+        assert!(model.weight_and_conflict(&a, &c).conflict);
     }
 
     #[test]
