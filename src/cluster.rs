@@ -145,7 +145,7 @@ pub fn cluster(
                     total += e.weight;
                 } else {
                     total += check.weight;
-                    conflicts += usize::from(check.conflict);
+                    conflicts += usize::from(check.conflict && check.informative);
                 }
                 informative += usize::from(check.informative);
             }
@@ -290,6 +290,58 @@ mod tests {
         let c = cluster(3, &[], &edges, 10.0, 0.0, &Constraints::default(), w);
         assert_eq!(c.root[1], c.root[2]);
         assert_ne!(c.root[0], c.root[2]);
+    }
+
+    #[test]
+    fn a_conflict_between_records_that_cannot_tell_does_not_refuse_a_merge() {
+        // 0 and 1 are one customer (an entity); 2 is a support record with her name's family
+        // part and her mailbox, linked strongly to 0. Against 1 it holds nothing identifying,
+        // only a mailbox 1 does not have: that pair cannot tell, so it does not refuse the
+        // merge on its own.
+        let edges = [edge(0, 2, 30.0)];
+        let w = |x: usize, y: usize| match (x.min(y), x.max(y)) {
+            (0, 1) => PairCheck {
+                weight: 25.0,
+                conflict: false,
+                informative: true,
+            },
+            (0, 2) => PairCheck {
+                weight: 30.0,
+                conflict: false,
+                informative: false,
+            },
+            _ => PairCheck {
+                weight: -5.0,
+                conflict: true,
+                informative: false,
+            },
+        };
+        let c = cluster(
+            3,
+            &[vec![0, 1]],
+            &edges,
+            10.0,
+            0.0,
+            &Constraints::default(),
+            w,
+        );
+        assert_eq!(c.root[2], c.root[0]);
+        // The same conflict between records that can tell (two given names) refuses it.
+        let w_tells = |x: usize, y: usize| {
+            let mut check = w(x, y);
+            check.informative |= check.conflict;
+            check
+        };
+        let c = cluster(
+            3,
+            &[vec![0, 1]],
+            &edges,
+            10.0,
+            0.0,
+            &Constraints::default(),
+            w_tells,
+        );
+        assert_ne!(c.root[2], c.root[0]);
     }
 
     #[test]
