@@ -17,7 +17,8 @@
 //! Options: `--people N` (default 20000), `--seed S` (default 42; the data is a function of
 //! both), `--out DIR` keeps the feed as `crm.csv`, `webshop.ndjson`, `support.csv` and the truth
 //! `clusters.csv` (`record,cluster`), `--data-dir DIR` keeps the data directory (it must be
-//! empty). With both, the CLI gives the same figures:
+//! empty), `--show N` prints how many missed pairs reach the link weight and how many false
+//! merges are direct links, and N sampled pairs of each with their explanation. With both, the CLI gives the same figures:
 //!
 //! ```text
 //! goldrec --data-dir D ingest -s crm DIR/crm.csv

@@ -9,7 +9,7 @@
 //! Location evidence is not independent either: a move changes the address, the city and the
 //! postcode at once. Comparisons in the *location group* (addresses and postcodes by default)
 //! add their agreements, but of their disagreements only the strongest counts; and a coarse
-//! place's agreement (a city, a text comparison in the group) counts only when no address or
+//! place's agreement (a city: any comparison in the group but an address or a postcode) counts only when no address or
 //! postcode agrees, as those already say which city it is.
 //!
 //! Household evidence is not independent evidence: family members share a family name, an
@@ -176,7 +176,8 @@ pub struct PairCheck {
 }
 
 /// Running match weight of a pair: the location group's disagreements count once (the most
-/// negative one), and a coarse place's agreement (a city: a text comparison in the group)
+/// negative one), and a coarse place's agreement (a city: any comparison in the group but an address
+/// or a postcode)
 /// counts only when no finer one (an address, a postcode) agrees, as a postcode or an address
 /// shared already says the city is.
 #[derive(Debug, Clone, Copy)]
@@ -315,6 +316,7 @@ impl Personal {
     /// same name), nor a shared name another birth date, mailbox and phone (a namesake at the
     /// same address: the same person with a new mailbox and a new phone does not also change
     /// birth date).
+    ///
     /// With several email (or phone) attributes, the mailboxes (numbers) differ only when one
     /// comparison differs outright and none agrees: a new work address beside a shared
     /// personal one is not another person.
