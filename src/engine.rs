@@ -1282,6 +1282,9 @@ struct Job {
     audit: Vec<crate::audit::Draft>,
 }
 
+/// Groups of at most this many changes are applied on the writer thread alone.
+const SMALL_GROUP: usize = 256;
+
 /// Group commit for concurrent writers: jobs queue on a channel and a single thread applies all
 /// queued jobs as one batch (one sled flush, one tantivy commit), then answers each.
 #[derive(Clone)]
@@ -1297,6 +1300,13 @@ impl Committer {
             .name("goldrec-writer".into())
             .spawn(move || {
                 let max = engine.config.batch_size;
+                // Small groups run on this thread alone: waking the worker pool for a few
+                // records costs more than it saves.
+                let alone = rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .use_current_thread()
+                    .build()
+                    .ok();
                 while let Ok(first) = rx.recv() {
                     let mut jobs = vec![first];
                     let mut n = jobs[0].changes.len();
@@ -1318,7 +1328,12 @@ impl Committer {
                         replies.push(j.reply);
                         drafts.extend(j.audit);
                     }
-                    match crate::audit::with_drafts(drafts, || engine.apply(all)) {
+                    let apply = || crate::audit::with_drafts(drafts, || engine.apply(all));
+                    let applied = match &alone {
+                        Some(pool) if n <= SMALL_GROUP => pool.install(apply),
+                        _ => apply(),
+                    };
+                    match applied {
                         Ok(outcomes) => {
                             let mut it = outcomes.into_iter();
                             for (size, reply) in sizes.into_iter().zip(replies) {
