@@ -211,15 +211,19 @@ pub(crate) fn build(
     ws.actor = steward.actor.to_string();
     ws.reason = steward.reason.to_string();
     // Queued pairs of changed or deleted records are stale: drop them (pairs re-scored in
-    // this batch were queued again above).
-    for id in batch
+    // this batch were queued again above). A new record has none (a deleted record's pairs
+    // left the queue with it): only stored ones are looked up, on every core.
+    let stale: Vec<Vec<[u8; 32]>> = batch
         .incoming
         .iter()
+        .filter(|x| x.old.is_some())
         .map(|x| x.id)
         .chain(batch.deleted.iter().map(|x| x.id))
-    {
-        ws.review_done.extend(store.review_keys_of(id)?);
-    }
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|id| store.review_keys_of(id))
+        .collect::<Result<_, _>>()?;
+    ws.review_done.extend(stale.into_iter().flatten());
     Ok(ws)
 }
 
