@@ -10,8 +10,9 @@
 //! Run: `cargo bench --bench ingest`. Options after `--`: `--csv FILE --truth FILE` to load an
 //! existing feed (mapped by `../shared/datasets/synth/goldrec.toml`, source `synth`),
 //! `--data-dir DIR` to keep the data directory, `--no-encryption` to store values in clear,
-//! `--write FILE` to write the built-in feed as CSV, `--batch N` and `--max-candidates N` to
-//! override `[ingest] batch_size` and `[matching] max_candidates` (to measure their effect).
+//! `--write FILE` to write the built-in feed as CSV, `--batch N`, `--cache-mb N` and
+//! `--max-candidates N` to override `[ingest] batch_size`, `[ingest] cache_mb` and
+//! `[matching] max_candidates` (to measure their effect).
 
 use std::io::Write;
 use std::time::Instant;
@@ -286,6 +287,10 @@ fn main() -> anyhow::Result<()> {
         config.batch_size = b;
     }
     // `--max-candidates N`: committed candidates scored per record, instead of the config's.
+    // `--cache-mb N`: sled page cache instead of the config's `[ingest] cache_mb`.
+    if let Some(c) = arg(&args, "--cache-mb").and_then(|c| c.parse().ok()) {
+        config.ingest_cache_mb = c;
+    }
     if let Some(m) = arg(&args, "--max-candidates").and_then(|m| m.parse().ok()) {
         config.matching.max_candidates = m;
     }

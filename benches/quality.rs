@@ -18,7 +18,9 @@
 //! both), `--out DIR` keeps the feed as `crm.csv`, `webshop.ndjson`, `support.csv` and the truth
 //! `clusters.csv` (`record,cluster`), `--data-dir DIR` keeps the data directory (it must be
 //! empty), `--show N` prints how many missed pairs reach the link weight and how many false
-//! merges are direct links, and N sampled pairs of each with their explanation. With both, the CLI gives the same figures:
+//! merges are direct links, how many missed pairs fall in the review band, and N sampled pairs
+//! of each (missed at the link weight, false merges, missed in the review band) with their
+//! explanation. With both, the CLI gives the same figures:
 //!
 //! ```text
 //! goldrec --data-dir D ingest -s crm DIR/crm.csv
@@ -166,6 +168,21 @@ fn show_pairs(
         merged_direct.len(),
         merged_through.len()
     )?;
+    // Missed pairs in the review band: evidence a steward would weigh, below the link weight.
+    let review = weight_of(engine.model.review_threshold);
+    let band: Vec<Pair> = missed_weak
+        .iter()
+        .copied()
+        .filter(|&(i, j)| {
+            let (a, b) = (&feed.records[i].key, &feed.records[j].key);
+            matches!((profiles.get(a), profiles.get(b)), (Some(a), Some(b)) if engine.model.weight(a, b) >= review)
+        })
+        .collect();
+    writeln!(
+        o,
+        "missed pairs below the link weight in the review band: {}",
+        band.len()
+    )?;
     let missed = missed_strong;
     let mut state = seed | 1;
     let mut pick = |len: usize| {
@@ -177,6 +194,7 @@ fn show_pairs(
     for (title, pairs) in [
         ("missed at the link weight", &missed),
         ("false merge", &merged),
+        ("missed in the review band", &band),
     ] {
         for _ in 0..n.min(pairs.len()) {
             let (i, j) = pairs[pick(pairs.len())];
