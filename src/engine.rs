@@ -721,7 +721,8 @@ impl Engine {
             }
         }
         let now = now_ms();
-        let entity = build_entity(&self.config, id, Some(base), &members, now);
+        let refs: Vec<(RecordId, &StoredRecord)> = members.iter().map(|(id, r)| (*id, r)).collect();
+        let entity = build_entity(&self.config, id, Some(base), &refs, now);
         let reason = match entity.overrides.get(attr) {
             Some(o) => format!("override of {attr}: {}", o.reason),
             None => format!("override of {attr} removed"),

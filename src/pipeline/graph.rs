@@ -37,10 +37,6 @@ impl Node {
 pub(crate) struct Graph {
     /// Nodes: incoming records first (same positions), then committed records.
     pub nodes: Vec<Node>,
-    /// Node of each record.
-    pub node_of: HashMap<RecordId, usize>,
-    /// Profile of each node (`None` for a committed record no longer readable).
-    pub profiles: Vec<Option<Profile>>,
     /// Groups of nodes that start together: the touched entities (and the updated records
     /// that stay in them).
     pub initial: Vec<Vec<usize>>,
@@ -157,25 +153,33 @@ pub(crate) fn build(
             work.keep_id_for.insert(x.id, old.entity);
         }
     }
-    let profiles = nodes
-        .iter()
-        .enumerate()
-        .map(|(n, node)| match node {
-            Node::Batch(_) => Some(incoming[n].record.profile.clone()),
-            Node::Existing(id) => existing
-                .get(id)
-                .map(|r| r.profile.clone())
-                .or_else(|| work.member(*id).map(|r| r.profile.clone())),
-        })
-        .collect();
     Ok(Graph {
         nodes,
-        node_of,
-        profiles,
         initial,
         edges,
         constraints,
     })
+}
+
+/// The profile of every node, where it lies (`None` for a committed record no longer
+/// readable): borrowed, not copied, for clustering.
+pub(crate) fn profiles<'a>(
+    g: &Graph,
+    incoming: &'a [Incoming],
+    existing: &'a HashMap<RecordId, StoredRecord>,
+    work: &'a WorkingSet,
+) -> Vec<Option<&'a Profile>> {
+    g.nodes
+        .iter()
+        .enumerate()
+        .map(|(n, node)| match node {
+            Node::Batch(_) => Some(&incoming[n].record.profile),
+            Node::Existing(id) => existing
+                .get(id)
+                .or_else(|| work.member(*id))
+                .map(|r| &r.profile),
+        })
+        .collect()
 }
 
 /// Whether an updated record stays in its entity: as the entity's only record, while it

@@ -290,7 +290,11 @@ pub(crate) fn run<'a>(
     )?;
 
     timer.phase("cluster");
-    let clusters = resolve::cluster(model, &graph);
+    let clusters = resolve::cluster(
+        model,
+        &graph,
+        &graph::profiles(&graph, &batch.incoming, &existing, &work),
+    );
 
     timer.phase("resolve");
     let resolution = resolve::resolve(

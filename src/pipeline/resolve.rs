@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::graph::{self, Graph, Node};
 use crate::cluster::{self, Edge};
+use crate::ingest::profile::Profile;
 use crate::ingest::RecordId;
 use crate::matching::{Model, PairCheck};
 use crate::store::EntityId;
@@ -26,8 +27,12 @@ pub(crate) struct Resolution {
     pub next_entity: EntityId,
 }
 
-/// Clusters the graph with the model's link and review weights.
-pub(crate) fn cluster(model: &Model, g: &Graph) -> cluster::Clusters {
+/// Clusters the graph with the model's link and review weights and the nodes' profiles.
+pub(crate) fn cluster(
+    model: &Model,
+    g: &Graph,
+    profiles: &[Option<&Profile>],
+) -> cluster::Clusters {
     let mut cache: HashMap<(usize, usize), PairCheck> = HashMap::new();
     cluster::cluster(
         g.nodes.len(),
@@ -37,9 +42,9 @@ pub(crate) fn cluster(model: &Model, g: &Graph) -> cluster::Clusters {
         model.review_weight(),
         &g.constraints,
         |x, y| {
-            *cache.entry((x.min(y), x.max(y))).or_insert_with(|| {
-                graph::check(model, g.profiles[x].as_ref(), g.profiles[y].as_ref())
-            })
+            *cache
+                .entry((x.min(y), x.max(y)))
+                .or_insert_with(|| graph::check(model, profiles[x], profiles[y]))
         },
     )
 }

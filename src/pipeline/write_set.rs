@@ -38,7 +38,6 @@ pub(crate) fn build(
     let mut ws = WriteSet::default();
     let mut changed_entities: BTreeMap<EntityId, Entity> = BTreeMap::new();
     let mut records_out: HashMap<RecordId, StoredRecord> = HashMap::new();
-    let mut rebuilt: Vec<(EntityId, Vec<(RecordId, StoredRecord)>)> = Vec::new();
     // Committed members not in the working set (records of entities a batch record joins)
     // are read whole, on every core, before survivorship (they were read one at a time).
     let to_read: Vec<RecordId> = resolution
@@ -50,30 +49,33 @@ pub(crate) fn build(
             _ => None,
         })
         .collect();
-    let mut read: HashMap<RecordId, StoredRecord> = to_read
+    let read: HashMap<RecordId, StoredRecord> = to_read
         .into_par_iter()
         .filter_map(|id| store.record(id).map(|r| r.map(|r| (id, r))).transpose())
         .collect::<Result<_, _>>()?;
+    // Survivorship reads the members where they are (the batch, the working set, the records
+    // just read); only the records to write are copied: the batch's, and committed ones that
+    // move to another entity.
+    let mut rebuilt: Vec<(EntityId, Vec<(RecordId, &StoredRecord)>)> = Vec::new();
     for (eid, group) in &resolution.entity_members {
-        let mut members: Vec<(RecordId, StoredRecord)> = Vec::new();
+        let mut members: Vec<(RecordId, &StoredRecord)> = Vec::new();
         for &n in group {
             match nodes[n] {
                 Node::Batch(id) => {
-                    let mut r = batch.incoming[n].record.clone();
-                    r.entity = *eid;
+                    let r = &batch.incoming[n].record;
+                    let mut out = r.clone();
+                    out.entity = *eid;
+                    records_out.insert(id, out);
                     members.push((id, r));
                 }
                 Node::Existing(id) => {
-                    // Candidates were read without their values: a member to write comes
-                    // whole from its loaded entity, or from the store.
-                    let r = match work.member(id) {
-                        Some(r) => Some(r.clone()),
-                        None => read.remove(&id),
-                    };
-                    if let Some(mut r) = r {
+                    // Candidates were read without their values: a member comes whole from
+                    // its loaded entity, or from the store.
+                    if let Some(r) = work.member(id).or_else(|| read.get(&id)) {
                         if r.entity != *eid {
-                            r.entity = *eid;
-                            records_out.insert(id, r.clone());
+                            let mut out = r.clone();
+                            out.entity = *eid;
+                            records_out.insert(id, out);
                         }
                         members.push((id, r));
                     }
@@ -91,12 +93,7 @@ pub(crate) fn build(
             build_entity(config, *eid, prev, members, now)
         })
         .collect();
-    for ((eid, members), entity) in rebuilt.into_iter().zip(built) {
-        for (id, r) in members {
-            if matches!(nodes[graph.node_of[&id]], Node::Batch(_)) {
-                records_out.insert(id, r);
-            }
-        }
+    for ((eid, _), entity) in rebuilt.into_iter().zip(built) {
         changed_entities.insert(eid, entity);
     }
     for (gone, into) in &resolution.merged_away {
@@ -113,8 +110,8 @@ pub(crate) fn build(
         if changed_entities.contains_key(eid) {
             continue;
         }
-        let members: Vec<(RecordId, StoredRecord)> =
-            w.members.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let members: Vec<(RecordId, &StoredRecord)> =
+            w.members.iter().map(|(k, v)| (*k, v)).collect();
         let mut e = build_entity(config, *eid, Some(w.entity.clone()), &members, now);
         if members.is_empty() {
             e.state = EntityState::Deleted;
@@ -245,12 +242,11 @@ pub(crate) fn build_entity(
     config: &Config,
     id: EntityId,
     prev: Option<Entity>,
-    members: &[(RecordId, StoredRecord)],
+    members: &[(RecordId, &StoredRecord)],
     now: i64,
 ) -> Entity {
-    let refs: Vec<(RecordId, &StoredRecord)> = members.iter().map(|(id, r)| (*id, r)).collect();
-    let mut golden = survivorship::golden(config, &refs);
-    let consent = crate::consent::golden(&config.purposes, &refs);
+    let mut golden = survivorship::golden(config, members);
+    let consent = crate::consent::golden(&config.purposes, members);
     let ids: Vec<RecordId> = members.iter().map(|(id, _)| *id).collect();
     let overrides = prev
         .as_ref()
