@@ -11,7 +11,7 @@ use crate::config::{AttrKind, Config, InvalidValues, Mapping, Source};
 use crate::normalize::{self, PersonName};
 
 /// A normalized person name.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct NameNorm {
     /// Given-name tokens (lowercase ASCII; pinyin for Hanzi).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -51,7 +51,7 @@ impl From<PersonName> for NameNorm {
 }
 
 /// The normalized value of one attribute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Norm {
     /// A person name.

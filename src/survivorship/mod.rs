@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::config::{AttrKind, Config, Rule};
+use crate::ingest::profile::Norm;
 use crate::ingest::RecordId;
 use crate::store::{GoldenValue, Lineage, StoredRecord};
 
@@ -28,7 +29,7 @@ pub fn golden(
                     id: *id,
                     record: r,
                     value,
-                    group: group_key(r, attr, value),
+                    group: Group::of(r, attr, value),
                     priority: config
                         .sources
                         .get(&r.source)
@@ -39,9 +40,9 @@ pub fn golden(
         if candidates.is_empty() {
             continue;
         }
-        let mut support: HashMap<&str, usize> = HashMap::new();
+        let mut support: HashMap<&Group, usize> = HashMap::new();
         for c in &candidates {
-            *support.entry(c.group.as_str()).or_default() += 1;
+            *support.entry(&c.group).or_default() += 1;
         }
         let winner = candidates
             .iter()
@@ -49,7 +50,7 @@ pub fn golden(
                 let by_rule = match rule {
                     Rule::SourcePriority => x.priority.cmp(&y.priority),
                     Rule::MostRecent => y.record.recency().cmp(&x.record.recency()),
-                    Rule::MostFrequent => support[y.group.as_str()].cmp(&support[x.group.as_str()]),
+                    Rule::MostFrequent => support[&y.group].cmp(&support[&x.group]),
                     Rule::Longest => y.value.chars().count().cmp(&x.value.chars().count()),
                     Rule::FirstNonEmpty => x.record.seq.cmp(&y.record.seq),
                 };
@@ -81,7 +82,7 @@ pub fn golden(
                     key: winner.record.key.clone(),
                     rule,
                     observed_at: winner.record.recency(),
-                    support: support[winner.group.as_str()],
+                    support: support[&winner.group],
                 }),
             },
         );
@@ -178,8 +179,26 @@ struct Candidate<'a> {
     record: &'a StoredRecord,
     value: &'a String,
     /// Normalized form: values equal after normalization count as the same value.
-    group: String,
+    group: Group<'a>,
     priority: usize,
+}
+
+/// What makes two candidate values the same: the normalized value, else the raw value
+/// without case (compared as they are, not serialized: this runs for every member of every
+/// rebuilt entity).
+#[derive(PartialEq, Eq, Hash)]
+enum Group<'a> {
+    Norm(&'a Norm),
+    Raw(String),
+}
+
+impl<'a> Group<'a> {
+    fn of(r: &'a StoredRecord, attr: usize, value: &str) -> Self {
+        match r.profile.attrs.get(attr) {
+            Some(Some(norm)) => Group::Norm(norm),
+            _ => Group::Raw(value.to_lowercase()),
+        }
+    }
 }
 
 fn group_key(r: &StoredRecord, attr: usize, value: &str) -> String {
