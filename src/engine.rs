@@ -1053,9 +1053,7 @@ impl Engine {
         let seq = self.store.commit(&ws)?;
         drafts.iter().for_each(crate::audit::Draft::mark_committed);
         let started = std::time::Instant::now();
-        for (id, keys, was_indexed) in indexed {
-            self.index.upsert(*id, keys, *was_indexed)?;
-        }
+        self.index.upsert_many(indexed)?;
         for id in unindexed {
             self.index.delete(*id);
         }

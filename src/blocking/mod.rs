@@ -319,26 +319,40 @@ impl BlockingIndex {
     /// at once, committed to tantivy with the next [`Self::commit`]. Skipping the delete for
     /// new records spares a term look-up in every segment at commit.
     pub fn upsert(&self, id: RecordId, keys: &[String], replace: bool) -> Result<(), IndexError> {
+        self.upsert_many(&[(id, keys.to_vec(), replace)])
+    }
+
+    /// [`Self::upsert`] of many records: their documents are made on every core, then added
+    /// under one taking of the locks.
+    pub fn upsert_many(&self, items: &[(RecordId, Vec<String>, bool)]) -> Result<(), IndexError> {
+        use rayon::prelude::*;
+        let docs: Vec<(tantivy::TantivyDocument, Vec<u64>)> = items
+            .par_iter()
+            .map(|(id, keys, _)| {
+                let (hi, lo) = id.halves();
+                let mut d = doc!(self.rid_hi => hi, self.rid_lo => lo);
+                for k in keys {
+                    d.add_text(self.key, self.term(k));
+                }
+                (d, keys.iter().map(|k| key_hash(k)).collect())
+            })
+            .collect();
         let guard = self.writer.lock().expect("index writer lock");
         let w = guard.as_ref().ok_or(IndexError::Closed)?;
         let mut p = self.pending.write().expect("pending lock");
-        let (hi, lo) = id.halves();
-        if replace {
-            w.delete_term(Term::from_field_u64(self.rid_hi, hi));
-            p.stale.insert(id);
-            p.remove(id);
+        for ((id, _, replace), (d, hashes)) in items.iter().zip(docs) {
+            if *replace {
+                w.delete_term(Term::from_field_u64(self.rid_hi, id.halves().0));
+                p.stale.insert(*id);
+                p.remove(*id);
+            }
+            for &h in &hashes {
+                p.buckets.entry(h).or_default().push(*id);
+            }
+            p.keys.insert(*id, hashes);
+            p.since.get_or_insert_with(std::time::Instant::now);
+            w.add_document(d).map_err(tv("adding a document"))?;
         }
-        let mut d = doc!(self.rid_hi => hi, self.rid_lo => lo);
-        let mut hashes = Vec::with_capacity(keys.len());
-        for k in keys {
-            d.add_text(self.key, self.term(k));
-            let h = key_hash(k);
-            p.buckets.entry(h).or_default().push(id);
-            hashes.push(h);
-        }
-        p.keys.insert(id, hashes);
-        p.since.get_or_insert_with(std::time::Instant::now);
-        w.add_document(d).map_err(tv("adding a document"))?;
         Ok(())
     }
 
