@@ -1300,10 +1300,16 @@ impl Committer {
             .spawn(move || {
                 let max = engine.config.batch_size;
                 // Small groups run on this thread alone: waking the worker pool for a few
-                // records costs more than it saves.
+                // records costs more than it saves. This thread is then a rayon worker of
+                // that one-thread pool, whose parallel work it would keep to itself: large
+                // groups run in a pool as wide as the machine.
                 let alone = rayon::ThreadPoolBuilder::new()
                     .num_threads(1)
                     .use_current_thread()
+                    .build()
+                    .ok();
+                let wide = rayon::ThreadPoolBuilder::new()
+                    .thread_name(|i| format!("goldrec-writer-{i}"))
                     .build()
                     .ok();
                 while let Ok(first) = rx.recv() {
@@ -1328,8 +1334,9 @@ impl Committer {
                         drafts.extend(j.audit);
                     }
                     let apply = || crate::audit::with_drafts(drafts, || engine.apply(all));
-                    let applied = match &alone {
-                        Some(pool) if n <= SMALL_GROUP => pool.install(apply),
+                    let applied = match (&alone, &wide) {
+                        (Some(pool), _) if n <= SMALL_GROUP => pool.install(apply),
+                        (Some(_), Some(pool)) => pool.install(apply),
                         _ => apply(),
                     };
                     match applied {
