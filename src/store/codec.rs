@@ -548,6 +548,12 @@ fn read_ids(r: &mut Reader) -> R<Vec<RecordId>> {
 /// Encodes an entity. Lineage refers to members by position; a lineage record that is not a
 /// member (not produced by survivorship, but kept safe) is written in full.
 pub fn encode_entity(e: &Entity) -> Vec<u8> {
+    encode_entity_noting(e, None)
+}
+
+/// Encodes an entity as if `noted` (a version and its change page) ended its history: a
+/// commit notes each new version so, without copying the entity.
+pub fn encode_entity_noting(e: &Entity, noted: Option<(u64, u64)>) -> Vec<u8> {
     let mut w = Writer::new();
     w.u64(e.id);
     w.u64(e.version);
@@ -588,8 +594,8 @@ pub fn encode_entity(e: &Entity) -> Vec<u8> {
     write_overrides(&mut w, &e.overrides);
     w.i64(e.created_at);
     w.i64(e.updated_at);
-    w.u64(e.history.len() as u64);
-    for (version, page) in &e.history {
+    w.u64((e.history.len() + usize::from(noted.is_some())) as u64);
+    for (version, page) in e.history.iter().chain(&noted) {
         w.u64(*version);
         w.u64(*page);
     }
@@ -1107,6 +1113,14 @@ mod tests {
         for cut in first_layout.len() + 1..bytes.len() {
             assert!(decode_entity(&bytes[..cut]).is_err(), "cut at {cut}");
         }
+        // A noted version ends the history as if it had been pushed onto it.
+        let noted = encode_entity_noting(&e, Some((3, 50)));
+        e.history.push((3, 50));
+        assert_eq!(noted, encode_entity(&e));
+        assert_eq!(
+            decode_entity(&noted).unwrap().history,
+            [(1, 10), (2, 30), (3, 50)]
+        );
     }
 
     #[test]

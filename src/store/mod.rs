@@ -1076,13 +1076,8 @@ impl Store {
             .par_iter()
             .enumerate()
             .map(|(i, e)| {
-                let bytes = if i < w.events.len() {
-                    let mut e = e.clone();
-                    e.history.push((e.version, page_of(i)));
-                    codec::encode_entity(&e)
-                } else {
-                    codec::encode_entity(e)
-                };
+                let noted = (i < w.events.len()).then(|| (e.version, page_of(i)));
+                let bytes = codec::encode_entity_noting(e, noted);
                 self.seal(trees::ENTITIES, &e.id.to_be_bytes(), bytes)
             })
             .collect();
