@@ -890,13 +890,21 @@ impl Engine {
     pub fn reindex(&self) -> Result<usize, EngineError> {
         let _guard = self.write_lock.lock().expect("writer lock");
         self.index.clear()?;
+        // In chunks, so the documents are made on every core (one record at a time would
+        // hand every record to the thread pool alone).
         let mut n = 0;
+        let mut chunk = Vec::with_capacity(REINDEX_CHUNK);
         for r in self.store.records() {
             let (id, rec) = r?;
-            self.index
-                .upsert(id, &keys::keys(&self.config, &rec.profile), false)?;
-            n += 1;
+            chunk.push((id, keys::keys(&self.config, &rec.profile), false));
+            if chunk.len() == REINDEX_CHUNK {
+                self.index.upsert_many(&chunk)?;
+                n += chunk.len();
+                chunk.clear();
+            }
         }
+        self.index.upsert_many(&chunk)?;
+        n += chunk.len();
         self.index.commit(self.store.batch_seq()?)?;
         Ok(n)
     }
@@ -1280,6 +1288,9 @@ struct Job {
     /// Audit entries of the requests the changes come from, committed with them.
     audit: Vec<crate::audit::Draft>,
 }
+
+/// Records indexed at once by [`Engine::reindex`].
+const REINDEX_CHUNK: usize = 10_000;
 
 /// Groups of at most this many changes are applied on the writer thread alone.
 const SMALL_GROUP: usize = 256;

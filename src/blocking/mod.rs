@@ -350,8 +350,10 @@ impl BlockingIndex {
                 p.buckets.entry(h).or_default().push(*id);
             }
             p.keys.insert(*id, hashes);
-            p.since.get_or_insert_with(std::time::Instant::now);
             w.add_document(d).map_err(tv("adding a document"))?;
+        }
+        if !items.is_empty() {
+            p.since.get_or_insert_with(std::time::Instant::now);
         }
         Ok(())
     }
