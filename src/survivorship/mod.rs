@@ -126,11 +126,12 @@ pub fn conflicts(config: &Config, members: &[(RecordId, &StoredRecord)]) -> Vec<
     let chosen = golden(config, members);
     let mut out = Vec::new();
     for (attr, a) in config.attributes.iter().enumerate() {
-        let mut groups: BTreeMap<String, Vec<(RecordId, &StoredRecord)>> = BTreeMap::new();
+        // Grouped as survivorship groups them; the candidates are sorted below.
+        let mut groups: HashMap<Group, Vec<(RecordId, &StoredRecord)>> = HashMap::new();
         for (id, r) in members {
             if let Some(v) = r.values.get(&a.name) {
                 groups
-                    .entry(group_key(r, attr, v))
+                    .entry(Group::of(r, attr, v))
                     .or_default()
                     .push((*id, r));
             }
@@ -163,6 +164,8 @@ pub fn conflicts(config: &Config, members: &[(RecordId, &StoredRecord)]) -> Vec<
                 .cmp(&x.wins)
                 .then(y.support.cmp(&x.support))
                 .then(x.value.cmp(&y.value))
+                .then(x.source.cmp(&y.source))
+                .then(x.key.cmp(&y.key))
         });
         out.push(Conflict {
             attribute: a.name.clone(),
@@ -198,13 +201,6 @@ impl<'a> Group<'a> {
             Some(Some(norm)) => Group::Norm(norm),
             _ => Group::Raw(value.to_lowercase()),
         }
-    }
-}
-
-fn group_key(r: &StoredRecord, attr: usize, value: &str) -> String {
-    match r.profile.attrs.get(attr) {
-        Some(Some(norm)) => serde_json::to_string(norm).unwrap_or_default(),
-        _ => value.to_lowercase(),
     }
 }
 
