@@ -9,8 +9,8 @@
 //! Location evidence is not independent either: a move changes the address, the city and the
 //! postcode at once. Comparisons in the *location group* (addresses and postcodes by default)
 //! add their agreements, but of their disagreements only the strongest counts; and a coarse
-//! place's agreement (a city: any comparison in the group but an address or a postcode) counts only when no address or
-//! postcode agrees, as those already say which city it is.
+//! place's agreement (a city: any comparison in the group but an address or a postcode)
+//! counts only when no address or postcode agrees, as those already say which city it is.
 //!
 //! Household evidence is not independent evidence: family members share a family name, an
 //! address and often a phone (and sometimes an email), and adding those weights would link
@@ -176,9 +176,8 @@ pub struct PairCheck {
 }
 
 /// Running match weight of a pair: the location group's disagreements count once (the most
-/// negative one), and a coarse place's agreement (a city: any comparison in the group but an address
-/// or a postcode)
-/// counts only when no finer one (an address, a postcode) agrees, as a postcode or an address
+/// negative one), and a coarse place's agreement (a city: any comparison in the group but an
+/// address or a postcode) counts only when no finer one agrees, as a postcode or an address
 /// shared already says the city is.
 #[derive(Debug, Clone, Copy)]
 struct Sum {
