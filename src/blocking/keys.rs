@@ -172,14 +172,52 @@ fn fragments(kind: AttrKind, attr: usize, part: Option<NamePart>, value: &Norm) 
             _ => vec![format!("t{attr}:{s}")],
         },
         (Norm::Tokens(t), _) => {
-            let number = t.iter().find(|x| x.bytes().any(|c| c.is_ascii_digit()));
-            let word = t.iter().find(|x| !x.bytes().any(|c| c.is_ascii_digit()));
+            let (number, word) = if kind == AttrKind::Address {
+                street_of(t)
+            } else {
+                (None, t.iter().find(|x| !is_numeric(x)))
+            };
             match (kind, number, word) {
                 (AttrKind::Address, Some(n), Some(w)) => vec![format!("a:{n}~{w}")],
                 (_, _, Some(w)) => vec![format!("w{attr}:{w}")],
                 _ => Vec::new(),
             }
         }
+    }
+}
+
+fn is_numeric(t: &str) -> bool {
+    t.bytes().any(|c| c.is_ascii_digit())
+}
+
+/// Street types as [`normalize::address_tokens`] writes them.
+const STREET_TYPES: &[&str] = &[
+    "rd", "st", "ave", "dr", "pl", "ct", "cres", "blvd", "ln", "tce", "cct", "pde", "hwy", "sq",
+    "cl", "pkwy", "way",
+];
+
+/// The house number and street name of an address, wherever the written form puts them: the
+/// word before the first street type (`main` in `12 n main st`, `renmin` in both `290 renmin rd
+/// yuexiu` and `yuexiu renmin rd 290`), the number before that word or after the type; without
+/// a street type, the first number and the first word.
+fn street_of(t: &[String]) -> (Option<&String>, Option<&String>) {
+    let first_number = t.iter().find(|x| is_numeric(x));
+    let street = (1..t.len()).find(|&p| {
+        STREET_TYPES.contains(&t[p].as_str())
+            && !is_numeric(&t[p - 1])
+            && !STREET_TYPES.contains(&t[p - 1].as_str())
+    });
+    match street {
+        Some(p) => {
+            let number = p
+                .checked_sub(2)
+                .map(|q| &t[q])
+                .filter(|x| is_numeric(x))
+                .or(t.get(p + 1).filter(|x| is_numeric(x)))
+                .or(first_number);
+            (number, Some(&t[p - 1]))
+        }
+        None => (first_number, t.iter().find(|x| !is_numeric(x))),
     }
 }
 
@@ -194,6 +232,26 @@ mod tests {
         assert!(a.iter().any(|k| b.contains(k)), "{a:?} {b:?}");
         let c = fragments(AttrKind::Date, 0, None, &Norm::Str("1980-03-25".into()));
         assert_eq!(c.len(), 1, "day 25 cannot be a month");
+    }
+
+    #[test]
+    fn an_address_in_either_written_form_meets() {
+        let key = |s: &str| {
+            fragments(
+                AttrKind::Address,
+                0,
+                None,
+                &Norm::Tokens(normalize::address_tokens(s)),
+            )
+        };
+        assert_eq!(key("越秀区人民路290号"), key("290 Renmin Road, Yuexiu"));
+        assert_eq!(
+            key("锦江区迎宾大道328号2单元1002室"),
+            key("Rm 1002, Unit 2, No. 328 Yingbin Avenue, Jinjiang")
+        );
+        assert_eq!(key("12 N Main St Apt 4"), vec!["a:12~main".to_string()]);
+        assert_eq!(key("12 Main"), vec!["a:12~main".to_string()]);
+        assert_ne!(key("12 Main St"), key("14 Main St"));
     }
 
     #[test]

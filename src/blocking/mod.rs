@@ -97,9 +97,10 @@ pub const RARE_KEY_RECORDS: usize = 3;
 pub const MERGE_SEGMENTS_ABOVE: usize = 2;
 
 /// Suffix of the commit payload naming the key and term layout ([`crate::crypto::Sealer::term`],
-/// 8 hash characters; postcode keys by [`crate::normalize::postcode_area`] since `k2`): an index
+/// 8 hash characters; postcode keys by [`crate::normalize::postcode_area`] since `k2`, address
+/// keys by house number and street name since `k3`): an index
 /// written with another layout reads as reflecting no batch, so open rebuilds it.
-const TERM_FORMAT: &str = "/t8k2";
+const TERM_FORMAT: &str = "/t8k3";
 
 /// Records written since the last tantivy commit are served from memory until this many
 /// accumulate (or [`PENDING_MAX_AGE`] passes), then committed together: a tantivy commit and

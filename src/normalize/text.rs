@@ -1,8 +1,9 @@
 //! Addresses, postcodes, company names, free text and identifiers.
 //!
-//! Token conventions: lowercase ASCII alphanumeric tokens; each Han
-//! character is kept as its own token (no pinyin: Chinese addresses and
-//! company names are compared character by character). Apostrophes join
+//! Token conventions: lowercase ASCII alphanumeric tokens; Chinese addresses
+//! read as written in Latin letters (one pinyin word per name, street types
+//! as their English abbreviation); company names keep each Han character as
+//! its own token. Apostrophes join
 //! (`St Mary's` -> `marys`), other punctuation splits, and runs of single
 //! letters are merged (`P.O.` -> `po`, `S.A.` -> `sa`).
 
@@ -127,10 +128,14 @@ fn split_glued(t: &str) -> Option<(&str, &str)> {
 /// Address tokens: ASCII-folded, punctuation removed, street types and
 /// designators folded to one short form (street/str/st/saint -> st,
 /// avenue/ave/av -> ave, apartment/apt/unit/flat -> unit, north -> n, ...),
-/// glued number+word split ("12main" -> "12 main", "12a" stays), each Han
-/// character its own token.
+/// glued number+word split ("12main" -> "12 main", "12a" stays); a Chinese
+/// address in Hanzi reads as its Latin form (see [`han_address_words`]).
 pub fn address_tokens(s: &str) -> Vec<String> {
     let mut tokens = raw_tokens(s);
+    if tokens.iter().any(|t| is_han_token(t)) {
+        tokens = han_address_words(tokens);
+    }
+    drop_address_fillers(&mut tokens);
     if !tokens.iter().any(|t| split_glued(t).is_some()) {
         // nothing to split: abbreviate in place, reusing the token buffers
         for t in &mut tokens {
@@ -155,6 +160,126 @@ pub fn address_tokens(s: &str) -> Vec<String> {
         }
     }
     out
+}
+
+fn is_han_token(t: &str) -> bool {
+    t.chars().next().is_some_and(is_han_char)
+}
+
+/// Markers of a Chinese address: what follows a name in Hanzi, with the token it reads as in
+/// a Latin address (`None`: dropped, as the Latin form leaves it out or puts it elsewhere).
+/// Two-character markers come first.
+const HAN_ADDRESS_MARKERS: &[(&str, Option<&str>)] = &[
+    ("大道", Some("ave")),
+    ("大街", Some("st")),
+    ("单元", Some("unit")),
+    ("路", Some("rd")),
+    ("街", Some("st")),
+    ("道", Some("rd")),
+    ("巷", Some("ln")),
+    ("弄", Some("ln")),
+    ("号", None),
+    ("室", Some("rm")),
+    ("栋", Some("bldg")),
+    ("幢", Some("bldg")),
+    ("座", Some("bldg")),
+    ("楼", Some("fl")),
+    ("层", Some("fl")),
+    ("区", None),
+    ("县", None),
+    ("镇", None),
+    ("乡", None),
+    ("村", None),
+];
+
+/// Chinese address tokens as the address is written in Latin letters, so that 越秀区人民路290号
+/// and `290 Renmin Road, Yuexiu` agree: each run of Han characters before a marker (路, 街,
+/// 大道, 区, 号, 单元, 室, ...) is one pinyin word (`renmin`), the marker reads as its street
+/// type or designator (路 `rd`, 大道 `ave`, 单元 `unit`) or is dropped (区, 号), and a city
+/// or province written in front (北京市, 广东省) is dropped (the city is its own field).
+fn han_address_words(tokens: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut Vec<String>| {
+        if !run.is_empty() {
+            out.push(han_word(run));
+            run.clear();
+        }
+    };
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        if !is_han_token(t) {
+            flush(&mut run, &mut out);
+            out.push(t.clone());
+            i += 1;
+            continue;
+        }
+        let two = tokens
+            .get(i + 1)
+            .filter(|u| is_han_token(u))
+            .map(|u| format!("{t}{u}"));
+        if let Some((m, canon)) = HAN_ADDRESS_MARKERS
+            .iter()
+            .find(|(m, _)| two.as_deref() == Some(*m) || *m == t.as_str())
+        {
+            i += m.chars().count();
+            if run.is_empty() && canon.is_none() {
+                continue;
+            }
+            flush(&mut run, &mut out);
+            out.extend(canon.map(str::to_string));
+        } else if t == "市" || t == "省" {
+            // city or province in front: its own field
+            run.clear();
+            i += 1;
+        } else {
+            run.push_str(t);
+            i += 1;
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// One run of Han characters as one pinyin word (major cities in their customary spelling).
+fn han_word(run: &str) -> String {
+    if let Some((_, pinyin)) = CN_CITIES.iter().find(|(han, _)| *han == run) {
+        return (*pinyin).to_string();
+    }
+    let mut w = String::with_capacity(run.len() * 2);
+    for c in run.chars() {
+        match c.to_pinyin() {
+            Some(p) => w.push_str(p.plain()),
+            None => w.push(c),
+        }
+    }
+    w
+}
+
+/// Drops what one written form of an address has and the other leaves out: `district` (区),
+/// `no` before a number (`No. 328` = 328号), and reads the pinyin street types `lu`, `jie`,
+/// `dadao` as `rd`, `st`, `ave` and `room` as `rm`.
+fn drop_address_fillers(tokens: &mut Vec<String>) {
+    let numeric = |t: Option<&String>| t.is_some_and(|t| t.bytes().any(|c| c.is_ascii_digit()));
+    let dropped = |i: usize| match tokens[i].as_str() {
+        "district" => true,
+        "no" => numeric(tokens.get(i + 1)),
+        _ => false,
+    };
+    let keep: Vec<bool> = (0..tokens.len()).map(|i| !dropped(i)).collect();
+    let mut flags = keep.into_iter();
+    tokens.retain(|_| flags.next().unwrap_or(true));
+    for t in tokens.iter_mut() {
+        let canon = match t.as_str() {
+            "lu" => "rd",
+            "jie" => "st",
+            "dadao" => "ave",
+            "room" => "rm",
+            _ => continue,
+        };
+        *t = canon.to_string();
+    }
 }
 
 fn push_address_token(t: &str, out: &mut Vec<String>) {
@@ -522,11 +647,35 @@ mod tests {
     }
 
     #[test]
-    fn address_han_per_char() {
+    fn chinese_addresses_read_as_their_latin_form() {
         assert_eq!(
             address_tokens("北京市朝阳区建国路８８号"),
-            v(&["北", "京", "市", "朝", "阳", "区", "建", "国", "路", "88", "号"])
+            v(&["chaoyang", "jianguo", "rd", "88"])
         );
+        let same = |a: &str, b: &str| {
+            let (mut x, mut y) = (address_tokens(a), address_tokens(b));
+            x.sort();
+            y.sort();
+            assert_eq!(x, y, "{a} / {b}");
+        };
+        same("越秀区人民路290号", "290 Renmin Road, Yuexiu");
+        same("越秀区人民路290号", "No. 290 Renmin Lu, Yuexiu District");
+        same(
+            "锦江区迎宾大道328号2单元1002室",
+            "Rm 1002, Unit 2, No. 328 Yingbin Avenue, Jinjiang",
+        );
+        same(
+            "重庆市江北区花园街325号",
+            "325 Huayuan St, Jiangbei District",
+        );
+        same("江北区花园街325号", "325 Huayuan Jie, Jiangbei");
+        // two addresses in one district on one road differ by their number
+        let (a, b) = (
+            address_tokens("武昌区解放路382号"),
+            address_tokens("武昌区解放路237号"),
+        );
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 4);
     }
 
     #[test]
@@ -633,7 +782,7 @@ mod tests {
             assert!(text_tokens(s).is_empty());
         }
         let long = "12 Main Street, 北京 & Co. ".repeat(10_000);
-        assert_eq!(address_tokens(&long).len(), 70_000);
+        assert_eq!(address_tokens(&long).len(), 60_000);
         assert!(!company_tokens(&long).is_empty());
         assert!(!text_tokens(&long).is_empty());
         assert_eq!(normalize_identifier(&long).len(), 140_000);
