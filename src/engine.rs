@@ -758,7 +758,8 @@ impl Engine {
         Ok((model, summary))
     }
 
-    /// Matches every stored record again from scratch with the current model, in batches.
+    /// Matches every stored record again from scratch (normalized again from its supplied values)
+    /// with the current model, in batches.
     /// Entity ids are reassigned (old ids answer 404): use after training or a change of the
     /// matching configuration, before downstream systems depend on ids.
     pub fn rematch(&self) -> Result<usize, EngineError> {
@@ -803,7 +804,16 @@ impl Engine {
                         values: r.values,
                         updated_at: r.updated_at,
                     };
-                    Change::Upsert(rec, r.profile)
+                    // Normalized again, so a store written by an older normalization (a
+                    // changed tokenizer, a new name rule) is matched as new records would be;
+                    // a value the current rules reject keeps its stored form.
+                    let profile = self
+                        .config
+                        .sources
+                        .get(&rec.source)
+                        .and_then(|src| profile::build(&self.config, src, &rec).ok())
+                        .unwrap_or(r.profile);
+                    Change::Upsert(rec, profile)
                 })
                 .collect();
             if chunk.is_empty() {
