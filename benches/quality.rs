@@ -211,6 +211,34 @@ fn show_pairs(
                     fields.join(" | ")
                 )?;
             }
+            if title != "false merge" {
+                // Where each side ended up: the other members of its entity, by person.
+                for x in [i, j] {
+                    let others: Vec<String> = entity_of[x]
+                        .and_then(|e| by_entity.get(&e))
+                        .into_iter()
+                        .flatten()
+                        .filter(|&&y| y != i && y != j)
+                        .map(|&y| {
+                            let r = &feed.records[y];
+                            let w = match (profiles.get(&feed.records[x].key), profiles.get(&r.key))
+                            {
+                                (Some(p), Some(q)) => engine.model.weight(p, q),
+                                _ => f64::NAN,
+                            };
+                            format!("{} (person {}, weight {w:.1})", r.key, r.person)
+                        })
+                        .collect();
+                    if !others.is_empty() {
+                        writeln!(
+                            o,
+                            "  {} is with: {}",
+                            feed.records[x].key,
+                            others.join(", ")
+                        )?;
+                    }
+                }
+            }
             if let (Some(pa), Some(pb)) = (profiles.get(&a.key), profiles.get(&b.key)) {
                 let e = engine.model.explain(pa, pb);
                 let parts: Vec<String> = e
