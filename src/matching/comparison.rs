@@ -258,8 +258,8 @@ fn name_part_level(a: &NameNorm, b: &NameNorm, part: Option<NamePart>) -> Option
             if chinese_surname(fx, alt_fx)
                 && chinese_surname(fy, alt_fy)
                 && name_level(fx, fy, alt_fx, alt_fy, true, false) <= 1
-                && ((pinyin_given(a, gx) && western_given(gy))
-                    || (pinyin_given(b, gy) && western_given(gx)))
+                && ((pinyin_given(a, gx) && english_beside(gx, gy))
+                    || (pinyin_given(b, gy) && english_beside(gy, gx)))
             {
                 return None;
             }
@@ -340,6 +340,17 @@ fn chinese_surname(family: &[String], alt: &[String]) -> bool {
 fn pinyin_given(name: &NameNorm, given: &[String]) -> bool {
     (name.han.is_some() || given.iter().all(|t| normalize::is_pinyin_name(t)))
         && !given.iter().any(|t| t.len() == 1)
+}
+
+/// `western` is an English name beside the pinyin given name `pinyin`, not a misspelling of
+/// it: one Western given name ([`western_given`]) more than one edit away (`Xiaoyna` is
+/// Xiaoyan typed fast, `Kevin` is another name).
+fn english_beside(pinyin: &[String], western: &[String]) -> bool {
+    western_given(western)
+        && match (pinyin, western) {
+            ([p], [w]) => dl(p, w) > 1,
+            _ => true,
+        }
 }
 
 /// `given` is one Western given name: a known name or nickname, or no pinyin reading.
@@ -732,6 +743,14 @@ mod expected_comparisons {
 
     fn name(part: NamePart, a: &str, b: &str) -> Option<u8> {
         lvl("name", Method::Name, Some(part), a, b)
+    }
+
+    #[test]
+    fn a_misspelt_pinyin_given_name_is_no_english_name() {
+        // One letter apart agrees at a typo level; an English name beside it says nothing.
+        let typo = name(NamePart::Given, "Liu Xiaoyan", "Xiaoyna Liu");
+        assert!(matches!(typo, Some(l) if l >= 1 && l < 4), "{typo:?}");
+        assert_eq!(name(NamePart::Given, "Liu Xiaoyan", "Kevin Liu"), None);
     }
 
     #[test]
