@@ -168,6 +168,21 @@ fn is_null_token(s: &str) -> bool {
             .any(|t| s.eq_ignore_ascii_case(t))
 }
 
+/// A given-name field holding `Na` beside a Chinese family name: the given name 娜 (one of the
+/// most common), not the null token "NA" it reads as elsewhere.
+fn na_given(raw: &RawRecord, path: &str, family: &str) -> Option<String> {
+    let family = crate::normalize::ascii_fold(family);
+    match lookup(raw, path) {
+        Some(Value::String(s))
+            if s.trim().eq_ignore_ascii_case("na")
+                && crate::normalize::is_chinese_surname(family.trim()) =>
+        {
+            Some(s.trim().to_string())
+        }
+        _ => None,
+    }
+}
+
 /// Items of a JSON payload parsed ahead of the reader (see [`read_payload`]).
 const JSON_READ_AHEAD: usize = 4096;
 
@@ -575,6 +590,7 @@ pub fn map_record(
                 given,
                 family,
             } => {
+                let given_path = given.as_deref();
                 let full = match full {
                     Some(p) => read(p)?,
                     None => None,
@@ -587,6 +603,7 @@ pub fn map_record(
                     Some(p) => read(p)?,
                     None => None,
                 };
+                let given = given.or_else(|| na_given(raw, given_path?, family.as_deref()?));
                 if given.is_some() || family.is_some() {
                     let han = [&given, &family]
                         .iter()
@@ -719,6 +736,32 @@ mod tests {
         assert_eq!(rec(json!(42)).unwrap().as_deref(), Some("42"));
         assert_eq!(rec(json!(-7)).unwrap().as_deref(), Some("-7"));
         assert_eq!(rec(json!(" K1 ")).unwrap().as_deref(), Some("K1"));
+    }
+
+    #[test]
+    fn na_beside_a_chinese_family_name_is_a_given_name() {
+        let config = crate::config::Config::parse(
+            r#"
+            [attributes]
+            name = { kind = "person_name" }
+            [sources.web]
+            format = "json"
+            key = "id"
+            fields = { name = { given = "first", family = "last" } }
+            "#,
+        )
+        .unwrap();
+        let src = &config.sources["web"];
+        let given = |first: &str, last: &str| {
+            let raw: RawRecord =
+                serde_json::from_value(json!({"id": "1", "first": first, "last": last})).unwrap();
+            let rec = map_record(&config, src, Position::Index(0), &raw).unwrap();
+            rec.values.get("name.given").cloned()
+        };
+        assert_eq!(given("Na", "Zhu").as_deref(), Some("Na"));
+        assert_eq!(given("NA", "ZHU").as_deref(), Some("NA"));
+        assert_eq!(given("N/A", "Zhu"), None);
+        assert_eq!(given("NA", "Smith"), None);
     }
 
     #[test]
