@@ -213,7 +213,7 @@ fn show_pairs(
             }
             if title != "false merge" {
                 // Where each side ended up: the other members of its entity, by person.
-                for x in [i, j] {
+                for (x, partner) in [(i, j), (j, i)] {
                     let others: Vec<String> = entity_of[x]
                         .and_then(|e| by_entity.get(&e))
                         .into_iter()
@@ -221,12 +221,21 @@ fn show_pairs(
                         .filter(|&&y| y != i && y != j)
                         .map(|&y| {
                             let r = &feed.records[y];
-                            let w = match (profiles.get(&feed.records[x].key), profiles.get(&r.key))
-                            {
+                            let w = |z: usize| match (
+                                profiles.get(&feed.records[z].key),
+                                profiles.get(&r.key),
+                            ) {
                                 (Some(p), Some(q)) => engine.model.weight(p, q),
                                 _ => f64::NAN,
                             };
-                            format!("{} (person {}, weight {w:.1})", r.key, r.person)
+                            format!(
+                                "{} (person {}, weight {:.1}; with {} {:.1})",
+                                r.key,
+                                r.person,
+                                w(x),
+                                feed.records[partner].key,
+                                w(partner)
+                            )
                         })
                         .collect();
                     if !others.is_empty() {
