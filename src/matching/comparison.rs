@@ -749,7 +749,7 @@ mod expected_comparisons {
     fn a_misspelt_pinyin_given_name_is_no_english_name() {
         // One letter apart agrees at a typo level; an English name beside it says nothing.
         let typo = name(NamePart::Given, "Liu Xiaoyan", "Xiaoyna Liu");
-        assert!(matches!(typo, Some(l) if l >= 1 && l < 4), "{typo:?}");
+        assert!(matches!(typo, Some(l) if (1..4).contains(&l)), "{typo:?}");
         assert_eq!(name(NamePart::Given, "Liu Xiaoyan", "Kevin Liu"), None);
     }
 
