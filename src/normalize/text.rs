@@ -75,9 +75,9 @@ fn merge_single_letters(tokens: &mut Vec<String>) {
 /// Canonical short form of an address word.
 fn address_abbrev(t: &str) -> Option<&'static str> {
     Some(match t {
-        "street" | "str" | "st" | "saint" => "st",
-        "road" | "rd" => "rd",
-        "avenue" | "ave" | "av" | "aven" => "ave",
+        "street" | "str" | "st" | "saint" | "jie" => "st",
+        "road" | "rd" | "lu" => "rd",
+        "avenue" | "ave" | "av" | "aven" | "dadao" => "ave",
         "drive" | "dr" | "drv" => "dr",
         "place" | "pl" => "pl",
         "court" | "ct" | "crt" => "ct",
@@ -105,6 +105,7 @@ fn address_abbrev(t: &str) -> Option<&'static str> {
         "level" | "lvl" => "lvl",
         "building" | "bldg" | "bld" => "bldg",
         "mount" | "mt" => "mt",
+        "room" | "rm" => "rm",
         _ => return None,
     })
 }
@@ -215,14 +216,12 @@ fn han_address_words(tokens: Vec<String>) -> Vec<String> {
             i += 1;
             continue;
         }
-        let two = tokens
-            .get(i + 1)
-            .filter(|u| is_han_token(u))
-            .map(|u| format!("{t}{u}"));
-        if let Some((m, canon)) = HAN_ADDRESS_MARKERS
-            .iter()
-            .find(|(m, _)| two.as_deref() == Some(*m) || *m == t.as_str())
-        {
+        let next = tokens.get(i + 1).map(String::as_str);
+        if let Some((m, canon)) = HAN_ADDRESS_MARKERS.iter().find(|(m, _)| {
+            *m == t.as_str()
+                || m.strip_prefix(t.as_str())
+                    .is_some_and(|rest| Some(rest) == next)
+        }) {
             i += m.chars().count();
             if run.is_empty() && canon.is_none() {
                 continue;
@@ -257,9 +256,9 @@ fn han_word(run: &str) -> String {
     w
 }
 
-/// Drops what one written form of an address has and the other leaves out: `district` (区),
-/// `no` before a number (`No. 328` = 328号), and reads the pinyin street types `lu`, `jie`,
-/// `dadao` as `rd`, `st`, `ave` and `room` as `rm`.
+/// Drops what one written form of an address has and the other leaves out: `district` (区)
+/// and `no` before a number (`No. 328` = 328号). The pinyin street types (`lu`, `jie`, `dadao`)
+/// fold with the English ones in [`address_abbrev`].
 fn drop_address_fillers(tokens: &mut Vec<String>) {
     let numeric = |t: Option<&String>| t.is_some_and(|t| t.bytes().any(|c| c.is_ascii_digit()));
     let dropped = |i: usize| match tokens[i].as_str() {
@@ -270,16 +269,6 @@ fn drop_address_fillers(tokens: &mut Vec<String>) {
     let keep: Vec<bool> = (0..tokens.len()).map(|i| !dropped(i)).collect();
     let mut flags = keep.into_iter();
     tokens.retain(|_| flags.next().unwrap_or(true));
-    for t in tokens.iter_mut() {
-        let canon = match t.as_str() {
-            "lu" => "rd",
-            "jie" => "st",
-            "dadao" => "ave",
-            "room" => "rm",
-            _ => continue,
-        };
-        *t = canon.to_string();
-    }
 }
 
 fn push_address_token(t: &str, out: &mut Vec<String>) {
@@ -533,28 +522,24 @@ pub fn text_value(s: &str) -> String {
         .strip_suffix('市')
         .filter(|p| p.chars().count() >= 2)
         .unwrap_or(trimmed);
-    if let Some((_, pinyin)) = CN_CITIES.iter().find(|(han, _)| *han == place) {
-        return (*pinyin).to_string();
-    }
     let mut latin = String::with_capacity(place.len() * 2);
-    let mut in_han = false;
+    let mut run = String::new();
     for c in place.chars() {
         if is_han_char(c) {
-            if !in_han {
-                latin.push(' ');
-            }
-            in_han = true;
-            match c.to_pinyin() {
-                Some(p) => latin.push_str(p.plain()),
-                None => latin.push(c),
-            }
-        } else {
-            if in_han {
-                latin.push(' ');
-            }
-            in_han = false;
-            latin.push(c);
+            run.push(c);
+            continue;
         }
+        if !run.is_empty() {
+            latin.push(' ');
+            latin.push_str(&han_word(&run));
+            latin.push(' ');
+            run.clear();
+        }
+        latin.push(c);
+    }
+    if !run.is_empty() {
+        latin.push(' ');
+        latin.push_str(&han_word(&run));
     }
     super::ascii_fold(&latin)
 }
