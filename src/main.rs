@@ -501,10 +501,24 @@ fn open(config: Config) -> anyhow::Result<Engine> {
 
 /// Whether opening failed because another process (a server) holds the store's lock.
 fn held_by_another_process(e: &goldrec::engine::EngineError) -> bool {
+    use goldrec::blocking::IndexError;
     use goldrec::engine::EngineError;
     use goldrec::store::StoreError;
-    matches!(e, EngineError::Store(StoreError::Sled { source: sled::Error::Io(io), .. })
-        if io.to_string().contains("could not acquire lock"))
+    use tantivy::directory::error::LockError;
+    use tantivy::TantivyError;
+    match e {
+        EngineError::Store(StoreError::Sled {
+            source: sled::Error::Io(io),
+            ..
+        }) => io.to_string().contains("could not acquire lock"),
+        // The blocking index's writer lock: the process holding it may be past sled's lock
+        // (a server still closing, which releases sled before the index).
+        EngineError::Index(IndexError::Tantivy {
+            source: TantivyError::LockFailure(LockError::LockBusy, _),
+            ..
+        }) => true,
+        _ => false,
+    }
 }
 
 /// One line: who holds the data directory and what to do instead.

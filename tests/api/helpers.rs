@@ -95,17 +95,17 @@ pub fn goldrec_command() -> std::process::Command {
     command
 }
 
-/// Runs a CLI command on a data directory a server just let go of: sled releases its file
-/// lock a moment after the last handle is dropped, so a lock error is retried for up to
-/// [`RELEASE_TIMEOUT`].
+/// Runs a CLI command on a data directory a server just let go of: the engine's drop (sled's
+/// file lock, then tantivy's writer lock after its merges) finishes a moment after the last
+/// handle is gone, so a lock error is retried for up to [`RELEASE_TIMEOUT`].
 pub fn cli_when_released(
     mut command: impl FnMut() -> std::process::Command,
 ) -> std::process::Output {
     let started = Instant::now();
     loop {
         let out = command().output().expect("the goldrec binary runs");
-        // sled's threads may still hold the lock a moment after the engine is dropped; the
-        // CLI says so in its own words ("is held by another goldrec process").
+        // The closing engine may still hold a lock; the CLI says so in its own words ("is held
+        // by another goldrec process"), for sled's lock and the index writer's alike.
         let err = String::from_utf8_lossy(&out.stderr);
         let locked = err.contains("could not acquire lock") || err.contains("is held by another");
         if !locked || started.elapsed() > RELEASE_TIMEOUT {
