@@ -255,6 +255,9 @@ struct Personal {
     birth_clash: bool,
     /// The birth dates are ten years or more apart (a father and a son of the same name).
     generations_apart: bool,
+    /// The family names are two different Chinese surnames, not the same name in swapped
+    /// fields (see [`clan_clash`]).
+    clan_clash: bool,
 }
 
 /// Levels (from the top) at which an identifying comparison shows it is the same person even
@@ -279,6 +282,9 @@ impl Personal {
             };
             *clashes |= clash;
             *agrees |= !clash;
+        }
+        if c.part == Some(NamePart::Family) && usize::from(level) + 1 == c.levels.len() {
+            self.clan_clash |= clan_clash(c.attr, pair.0, pair.1);
         }
         if c.identifying {
             *self.sum.get_or_insert(0.0) += weight;
@@ -327,6 +333,30 @@ impl Personal {
                 && (email_clash || phone_clash)
                 && !self.identifier_agrees)
             || (self.birth_clash && email_clash && phone_clash && !self.identifier_agrees)
+            || (self.clan_clash && !self.identifier_agrees)
+    }
+}
+
+/// Whether the family names of person-name attribute `attr` are two different Chinese
+/// surnames (one token each, neither the other's given name): Chinese women keep their
+/// surname when they marry, so a Wang and a Li sharing a mailbox and an address are a couple,
+/// not one customer; a Western surname may change at marriage and never counts.
+fn clan_clash(attr: usize, a: &Profile, b: &Profile) -> bool {
+    use crate::normalize::name::is_chinese_surname;
+    let (Some(a), Some(b)) = (a.name(attr), b.name(attr)) else {
+        return false;
+    };
+    match (a.family.as_slice(), b.family.as_slice()) {
+        ([x], [y]) => {
+            x != y
+                && is_chinese_surname(x)
+                && is_chinese_surname(y)
+                && !a.alt.contains(y)
+                && !b.alt.contains(x)
+                && !b.given.contains(x)
+                && !a.given.contains(y)
+        }
+        _ => false,
     }
 }
 
@@ -949,6 +979,27 @@ mod tests {
         let (mut a_none, b_none) = (a.clone(), b.clone());
         set(&mut a_none, postcode, None);
         assert!(model.weight(&a_city, &b_city) > model.weight(&a_none, &b_none) + 1.0);
+    }
+
+    #[test]
+    fn a_chinese_couple_sharing_a_home_conflicts_but_a_married_western_name_does_not() {
+        let config = bundled_config();
+        let model = Model::from_config(&config);
+        // Wife and husband: her surname stays Li; mailbox, phone and address are the family's.
+        let wife = person(&config, "jianhua", "li", "1971-02-03", "home@example.com");
+        let husband = person(&config, "jianhui", "wang", "1971-02-13", "home@example.com");
+        let e = model.explain(&wife, &husband);
+        assert!(e.personal_conflict, "{e:?}");
+        assert!(e.decision_probability < model.link_threshold);
+        // The same name with its fields swapped is not two surnames.
+        let swapped = person(&config, "li", "jianhua", "1971-02-03", "home@example.com");
+        assert!(!model.explain(&wife, &swapped).personal_conflict);
+        // A Western surname changes at marriage: Smith and Jones say nothing on their own.
+        let maiden = person(&config, "emily", "smith", "1980-04-05", "em@example.com");
+        let married = person(&config, "emily", "jones", "1980-04-05", "em@example.com");
+        let e = model.explain(&maiden, &married);
+        assert!(!e.personal_conflict, "{e:?}");
+        assert!(e.decision_probability >= model.link_threshold, "{e:?}");
     }
 
     #[test]
