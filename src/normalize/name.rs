@@ -1053,6 +1053,10 @@ pub fn parse_person_name(full: &str) -> Option<PersonName> {
 pub fn person_name_from_parts(given: Option<&str>, family: Option<&str>) -> Option<PersonName> {
     let given = given.filter(|s| !s.trim().is_empty());
     let family = family.filter(|s| !s.trim().is_empty());
+    let (given, family) = match (given, family) {
+        (Some(g), Some(f)) if han_parts_swapped(g.trim(), f.trim()) => (Some(f), Some(g)),
+        parts => parts,
+    };
     if let (Some(only), None) | (None, Some(only)) = (given, family) {
         // One field holding a glued romanized name ("LIJian") is a whole name.
         if split_glued_pinyin(only.trim(), true).is_some() {
@@ -1098,6 +1102,20 @@ pub fn person_name_from_parts(given: Option<&str>, family: Option<&str>) -> Opti
     }
     join_pinyin_given(&mut name);
     (!name.is_empty()).then_some(name)
+}
+
+/// Han name parts entered the other way round (given `王`, family `立玲`): one character that
+/// is a common surname in the given field, two characters that are no compound surname in the
+/// family field. A Chinese family name of two characters is a compound surname (`欧阳`), so
+/// the family field holds the given name.
+fn han_parts_swapped(given: &str, family: &str) -> bool {
+    let all_han = |s: &str| !s.is_empty() && s.chars().all(is_han_char);
+    all_han(given)
+        && all_han(family)
+        && given.chars().count() == 1
+        && family.chars().count() == 2
+        && !is_compound_surname(family)
+        && is_chinese_surname(&surname_readings(given).0)
 }
 
 /// The family field of [`person_name_from_parts`]: Han surname readings, then Latin tokens.
@@ -1995,6 +2013,15 @@ mod tests {
         assert_eq!(split(&n), names(&["li"], &["smith"]));
         let n = person_name_from_parts(Some("Minglin"), Some("Deng")).unwrap();
         assert_eq!(split(&n), names(&["minglin"], &["deng"]));
+        // In Hanzi: one surname character as given name, two characters as family name.
+        let n = person_name_from_parts(Some("王"), Some("立玲")).unwrap();
+        assert_eq!(split(&n), names(&["liling"], &["wang"]));
+        assert_eq!(n.han.as_deref(), Some("王立玲"));
+        // A compound surname in the family field, or one character each: as labelled.
+        let n = person_name_from_parts(Some("修"), Some("欧阳")).unwrap();
+        assert_eq!(split(&n), names(&["xiu"], &["ouyang"]));
+        let n = person_name_from_parts(Some("王"), Some("明")).unwrap();
+        assert_eq!(split(&n), names(&["wang"], &["ming"]));
     }
 
     #[test]
